@@ -1,0 +1,54 @@
+// tallyctl: the one client tool of tally, with etcdctl-style subcommands.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "clients/tallyctl/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: tallyctl <command> [flags] [args]\n"
+    "\n"
+    "commands:\n"
+    "  seats        allocate seats for vote counts given as JSON (stdin or "
+    "--input)\n"
+    "  definition   generate | check | summary of election definitions\n"
+    "\n"
+    "Run 'tallyctl <command> --help' for the flags of a command.\n";
+
+struct Command {
+  const char* name;
+  int (*run)(const std::vector<std::string>&);
+};
+
+constexpr Command kCommands[] = {
+    {"seats", tally::cli::RunSeats},
+    {"definition", tally::cli::RunDefinition},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  if (argc < 2 || std::string(argv[1]) == "help" ||
+      std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? tally::cli::kExitBadInput : tally::cli::kExitOk;
+  }
+  const std::string name = argv[1];
+  for (const Command& command : kCommands) {
+    if (name != command.name) continue;
+    // Flags are parsed after the subcommand name: argv[1] plays the role of
+    // the program name, so "tallyctl seats --input f" parses "--input f".
+    std::vector<char*> positional = absl::ParseCommandLine(argc - 1, argv + 1);
+    std::vector<std::string> args(positional.begin(), positional.end());
+    return command.run(args);
+  }
+  std::fprintf(stderr, "tallyctl: unknown command \"%s\"\n\n%s", name.c_str(),
+               kUsage);
+  return tally::cli::kExitBadInput;
+}

@@ -1,0 +1,125 @@
+// Canonical encoding of a station protocol (version 1 of the encoding).
+//
+// The digest is SHA-256 over the following bytes, in this order. All
+// integers are unsigned and big-endian; "str" is a 4-byte length followed by
+// the raw bytes of the string.
+//
+//   "tally.v1.StationProtocol\n"        the ASCII tag (25 bytes, no NUL)
+//   str  contest_id
+//   u32  station_id
+//   u32  version
+//   u64  accounting.registered_voters
+//   u64  accounting.ballots_received
+//   u64  accounting.ballots_issued
+//   u64  accounting.ballots_found
+//   u64  accounting.invalid
+//   u64  accounting.against_all
+//   u64  accounting.unused_cancelled
+//   u32  number of vote lines that follow
+//   for each vote line with votes > 0, sorted by choice_id (bytewise, then
+//   by votes so that even a malformed protocol with a repeated choice has
+//   one encoding):
+//     str  choice_id
+//     u64  votes
+//
+// Vote lines with zero votes are dropped before encoding: the proto says a
+// missing choice counts as zero votes, so "no line" and "a line with 0" are
+// the same content and must have the same digest. A missing accounting
+// message encodes as seven zeros. The provenance fields submitted_by,
+// signed_at and digest are not part of the content.
+#include "services/domain/protocol_digest.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tally {
+namespace {
+
+constexpr char kTag[] = "tally.v1.StationProtocol\n";
+
+void PutU32(uint32_t value, std::string* out) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+}
+
+void PutU64(uint64_t value, std::string* out) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+}
+
+// Protobuf strings are below 2 GiB, so the length always fits in 32 bits.
+void PutString(const std::string& value, std::string* out) {
+  PutU32(static_cast<uint32_t>(value.size()), out);
+  out->append(value);
+}
+
+}  // namespace
+
+std::string CanonicalProtocolBytes(const v1::StationProtocol& protocol) {
+  std::string out(kTag);
+  PutString(protocol.contest_id(), &out);
+  PutU32(protocol.station_id(), &out);
+  PutU32(protocol.version(), &out);
+
+  const v1::BallotAccounting& a = protocol.accounting();
+  for (uint64_t line : {a.registered_voters(), a.ballots_received(),
+                        a.ballots_issued(), a.ballots_found(), a.invalid(),
+                        a.against_all(), a.unused_cancelled()}) {
+    PutU64(line, &out);
+  }
+
+  std::vector<std::pair<const std::string*, uint64_t>> lines;
+  lines.reserve(protocol.votes_size());
+  for (const v1::ChoiceVotes& line : protocol.votes()) {
+    if (line.votes() > 0) lines.emplace_back(&line.choice_id(), line.votes());
+  }
+  // std::string compares as unsigned bytes (char_traits<char>).
+  std::sort(lines.begin(), lines.end(), [](const auto& x, const auto& y) {
+    const int c = x.first->compare(*y.first);
+    return c != 0 ? c < 0 : x.second < y.second;
+  });
+  PutU32(static_cast<uint32_t>(lines.size()), &out);
+  for (const auto& [choice_id, votes] : lines) {
+    PutString(*choice_id, &out);
+    PutU64(votes, &out);
+  }
+  return out;
+}
+
+// Returns an empty string in the (out-of-memory only) case that OpenSSL
+// fails; an empty digest never matches a supplied one.
+std::string ProtocolDigest(const v1::StationProtocol& protocol) {
+  const std::string bytes = CanonicalProtocolBytes(protocol);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), md, &md_len, EVP_sha256(),
+                 nullptr) != 1) {
+    return std::string();
+  }
+  return std::string(reinterpret_cast<const char*>(md), md_len);
+}
+
+std::string HexEncode(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0x0f]);
+  }
+  return out;
+}
+
+// Equal canonical bytes is exactly "same digest" without hashing twice.
+bool SameContent(const v1::StationProtocol& a, const v1::StationProtocol& b) {
+  return CanonicalProtocolBytes(a) == CanonicalProtocolBytes(b);
+}
+
+}  // namespace tally
