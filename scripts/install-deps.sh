@@ -9,6 +9,8 @@ packages=(
   protobuf-compiler libprotobuf-dev        # the tally.v1 contract
   libgrpc++-dev protobuf-compiler-grpc     # gRPC services (callback API)
   libabsl-dev                              # flags, strings, Status, containers
+  librocksdb-dev                           # durable stores (aggregator, collector)
+  python3-grpcio python3-protobuf          # the Python client test
   libssl-dev                               # SHA-256 protocol digests
   libgtest-dev libgmock-dev                # tests
   libbenchmark-dev                         # benchmarks

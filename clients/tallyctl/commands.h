@@ -19,6 +19,12 @@ int RunSeats(const std::vector<std::string>& args);
 // tallyctl definition generate|check|summary ...
 int RunDefinition(const std::vector<std::string>& args);
 
+// tallyctl results / station ID / verify [--db DIR] / watch.
+int RunResults(const std::vector<std::string>& args);
+int RunStation(const std::vector<std::string>& args);
+int RunVerify(const std::vector<std::string>& args);
+int RunWatch(const std::vector<std::string>& args);
+
 }  // namespace tally::cli
 
 #endif  // TALLY_CLIENTS_TALLYCTL_COMMANDS_H_

@@ -17,6 +17,11 @@ constexpr char kUsage[] =
     "  seats        allocate seats for vote counts given as JSON (stdin or "
     "--input)\n"
     "  definition   generate | check | summary of election definitions\n"
+    "  results      totals and seats from the aggregator\n"
+    "  station      a station's protocols and their version history\n"
+    "  watch        the live feed (terminal view, or --json lines)\n"
+    "  verify       recompute every total from the stored protocols "
+    "(online, or --db DIR offline)\n"
     "\n"
     "Run 'tallyctl <command> --help' for the flags of a command.\n";
 
@@ -28,6 +33,10 @@ struct Command {
 constexpr Command kCommands[] = {
     {"seats", tally::cli::RunSeats},
     {"definition", tally::cli::RunDefinition},
+    {"results", tally::cli::RunResults},
+    {"station", tally::cli::RunStation},
+    {"watch", tally::cli::RunWatch},
+    {"verify", tally::cli::RunVerify},
 };
 
 }  // namespace

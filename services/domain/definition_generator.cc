@@ -14,6 +14,7 @@
 #include "services/domain/definition_validation.h"
 #include "services/domain/proto_json.h"
 #include "services/domain/seat_allocation.h"
+#include "services/domain/seeded_random.h"
 
 namespace tally {
 namespace internal {
@@ -35,50 +36,6 @@ constexpr uint64_t kMaxRegisteredVoters = std::numeric_limits<uint32_t>::max();
 // Far above any real election (the largest have about a million stations);
 // bounds the memory a malformed spec can ask for.
 constexpr uint64_t kMaxStations = 2'000'000;
-
-// SplitMix64 (Steele, Lea and Flood, 2014). Plain 64-bit arithmetic, so the
-// sequence is the same on every platform and standard library, unlike the
-// std distributions whose algorithms are unspecified.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-
-  // Uniform in [lo, hi] (hi - lo < 2^64 - 1). Draws at or above the largest
-  // multiple of the range are rejected, so there is no modulo bias.
-  uint64_t Uniform(uint64_t lo, uint64_t hi) {
-    const uint64_t range = hi - lo + 1;
-    const uint64_t max = std::numeric_limits<uint64_t>::max();
-    const uint64_t limit = max - max % range;
-    uint64_t x = Next();
-    while (x >= limit) x = Next();
-    return lo + x % range;
-  }
-
- private:
-  uint64_t state_;
-};
-
-uint64_t Fnv1a64(absl::string_view text) {
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-// Each district draws from its own stream, so editing one district's plan
-// does not reshuffle the stations of every other district.
-SplitMix64 StreamFor(uint64_t seed, absl::string_view key) {
-  return SplitMix64(seed ^ Fnv1a64(key));
-}
 
 struct Share {
   std::string id;

@@ -95,8 +95,7 @@ std::string CanonicalProtocolBytes(const v1::StationProtocol& protocol) {
 
 // Returns an empty string in the (out-of-memory only) case that OpenSSL
 // fails; an empty digest never matches a supplied one.
-std::string ProtocolDigest(const v1::StationProtocol& protocol) {
-  const std::string bytes = CanonicalProtocolBytes(protocol);
+std::string Sha256(const std::string& bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
   if (EVP_Digest(bytes.data(), bytes.size(), md, &md_len, EVP_sha256(),
@@ -104,6 +103,10 @@ std::string ProtocolDigest(const v1::StationProtocol& protocol) {
     return std::string();
   }
   return std::string(reinterpret_cast<const char*>(md), md_len);
+}
+
+std::string ProtocolDigest(const v1::StationProtocol& protocol) {
+  return Sha256(CanonicalProtocolBytes(protocol));
 }
 
 std::string HexEncode(const std::string& bytes) {

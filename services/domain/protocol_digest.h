@@ -13,6 +13,9 @@ namespace tally {
 // The canonical byte string that is hashed (documented in the .cc).
 std::string CanonicalProtocolBytes(const v1::StationProtocol& protocol);
 
+// SHA-256 of any byte string: 32 raw bytes.
+std::string Sha256(const std::string& bytes);
+
 // 32 raw bytes.
 std::string ProtocolDigest(const v1::StationProtocol& protocol);
 

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "services/domain/rational.h"
 #include "services/domain/seat_allocation.h"
+#include "services/domain/seeded_random.h"
 
 namespace tally::seats::internal {
 
@@ -26,7 +27,6 @@ inline constexpr uint32_t kMaxDivisorSeats = 100000;
 inline constexpr uint64_t kMaxSearchVotes = uint64_t{1} << 60;
 
 // FNV-1a, 64-bit: offset basis 14695981039346656037, prime 1099511628211.
-uint64_t Fnv1a64(absl::string_view text);
 
 // The single total order used to break every exact tie: more votes first,
 // then the tie rule (smaller lot hash, or the id that sorts first). Ids are

@@ -35,15 +35,6 @@ std::string JoinIds(const std::vector<ChoiceVotes>& choices,
 
 }  // namespace
 
-uint64_t Fnv1a64(absl::string_view text) {
-  uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
-
 TieBreaker::TieBreaker(const std::vector<ChoiceVotes>& choices,
                        const std::vector<uint64_t>& votes, TieRule rule,
                        const std::string& seed)

@@ -1,0 +1,846 @@
+// The election-night generator.
+//
+// Truth. Every station gets one "base" turnout shared by all contests it
+// votes in, so that the same voters fill in the national list ballot and
+// their district's ballot:
+//  - A national contest with a target splits its ballots found T =
+//    sum(votes) + against all + invalid over the stations in proportion to
+//    registered voters x a seeded station factor (70..130%) x a seeded
+//    region factor (85..115%), exactly (largest remainder, capped at each
+//    station's register and re-apportioned when a cap binds). Ballots issued
+//    beyond T (a target's ballots_issued > T) are apportioned in proportion
+//    to the ballots found, capped at the register.
+//  - The category totals (each choice, against all, invalid) go first to the
+//    regions and then to the districts inside each region, in shuffled
+//    order, each part apportioned exactly with weights "what is left of the
+//    category x a seeded bias (70..130%)". The last part gets exactly what
+//    is left, so row and column sums are exact and the regions differ.
+//  - Inside a district the stations draw their ballots one by one without
+//    replacement from the district's pool: the same as a Fisher-Yates
+//    shuffle of the pool cut into consecutive station chunks, without
+//    materialising the ballots.
+//  - The first targeted national contest (definition order) fixes the base
+//    turnout of every station; contests without a target (every district
+//    contest, and national contests without a target) reuse it. With no
+//    target at all the base turnout is default_turnout_percent with a
+//    seeded region offset (+-5 points) and station offset (+-8 points).
+//    Their results are random: per contest a Dirichlet-like draw of choice
+//    weights, small against-all and invalid shares, and per-region and
+//    per-station jitter; each station's ballots are split by largest
+//    remainder over its jittered weights.
+//
+// Randomness. SplitMix64 streams keyed by the seed and a purpose ("turnout",
+// "bias/<contest>", ...), integers mapped to ranges by Lemire's exact
+// multiply-and-reject method: no std distributions, so the output is the
+// same on every platform.
+#include "clients/simulator/night_generator.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "services/domain/seat_allocation.h"
+#include "services/domain/seeded_random.h"
+#include "tally/v1/results.pb.h"
+
+namespace tally::sim {
+namespace {
+
+// The largest count a protocol may carry (protocol_validation.cc).
+constexpr uint64_t kMaxCount = uint64_t{1} << 40;
+// Weights handed to the seat library are scaled below this, leaving room
+// under its 2^40 limit on the sum of all votes.
+constexpr uint64_t kMaxWeightSum = uint64_t{1} << 39;
+// Ballot boxes are delivered in packs of this many ballots.
+constexpr uint64_t kBallotPack = 50;
+
+uint64_t MulDiv(uint64_t a, uint64_t b, uint64_t c) {
+  return static_cast<uint64_t>(static_cast<unsigned __int128>(a) * b / c);
+}
+
+// Scales weights down (keeping every positive weight positive) until their
+// sum fits the seat library's exact arithmetic.
+std::vector<uint64_t> FitWeights(std::vector<uint64_t> weights) {
+  unsigned __int128 sum = 0;
+  for (uint64_t w : weights) sum += w;
+  int shift = 0;
+  while ((sum >> shift) > kMaxWeightSum) ++shift;
+  if (shift == 0) return weights;
+  for (uint64_t& w : weights) {
+    if (w > 0) w = std::max<uint64_t>(1, w >> shift);
+  }
+  return weights;
+}
+
+// Splits `total` (<= 2^32 - 1) in proportion to `weights` (not all zero),
+// exactly, with the project's largest-remainder method (Hare quota); exact
+// ties go to the lower index.
+absl::StatusOr<std::vector<uint64_t>> Apportion(
+    uint64_t total, const std::vector<uint64_t>& weights) {
+  std::vector<uint64_t> parts(weights.size(), 0);
+  if (total == 0 || weights.empty()) return parts;
+  if (total > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot apportion ", total, " ballots: at most ",
+                     std::numeric_limits<uint32_t>::max()));
+  }
+  const std::vector<uint64_t> fitted = FitWeights(weights);
+  seats::Input input;
+  input.method = seats::Method::kHare;
+  input.seats = static_cast<uint32_t>(total);
+  input.tie_rule = seats::TieRule::kLowestId;
+  input.compute_margin = false;
+  input.choices.reserve(fitted.size());
+  for (size_t i = 0; i < fitted.size(); ++i) {
+    // Zero-padded so that the lowest-id tie rule follows index order.
+    input.choices.push_back({absl::StrFormat("%010d", i), fitted[i]});
+  }
+  absl::StatusOr<seats::Result> result = seats::Allocate(input);
+  if (!result.ok()) {
+    return absl::InternalError(
+        absl::StrCat("apportionment failed: ", result.status().message()));
+  }
+  if (result->status != seats::Status::kAllocated ||
+      result->choices.size() != parts.size()) {
+    return absl::InternalError("apportionment did not allocate every unit");
+  }
+  uint64_t sum = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i] = result->choices[i].seats;
+    sum += parts[i];
+  }
+  if (sum != total) {
+    return absl::InternalError(
+        absl::StrCat("apportionment allocated ", sum, " of ", total));
+  }
+  return parts;
+}
+
+// Apportion with a cap per part (sum of caps >= total). A part over its cap
+// is fixed at the cap and the rest is re-apportioned over the others; parts
+// whose weights are all zero share by their caps.
+absl::StatusOr<std::vector<uint64_t>> CappedApportion(
+    uint64_t total, const std::vector<uint64_t>& weights,
+    const std::vector<uint64_t>& caps) {
+  std::vector<uint64_t> parts(weights.size(), 0);
+  unsigned __int128 room = 0;
+  for (uint64_t cap : caps) room += cap;
+  if (room < total) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot place ", total, " ballots: room for only ",
+                     static_cast<uint64_t>(room)));
+  }
+  std::vector<size_t> active;
+  for (size_t i = 0; i < caps.size(); ++i) {
+    if (caps[i] > 0) active.push_back(i);
+  }
+  uint64_t remaining = total;
+  while (remaining > 0 && !active.empty()) {
+    std::vector<uint64_t> w(active.size());
+    bool any = false;
+    for (size_t j = 0; j < active.size(); ++j) {
+      w[j] = weights[active[j]];
+      any = any || w[j] > 0;
+    }
+    if (!any) {
+      for (size_t j = 0; j < active.size(); ++j) w[j] = caps[active[j]];
+    }
+    absl::StatusOr<std::vector<uint64_t>> split = Apportion(remaining, w);
+    if (!split.ok()) return split.status();
+    std::vector<size_t> next;
+    for (size_t j = 0; j < active.size(); ++j) {
+      const size_t i = active[j];
+      if ((*split)[j] > caps[i]) {
+        parts[i] = caps[i];
+        remaining -= caps[i];
+      } else {
+        next.push_back(i);
+      }
+    }
+    if (next.size() == active.size()) {
+      for (size_t j = 0; j < active.size(); ++j) parts[active[j]] = (*split)[j];
+      remaining = 0;
+    }
+    active = std::move(next);
+  }
+  if (remaining != 0) return absl::InternalError("capped apportionment failed");
+  return parts;
+}
+
+// Largest remainder for the small per-station splits of contests without
+// a target (exactness across stations is not needed there).
+std::vector<uint64_t> SplitByWeights(uint64_t total,
+                                     const std::vector<uint64_t>& weights) {
+  std::vector<uint64_t> parts(weights.size(), 0);
+  unsigned __int128 sum = 0;
+  for (uint64_t w : weights) sum += w;
+  if (total == 0 || sum == 0) return parts;
+  std::vector<unsigned __int128> remainder(weights.size());
+  uint64_t given = 0;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const unsigned __int128 product =
+        static_cast<unsigned __int128>(total) * weights[i];
+    parts[i] = static_cast<uint64_t>(product / sum);
+    remainder[i] = product % sum;
+    given += parts[i];
+  }
+  std::vector<size_t> order(weights.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return remainder[a] > remainder[b];
+  });
+  for (size_t j = 0; given < total; ++j, ++given) ++parts[order[j]];
+  return parts;
+}
+
+// The stations in id order, grouped by region and (within the region) by
+// district: the pools of the category draw.
+struct Layout {
+  std::vector<const v1::PollingStation*> stations;
+  std::vector<uint32_t> region_of;  // per station
+  std::vector<uint32_t> group_of;   // per station
+  uint32_t regions = 0;
+  // Group -> station positions (ascending id); region -> groups.
+  std::vector<std::vector<size_t>> group_stations;
+  std::vector<std::vector<uint32_t>> region_groups;
+};
+
+Layout BuildLayout(const ElectionIndex& index) {
+  const v1::ElectionDefinition& definition = index.definition();
+  Layout layout;
+  for (const v1::PollingStation& station : definition.stations()) {
+    layout.stations.push_back(&station);
+  }
+  std::sort(layout.stations.begin(), layout.stations.end(),
+            [](const v1::PollingStation* a, const v1::PollingStation* b) {
+              return a->id() < b->id();
+            });
+  absl::flat_hash_map<std::string, uint32_t> region_index;
+  for (const v1::Region& region : definition.regions()) {
+    region_index.emplace(region.id(), layout.regions++);
+  }
+  // A validated definition has at least one region and names only known
+  // ones; region 0 stands in otherwise.
+  layout.regions = std::max<uint32_t>(layout.regions, 1);
+  layout.region_groups.resize(layout.regions);
+  absl::flat_hash_map<std::pair<uint32_t, std::string>, uint32_t> group_index;
+  for (size_t s = 0; s < layout.stations.size(); ++s) {
+    const v1::PollingStation& station = *layout.stations[s];
+    const auto it = region_index.find(station.region_id());
+    const uint32_t region = it == region_index.end() ? 0 : it->second;
+    const auto [group, added] = group_index.emplace(
+        std::make_pair(region, station.district_id()),
+        static_cast<uint32_t>(layout.group_stations.size()));
+    if (added) {
+      layout.group_stations.emplace_back();
+      layout.region_groups[region].push_back(group->second);
+    }
+    layout.group_stations[group->second].push_back(s);
+    layout.region_of.push_back(region);
+    layout.group_of.push_back(group->second);
+  }
+  return layout;
+}
+
+// Ballots of one contest at each station (indexed by station position;
+// stations not voting in the contest stay zero).
+struct Turnout {
+  std::vector<uint64_t> found;
+  std::vector<uint64_t> issued;
+};
+
+// Category counts of one contest: per station position, the contest's
+// choices in order, then against all, then invalid.
+struct ContestCounts {
+  size_t categories = 0;
+  std::vector<uint64_t> counts;  // stations x categories
+
+  uint64_t* Row(size_t station) { return &counts[station * categories]; }
+  const uint64_t* Row(size_t station) const {
+    return &counts[station * categories];
+  }
+};
+
+absl::Status CheckTarget(const ElectionIndex& index,
+                         const v1::ResultTarget& target,
+                         absl::flat_hash_set<std::string>* seen) {
+  const std::string where =
+      absl::StrCat("target for contest \"", target.contest_id(), "\"");
+  const ContestInfo* info = index.FindContest(target.contest_id());
+  if (info == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": the contest is not defined in the election"));
+  }
+  if (!info->contest->district_id().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": only national contests can have a target"));
+  }
+  if (!seen->insert(target.contest_id()).second) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": the contest has more than one target"));
+  }
+  for (const auto& [choice, votes] : target.votes()) {
+    if (!info->choice_index.contains(choice)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": choice \"", choice, "\" is not on the ballot"));
+    }
+    if (votes > kMaxCount) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": votes of \"", choice, "\" exceed ", kMaxCount));
+    }
+  }
+  for (const v1::Choice& choice : info->contest->choices()) {
+    if (!target.votes().contains(choice.id())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": votes for choice \"", choice.id(), "\" are missing"));
+    }
+  }
+  if (target.against_all() > 0 && !info->contest->against_all_on_ballot()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": against_all is ", target.against_all(),
+                     " but the contest has no \"against all\" line"));
+  }
+  if (target.against_all() > kMaxCount || target.invalid() > kMaxCount ||
+      target.ballots_issued() > kMaxCount) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": a count exceeds ", kMaxCount));
+  }
+  return absl::OkStatus();
+}
+
+// The target's category totals in ContestCounts order.
+std::vector<uint64_t> TargetTotals(const v1::Contest& contest,
+                                   const v1::ResultTarget& target) {
+  std::vector<uint64_t> totals;
+  for (const v1::Choice& choice : contest.choices()) {
+    totals.push_back(target.votes().at(choice.id()));
+  }
+  totals.push_back(target.against_all());
+  totals.push_back(target.invalid());
+  return totals;
+}
+
+// Splits category `totals` over children of the given `sizes` (same sum):
+// see the file comment. Returns children x categories.
+absl::StatusOr<std::vector<std::vector<uint64_t>>> SplitPools(
+    const std::vector<uint64_t>& totals, const std::vector<uint64_t>& sizes,
+    uint64_t bias_lo, uint64_t bias_hi, SplitMix64* rng) {
+  const size_t k = totals.size();
+  std::vector<std::vector<uint64_t>> bias(sizes.size(),
+                                          std::vector<uint64_t>(k));
+  for (auto& row : bias) {
+    for (uint64_t& b : row) b = rng->Uniform(bias_lo, bias_hi);
+  }
+  std::vector<size_t> order(sizes.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  Shuffle(&order, rng);
+  std::vector<uint64_t> remaining = totals;
+  std::vector<std::vector<uint64_t>> parts(sizes.size());
+  for (const size_t child : order) {
+    std::vector<uint64_t> weights(k);
+    for (size_t c = 0; c < k; ++c) {
+      weights[c] = remaining[c] * bias[child][c];
+    }
+    absl::StatusOr<std::vector<uint64_t>> part =
+        CappedApportion(sizes[child], weights, remaining);
+    if (!part.ok()) return part.status();
+    for (size_t c = 0; c < k; ++c) remaining[c] -= (*part)[c];
+    parts[child] = *std::move(part);
+  }
+  return parts;
+}
+
+// Draws the stations' ballots one by one, without replacement, from the
+// pool (whose total equals the stations' ballots).
+void DrawStations(const std::vector<size_t>& stations,
+                  const std::vector<uint64_t>& found,
+                  std::vector<uint64_t> pool, SplitMix64* rng,
+                  ContestCounts* counts) {
+  const size_t k = pool.size();
+  uint64_t left = std::accumulate(pool.begin(), pool.end(), uint64_t{0});
+  for (const size_t s : stations) {
+    uint64_t* row = counts->Row(s);
+    const uint64_t ballots = found[s];
+    if (ballots == left) {  // the last station takes what is left
+      for (size_t c = 0; c < k; ++c) row[c] += pool[c];
+      std::fill(pool.begin(), pool.end(), 0);
+      left = 0;
+      continue;
+    }
+    for (uint64_t b = 0; b < ballots; ++b) {
+      uint64_t u = rng->Below(left);
+      size_t c = 0;
+      while (u >= pool[c]) u -= pool[c++];
+      --pool[c];
+      ++row[c];
+      --left;
+    }
+  }
+}
+
+// Ballots found and issued per station for a targeted national contest.
+absl::StatusOr<Turnout> TargetTurnout(const Layout& layout,
+                                      const std::string& contest_id,
+                                      uint64_t found_total,
+                                      uint64_t issued_total, uint64_t seed) {
+  SplitMix64 rng = StreamFor(seed, absl::StrCat("turnout/", contest_id));
+  std::vector<uint64_t> region_factor(layout.regions);
+  for (uint64_t& f : region_factor) f = rng.Uniform(85, 115);
+  const size_t n = layout.stations.size();
+  std::vector<uint64_t> weights(n);
+  std::vector<uint64_t> registered(n);
+  for (size_t s = 0; s < n; ++s) {
+    registered[s] = layout.stations[s]->registered_voters();
+    weights[s] = registered[s] * rng.Uniform(70, 130) *
+                 region_factor[layout.region_of[s]];
+  }
+  Turnout turnout;
+  absl::StatusOr<std::vector<uint64_t>> found =
+      CappedApportion(found_total, weights, registered);
+  if (!found.ok()) return found.status();
+  turnout.found = *std::move(found);
+  std::vector<uint64_t> room(n);
+  for (size_t s = 0; s < n; ++s) room[s] = registered[s] - turnout.found[s];
+  absl::StatusOr<std::vector<uint64_t>> extra =
+      CappedApportion(issued_total - found_total, turnout.found, room);
+  if (!extra.ok()) return extra.status();
+  turnout.issued = turnout.found;
+  for (size_t s = 0; s < n; ++s) turnout.issued[s] += (*extra)[s];
+  return turnout;
+}
+
+// The exact split of a target's categories over every station.
+absl::StatusOr<ContestCounts> TargetCounts(const Layout& layout,
+                                           const std::string& contest_id,
+                                           const std::vector<uint64_t>& totals,
+                                           const Turnout& turnout,
+                                           uint64_t seed) {
+  SplitMix64 rng = StreamFor(seed, absl::StrCat("categories/", contest_id));
+  const size_t k = totals.size();
+  ContestCounts out;
+  out.categories = k;
+  out.counts.assign(layout.stations.size() * k, 0);
+  std::vector<uint64_t> group_size(layout.group_stations.size(), 0);
+  for (size_t s = 0; s < layout.stations.size(); ++s) {
+    group_size[layout.group_of[s]] += turnout.found[s];
+  }
+  std::vector<uint64_t> region_size(layout.regions, 0);
+  for (uint32_t r = 0; r < layout.regions; ++r) {
+    for (uint32_t g : layout.region_groups[r]) region_size[r] += group_size[g];
+  }
+  absl::StatusOr<std::vector<std::vector<uint64_t>>> regions =
+      SplitPools(totals, region_size, 70, 130, &rng);
+  if (!regions.ok()) return regions.status();
+  for (uint32_t r = 0; r < layout.regions; ++r) {
+    const std::vector<uint32_t>& groups = layout.region_groups[r];
+    std::vector<uint64_t> sizes;
+    for (uint32_t g : groups) sizes.push_back(group_size[g]);
+    absl::StatusOr<std::vector<std::vector<uint64_t>>> pools =
+        SplitPools((*regions)[r], sizes, 85, 115, &rng);
+    if (!pools.ok()) return pools.status();
+    for (size_t j = 0; j < groups.size(); ++j) {
+      DrawStations(layout.group_stations[groups[j]], turnout.found,
+                   std::move((*pools)[j]), &rng, &out);
+    }
+  }
+  return out;
+}
+
+// Base turnout without any target: default percent with region and station
+// offsets, in per mille; every ballot issued is found.
+Turnout DefaultTurnout(const Layout& layout, uint32_t percent, uint64_t seed) {
+  SplitMix64 rng = StreamFor(seed, "turnout");
+  std::vector<int64_t> region_offset(layout.regions);
+  for (int64_t& o : region_offset)
+    o = static_cast<int64_t>(rng.Below(101)) - 50;
+  Turnout turnout;
+  for (size_t s = 0; s < layout.stations.size(); ++s) {
+    const int64_t offset = static_cast<int64_t>(rng.Below(161)) - 80;
+    const int64_t per_mille = std::clamp<int64_t>(
+        int64_t{percent} * 10 + region_offset[layout.region_of[s]] + offset, 0,
+        1000);
+    const uint64_t issued = MulDiv(layout.stations[s]->registered_voters(),
+                                   static_cast<uint64_t>(per_mille), 1000);
+    turnout.found.push_back(issued);
+    turnout.issued.push_back(issued);
+  }
+  return turnout;
+}
+
+// A plausible random result for a contest without a target, on the base
+// turnout.
+ContestCounts RandomCounts(const ElectionIndex& index, const Layout& layout,
+                           const v1::Contest& contest, const Turnout& turnout,
+                           uint64_t seed) {
+  SplitMix64 rng = StreamFor(seed, absl::StrCat("result/", contest.id()));
+  const size_t choices = static_cast<size_t>(contest.choices_size());
+  const size_t k = choices + 2;
+  // Dirichlet-like: squared uniform draws give a few strong choices and a
+  // tail of weak ones.
+  std::vector<uint64_t> strength(choices);
+  for (uint64_t& w : strength) {
+    const uint64_t u = rng.Uniform(10, 100);
+    w = u * u;
+  }
+  const uint64_t strength_sum =
+      std::accumulate(strength.begin(), strength.end(), uint64_t{0});
+  const uint64_t against_ppm =
+      contest.against_all_on_ballot() ? rng.Uniform(10'000, 40'000) : 0;
+  const uint64_t invalid_ppm = rng.Uniform(10'000, 30'000);
+  std::vector<uint64_t> base(k);
+  const uint64_t valid_ppm = 1'000'000 - against_ppm - invalid_ppm;
+  for (size_t c = 0; c < choices; ++c) {
+    base[c] =
+        std::max<uint64_t>(1, MulDiv(valid_ppm, strength[c], strength_sum));
+  }
+  base[choices] = against_ppm;
+  base[choices + 1] = invalid_ppm;
+  std::vector<std::vector<uint64_t>> region_bias(layout.regions,
+                                                 std::vector<uint64_t>(k));
+  for (auto& row : region_bias) {
+    for (uint64_t& b : row) b = rng.Uniform(70, 130);
+  }
+
+  ContestCounts out;
+  out.categories = k;
+  out.counts.assign(layout.stations.size() * k, 0);
+  std::vector<uint64_t> weights(k);
+  for (size_t s = 0; s < layout.stations.size(); ++s) {
+    if (!index.StationVotesIn(*layout.stations[s], contest)) continue;
+    const std::vector<uint64_t>& bias = region_bias[layout.region_of[s]];
+    for (size_t c = 0; c < k; ++c) {
+      weights[c] = base[c] * bias[c] * rng.Uniform(80, 120);
+    }
+    const std::vector<uint64_t> parts =
+        SplitByWeights(turnout.found[s], weights);
+    std::copy(parts.begin(), parts.end(), out.Row(s));
+  }
+  return out;
+}
+
+// Ballots received: the register rounded up to whole packs plus a reserve
+// of 0..2 packs; never below the ballots issued.
+std::vector<uint64_t> BallotsReceived(const Layout& layout, uint64_t seed) {
+  SplitMix64 rng = StreamFor(seed, "received");
+  std::vector<uint64_t> received;
+  received.reserve(layout.stations.size());
+  for (const v1::PollingStation* station : layout.stations) {
+    const uint64_t registered = station->registered_voters();
+    const uint64_t packs = (registered + kBallotPack - 1) / kBallotPack;
+    const uint64_t value = (packs + rng.Below(3)) * kBallotPack;
+    received.push_back(std::max(registered, std::min(value, kMaxCount)));
+  }
+  return received;
+}
+
+void AppendProtocols(const Layout& layout, const v1::Contest& contest,
+                     const ElectionIndex& index, const Turnout& turnout,
+                     const ContestCounts& counts,
+                     const std::vector<uint64_t>& received,
+                     std::vector<v1::StationProtocol>* out) {
+  const size_t choices = static_cast<size_t>(contest.choices_size());
+  for (size_t s = 0; s < layout.stations.size(); ++s) {
+    const v1::PollingStation& station = *layout.stations[s];
+    if (!index.StationVotesIn(station, contest)) continue;
+    const uint64_t* row = counts.Row(s);
+    v1::StationProtocol& protocol = out->emplace_back();
+    protocol.set_contest_id(contest.id());
+    protocol.set_station_id(station.id());
+    protocol.set_version(1);
+    v1::BallotAccounting* a = protocol.mutable_accounting();
+    a->set_registered_voters(station.registered_voters());
+    a->set_ballots_received(received[s]);
+    a->set_ballots_issued(turnout.issued[s]);
+    a->set_ballots_found(turnout.found[s]);
+    a->set_against_all(row[choices]);
+    a->set_invalid(row[choices + 1]);
+    a->set_unused_cancelled(received[s] - turnout.issued[s]);
+    for (size_t c = 0; c < choices; ++c) {
+      v1::ChoiceVotes* line = protocol.add_votes();
+      line->set_choice_id(contest.choices(static_cast<int>(c)).id());
+      line->set_votes(row[c]);
+    }
+  }
+}
+
+struct TargetPlan {
+  Turnout turnout;
+  ContestCounts counts;
+};
+
+absl::StatusOr<TargetPlan> PlanTarget(const Layout& layout,
+                                      const v1::Contest& contest,
+                                      const v1::ResultTarget& target,
+                                      uint64_t registered, uint64_t seed) {
+  const std::vector<uint64_t> totals = TargetTotals(contest, target);
+  unsigned __int128 sum = 0;
+  for (uint64_t t : totals) sum += t;
+  const std::string where =
+      absl::StrCat("target for contest \"", contest.id(), "\"");
+  if (sum > registered) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", static_cast<uint64_t>(sum),
+                     " ballots exceed the registered voters ", registered));
+  }
+  const uint64_t found = static_cast<uint64_t>(sum);
+  const uint64_t issued = std::max(found, target.ballots_issued());
+  if (issued > registered) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ballots_issued ", issued,
+                     " exceeds the registered voters ", registered));
+  }
+  if (issued > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ballots_issued ", issued, " exceeds ",
+                     std::numeric_limits<uint32_t>::max()));
+  }
+  TargetPlan plan;
+  absl::StatusOr<Turnout> turnout =
+      TargetTurnout(layout, contest.id(), found, issued, seed);
+  if (!turnout.ok()) return turnout.status();
+  plan.turnout = *std::move(turnout);
+  absl::StatusOr<ContestCounts> counts =
+      TargetCounts(layout, contest.id(), totals, plan.turnout, seed);
+  if (!counts.ok()) return counts.status();
+  plan.counts = *std::move(counts);
+  return plan;
+}
+
+// Makes a wrong first version that still passes validation: a few votes
+// move from one line to another (ballots found unchanged). Without any vote
+// to move, the ballots received (and so the unused) are off by a pack.
+v1::StationProtocol WrongVersion(const v1::StationProtocol& truth,
+                                 SplitMix64* rng) {
+  v1::StationProtocol wrong = truth;
+  wrong.set_version(1);
+  v1::BallotAccounting* a = wrong.mutable_accounting();
+  const int lines = wrong.votes_size();
+  // Donors: choice lines 0..lines-1, against all (lines), invalid (lines+1).
+  std::vector<int> donors;
+  for (int i = 0; i < lines; ++i) {
+    if (wrong.votes(i).votes() > 0) donors.push_back(i);
+  }
+  if (a->against_all() > 0) donors.push_back(lines);
+  if (a->invalid() > 0) donors.push_back(lines + 1);
+  if (donors.empty() || lines == 0) {
+    a->set_ballots_received(a->ballots_received() + kBallotPack);
+    a->set_unused_cancelled(a->unused_cancelled() + kBallotPack);
+    return wrong;
+  }
+  const int donor = donors[rng->Below(donors.size())];
+  // Recipients: another choice line, or the invalid line. Never against
+  // all, which may not be on the ballot.
+  std::vector<int> recipients;
+  for (int i = 0; i < lines; ++i) {
+    if (i != donor) recipients.push_back(i);
+  }
+  if (donor != lines + 1) recipients.push_back(lines + 1);
+  const int recipient = recipients[rng->Below(recipients.size())];
+  auto value = [&](int line) -> uint64_t {
+    if (line < lines) return wrong.votes(line).votes();
+    return line == lines ? a->against_all() : a->invalid();
+  };
+  auto set = [&](int line, uint64_t v) {
+    if (line < lines) {
+      wrong.mutable_votes(line)->set_votes(v);
+    } else if (line == lines) {
+      a->set_against_all(v);
+    } else {
+      a->set_invalid(v);
+    }
+  };
+  const uint64_t moved = rng->Uniform(1, std::min<uint64_t>(9, value(donor)));
+  set(donor, value(donor) - moved);
+  set(recipient, value(recipient) + moved);
+  return wrong;
+}
+
+// Picks exactly floor(n * percent / 100) distinct indices.
+std::vector<bool> PickShare(size_t n, uint32_t percent, SplitMix64* rng) {
+  const size_t count = static_cast<size_t>(
+      static_cast<uint64_t>(n) * std::min<uint32_t>(percent, 100) / 100);
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::vector<bool> picked(n, false);
+  for (size_t i = 0; i < count; ++i) {
+    std::swap(order[i], order[i + rng->Below(n - i)]);
+    picked[order[i]] = true;
+  }
+  return picked;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::StationProtocol>> GenerateTruth(
+    const ElectionIndex& index, const NightOptions& options) {
+  if (options.default_turnout_percent > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("default_turnout_percent must be at most 100 (got ",
+                     options.default_turnout_percent, ")"));
+  }
+  absl::flat_hash_set<std::string> seen;
+  absl::flat_hash_map<std::string, const v1::ResultTarget*> targets;
+  for (const v1::ResultTarget& target : options.targets) {
+    if (absl::Status status = CheckTarget(index, target, &seen); !status.ok()) {
+      return status;
+    }
+    targets[target.contest_id()] = &target;
+  }
+
+  const Layout layout = BuildLayout(index);
+  const auto& contests = index.definition().contests();
+  // Targeted contests first: the first one (definition order) fixes the
+  // base turnout of every other contest.
+  std::vector<TargetPlan> plans;
+  absl::flat_hash_map<std::string, size_t> planned;
+  for (const v1::Contest& contest : contests) {
+    const auto it = targets.find(contest.id());
+    if (it == targets.end()) continue;
+    absl::StatusOr<TargetPlan> plan = PlanTarget(
+        layout, contest, *it->second, index.registered_voters(), options.seed);
+    if (!plan.ok()) return plan.status();
+    planned[contest.id()] = plans.size();
+    plans.push_back(*std::move(plan));
+  }
+  const Turnout base =
+      plans.empty() ? DefaultTurnout(layout, options.default_turnout_percent,
+                                     options.seed)
+                    : plans.front().turnout;
+
+  const std::vector<uint64_t> received = BallotsReceived(layout, options.seed);
+  std::vector<v1::StationProtocol> truth;
+  for (const v1::Contest& contest : contests) {
+    const auto it = planned.find(contest.id());
+    if (it != planned.end()) {
+      const TargetPlan& plan = plans[it->second];
+      AppendProtocols(layout, contest, index, plan.turnout, plan.counts,
+                      received, &truth);
+    } else {
+      const ContestCounts counts =
+          RandomCounts(index, layout, contest, base, options.seed);
+      AppendProtocols(layout, contest, index, base, counts, received, &truth);
+    }
+  }
+  return truth;
+}
+
+std::vector<Submission> PlanNight(const std::vector<v1::StationProtocol>& truth,
+                                  const NightOptions& options) {
+  SplitMix64 rng = StreamFor(options.seed, "plan");
+  const size_t n = truth.size();
+  const std::vector<bool> corrected =
+      PickShare(n, options.correction_percent, &rng);
+  const std::vector<bool> repeated =
+      PickShare(n, options.duplicate_percent, &rng);
+
+  // Each submission gets a random report time; a follow-up (the correction
+  // after the wrong version, a resend after the original) comes strictly
+  // later. Sorting by time gives the reporting order.
+  enum class Kind { kWrong, kTruth, kResend };
+  struct Entry {
+    uint64_t time;
+    size_t protocol;
+    Kind kind;
+  };
+  constexpr uint64_t kNight = uint64_t{1} << 40;
+  constexpr uint64_t kMaxDelay = uint64_t{1} << 36;
+  std::vector<Entry> entries;
+  std::vector<v1::StationProtocol> wrong(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t time = rng.Below(kNight);
+    if (corrected[i]) {
+      wrong[i] = WrongVersion(truth[i], &rng);
+      entries.push_back({time, i, Kind::kWrong});
+      time += rng.Uniform(1, kMaxDelay);
+    }
+    entries.push_back({time, i, Kind::kTruth});
+    if (repeated[i]) {
+      entries.push_back({time + rng.Uniform(1, kMaxDelay), i, Kind::kResend});
+    }
+  }
+  // Stable: equal times keep creation order (never a follow-up before its
+  // original, which has a strictly smaller time).
+  std::stable_sort(
+      entries.begin(), entries.end(),
+      [](const Entry& a, const Entry& b) { return a.time < b.time; });
+
+  std::vector<Submission> plan;
+  plan.reserve(entries.size());
+  for (const Entry& entry : entries) {
+    Submission& submission = plan.emplace_back();
+    if (entry.kind == Kind::kWrong) {
+      submission.protocol = std::move(wrong[entry.protocol]);
+      continue;
+    }
+    submission.protocol = truth[entry.protocol];
+    if (corrected[entry.protocol]) {
+      submission.protocol.set_version(truth[entry.protocol].version() + 1);
+    }
+    submission.duplicate = entry.kind == Kind::kResend;
+  }
+  return plan;
+}
+
+v1::Totals SumTruth(const ElectionIndex& index,
+                    const std::vector<v1::StationProtocol>& truth,
+                    const std::string& contest_id, const v1::Scope& scope) {
+  v1::Totals totals;
+  totals.set_contest_id(contest_id);
+  *totals.mutable_scope() = scope;
+  const ContestInfo* info = index.FindContest(contest_id);
+  if (info == nullptr) return totals;
+  const v1::Contest& contest = *info->contest;
+  auto in_scope = [&](const v1::PollingStation& station) {
+    switch (scope.kind()) {
+      case v1::SCOPE_KIND_REGION:
+        return station.region_id() == scope.id();
+      case v1::SCOPE_KIND_DISTRICT:
+        return station.district_id() == scope.id();
+      default:
+        return true;
+    }
+  };
+  std::vector<uint64_t> votes(static_cast<size_t>(contest.choices_size()), 0);
+  for (const v1::StationProtocol& protocol : truth) {
+    if (protocol.contest_id() != contest_id) continue;
+    const v1::PollingStation* station =
+        index.FindStation(protocol.station_id());
+    if (station == nullptr || !in_scope(*station)) continue;
+    for (const v1::ChoiceVotes& line : protocol.votes()) {
+      const auto it = info->choice_index.find(line.choice_id());
+      if (it != info->choice_index.end()) votes[it->second] += line.votes();
+    }
+    const v1::BallotAccounting& a = protocol.accounting();
+    totals.set_against_all(totals.against_all() + a.against_all());
+    totals.set_invalid(totals.invalid() + a.invalid());
+    totals.set_ballots_cast(totals.ballots_cast() + a.ballots_found());
+    totals.set_ballots_issued(totals.ballots_issued() + a.ballots_issued());
+    totals.set_registered_voters(totals.registered_voters() +
+                                 a.registered_voters());
+    totals.set_stations_reported(totals.stations_reported() + 1);
+  }
+  for (int c = 0; c < contest.choices_size(); ++c) {
+    v1::ChoiceTotal* line = totals.add_choices();
+    line->set_choice_id(contest.choices(c).id());
+    line->set_votes(votes[static_cast<size_t>(c)]);
+  }
+  for (const v1::PollingStation& station : index.definition().stations()) {
+    if (!index.StationVotesIn(station, contest) || !in_scope(station)) continue;
+    totals.set_registered_voters_expected(totals.registered_voters_expected() +
+                                          station.registered_voters());
+    totals.set_stations_expected(totals.stations_expected() + 1);
+  }
+  return totals;
+}
+
+}  // namespace tally::sim

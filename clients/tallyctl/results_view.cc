@@ -1,0 +1,235 @@
+#include "clients/tallyctl/results_view.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/domain/scope_text.h"
+
+namespace tally::cli {
+
+ElectionNames::ElectionNames(const v1::ElectionDefinition& definition)
+    : definition_(definition) {
+  for (const v1::Contest& contest : definition_.contests()) {
+    contests_[contest.id()] = &contest;
+  }
+  for (const v1::Region& region : definition_.regions()) {
+    regions_[region.id()] = region.name();
+  }
+  for (const v1::District& district : definition_.districts()) {
+    districts_[district.id()] = district.name();
+  }
+}
+
+const v1::Contest* ElectionNames::contest(const std::string& id) const {
+  auto it = contests_.find(id);
+  return it == contests_.end() ? nullptr : it->second;
+}
+
+std::string ElectionNames::choice(const std::string& contest_id,
+                                  const std::string& choice_id) const {
+  if (const v1::Contest* c = contest(contest_id)) {
+    for (const v1::Choice& choice : c->choices()) {
+      if (choice.id() == choice_id) return choice.name();
+    }
+  }
+  return choice_id;
+}
+
+std::string ElectionNames::scope(const v1::Scope& scope) const {
+  const auto& names =
+      scope.kind() == v1::SCOPE_KIND_REGION ? regions_ : districts_;
+  auto it = names.find(scope.id());
+  return it == names.end() ? ScopeText(scope) : it->second;
+}
+
+std::string Percent(uint64_t num, uint64_t den) {
+  if (den == 0) return "-";
+  // Two decimals, rounded half up, in integers.
+  const unsigned __int128 scaled =
+      (static_cast<unsigned __int128>(num) * 20000 + den) / (2 * den);
+  const uint64_t value = static_cast<uint64_t>(scaled);
+  return absl::StrFormat("%d.%02d", value / 100, value % 100);
+}
+
+std::string Grouped(uint64_t value) {
+  std::string digits = absl::StrCat(value);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+namespace {
+
+uint64_t ValidVotes(const v1::Totals& totals) {
+  uint64_t valid = totals.against_all();
+  for (const v1::ChoiceTotal& choice : totals.choices())
+    valid += choice.votes();
+  return valid;
+}
+
+const v1::ChoiceSeats* SeatsOf(const v1::SeatAllocation* allocation,
+                               const std::string& choice_id) {
+  if (allocation == nullptr) return nullptr;
+  for (const v1::ChoiceSeats& seats : allocation->choices()) {
+    if (seats.choice_id() == choice_id) return &seats;
+  }
+  return nullptr;
+}
+
+std::string Header(const ElectionNames& names, const v1::Totals& totals,
+                   const v1::SeatAllocation* allocation) {
+  const v1::Contest* contest = names.contest(totals.contest_id());
+  std::string status;
+  if (allocation != nullptr) {
+    status = allocation->provisional() ? "PROVISIONAL" : "FINAL";
+  }
+  return absl::StrCat(
+      contest != nullptr ? contest->name() : totals.contest_id(), " [",
+      totals.contest_id(), "], ", names.scope(totals.scope()),
+      status.empty() ? "" : absl::StrCat(", ", status));
+}
+
+}  // namespace
+
+std::string RenderContest(const ElectionNames& names, const v1::Totals& totals,
+                          const v1::SeatAllocation* allocation) {
+  std::string out = Header(names, totals, allocation);
+  absl::StrAppend(&out, "\n");
+  absl::StrAppendFormat(
+      &out, "reported %s of %s stations (%s%%), turnout %s%% (%s of %s)\n",
+      Grouped(totals.stations_reported()), Grouped(totals.stations_expected()),
+      Percent(totals.stations_reported(), totals.stations_expected()),
+      Percent(totals.ballots_issued(), totals.registered_voters()),
+      Grouped(totals.ballots_issued()), Grouped(totals.registered_voters()));
+  const uint64_t valid = ValidVotes(totals);
+  const bool seats = allocation != nullptr;
+  absl::StrAppendFormat(&out, "  %-40s %12s %7s%s\n", "", "votes", "%",
+                        seats ? "  seats  range" : "");
+  std::vector<const v1::ChoiceTotal*> rows;
+  for (const v1::ChoiceTotal& choice : totals.choices())
+    rows.push_back(&choice);
+  std::stable_sort(rows.begin(), rows.end(), [](const auto* a, const auto* b) {
+    return a->votes() > b->votes();
+  });
+  for (const v1::ChoiceTotal* choice : rows) {
+    std::string seat_text;
+    if (const v1::ChoiceSeats* s = SeatsOf(allocation, choice->choice_id())) {
+      seat_text = absl::StrFormat("  %5d", s->seats());
+      if (allocation->provisional() && s->max_seats() >= s->min_seats() &&
+          (s->min_seats() != s->seats() || s->max_seats() != s->seats())) {
+        absl::StrAppendFormat(&seat_text, "  %d-%d", s->min_seats(),
+                              s->max_seats());
+      }
+      if (!s->passed_threshold() && s->votes() > 0)
+        seat_text += "  below threshold";
+    }
+    absl::StrAppendFormat(
+        &out, "  %-40s %12s %7s%s\n",
+        names.choice(totals.contest_id(), choice->choice_id()),
+        Grouped(choice->votes()), Percent(choice->votes(), valid), seat_text);
+  }
+  const v1::Contest* contest = names.contest(totals.contest_id());
+  if (contest != nullptr && contest->against_all_on_ballot()) {
+    absl::StrAppendFormat(&out, "  %-40s %12s %7s\n", "against all",
+                          Grouped(totals.against_all()),
+                          Percent(totals.against_all(), valid));
+  }
+  absl::StrAppendFormat(&out, "  %-40s %12s\n", "invalid",
+                        Grouped(totals.invalid()));
+  if (allocation != nullptr) {
+    switch (allocation->status()) {
+      case v1::ALLOCATION_STATUS_NO_VOTES:
+        absl::StrAppend(&out, "  no votes yet\n");
+        break;
+      case v1::ALLOCATION_STATUS_NO_LIST_PASSED:
+        absl::StrAppend(&out, "  no list has passed the threshold\n");
+        break;
+      case v1::ALLOCATION_STATUS_RUNOFF_REQUIRED:
+        absl::StrAppend(&out, "  runoff required\n");
+        break;
+      case v1::ALLOCATION_STATUS_AGAINST_ALL_PREVAILED:
+        absl::StrAppend(&out, "  against all prevailed: no winner\n");
+        break;
+      default:
+        break;
+    }
+    if (allocation->threshold_votes() > 0) {
+      absl::StrAppendFormat(&out, "  threshold: %s votes\n",
+                            Grouped(allocation->threshold_votes()));
+    }
+    const v1::LastSeat& last = allocation->last_seat();
+    if (!last.runner_up_choice_id().empty()) {
+      absl::StrAppendFormat(
+          &out, "  last seat: %s; %s needs %s more votes to take it\n",
+          names.choice(totals.contest_id(), last.winner_choice_id()),
+          names.choice(totals.contest_id(), last.runner_up_choice_id()),
+          Grouped(last.margin_votes()));
+    }
+  }
+  if (totals.stations_with_anomalies() > 0) {
+    absl::StrAppendFormat(&out, "  %d reported stations carry anomaly flags\n",
+                          totals.stations_with_anomalies());
+  }
+  return out;
+}
+
+std::string RenderContestLine(const ElectionNames& names,
+                              const v1::Totals& totals,
+                              const v1::SeatAllocation* allocation) {
+  const v1::ChoiceTotal* leader = nullptr;
+  for (const v1::ChoiceTotal& choice : totals.choices()) {
+    if (leader == nullptr || choice.votes() > leader->votes()) leader = &choice;
+  }
+  std::string lead = "no votes yet";
+  if (leader != nullptr && leader->votes() > 0) {
+    lead = absl::StrCat(names.choice(totals.contest_id(), leader->choice_id()),
+                        " ", Percent(leader->votes(), ValidVotes(totals)), "%");
+    if (allocation != nullptr &&
+        allocation->status() == v1::ALLOCATION_STATUS_AGAINST_ALL_PREVAILED) {
+      lead = "against all leads";
+    }
+  }
+  const v1::Contest* contest = names.contest(totals.contest_id());
+  return absl::StrFormat(
+      "  %-52s %-36s %6s%% reported%s\n",
+      contest != nullptr ? contest->name() : totals.contest_id(), lead,
+      Percent(totals.stations_reported(), totals.stations_expected()),
+      allocation != nullptr && !allocation->provisional() ? ", final" : "");
+}
+
+std::string RenderComposition(
+    const ElectionNames& names,
+    const std::vector<const v1::SeatAllocation*>& allocations) {
+  std::map<std::string, uint32_t> seats;
+  std::map<std::string, std::string> label;
+  uint32_t total = 0, filled = 0;
+  for (const v1::SeatAllocation* allocation : allocations) {
+    total += allocation->seats();
+    for (const v1::ChoiceSeats& choice : allocation->choices()) {
+      if (choice.seats() == 0) continue;
+      seats[choice.choice_id()] += choice.seats();
+      filled += choice.seats();
+      label.try_emplace(
+          choice.choice_id(),
+          names.choice(allocation->contest_id(), choice.choice_id()));
+    }
+  }
+  std::vector<std::pair<std::string, uint32_t>> rows(seats.begin(),
+                                                     seats.end());
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second > b.second;
+  });
+  std::string out = absl::StrFormat(
+      "Seats by choice over all contests: %d of %d allocated\n", filled, total);
+  for (const auto& [id, count] : rows) {
+    absl::StrAppendFormat(&out, "  %-40s %5d\n", label[id], count);
+  }
+  return out;
+}
+
+}  // namespace tally::cli

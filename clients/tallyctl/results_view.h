@@ -1,0 +1,57 @@
+// Human-readable rendering of totals and seat allocations for tallyctl
+// results and watch. Shares are of valid votes (choices + against all),
+// the base most commissions publish.
+#ifndef TALLY_CLIENTS_TALLYCTL_RESULTS_VIEW_H_
+#define TALLY_CLIENTS_TALLYCTL_RESULTS_VIEW_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "tally/v1/election.pb.h"
+#include "tally/v1/feed.pb.h"
+#include "tally/v1/results.pb.h"
+
+namespace tally::cli {
+
+// Names for ids, from the definition.
+class ElectionNames {
+ public:
+  explicit ElectionNames(const v1::ElectionDefinition& definition);
+  const v1::ElectionDefinition& definition() const { return definition_; }
+  const v1::Contest* contest(const std::string& id) const;
+  std::string choice(const std::string& contest_id,
+                     const std::string& choice_id) const;
+  std::string scope(const v1::Scope& scope) const;
+
+ private:
+  v1::ElectionDefinition definition_;
+  absl::flat_hash_map<std::string, const v1::Contest*> contests_;
+  absl::flat_hash_map<std::string, std::string> regions_;
+  absl::flat_hash_map<std::string, std::string> districts_;
+};
+
+// "12.34" for num/den in percent (exact integer rounding), "-" for den 0.
+std::string Percent(uint64_t num, uint64_t den);
+// 1234567 -> "1,234,567".
+std::string Grouped(uint64_t value);
+
+// A full table: reporting, turnout, votes and shares per choice, seats with
+// their guaranteed range while provisional, the last-seat margin.
+std::string RenderContest(const ElectionNames& names, const v1::Totals& totals,
+                          const v1::SeatAllocation* allocation);
+
+// One line: leader, share, reported stations (for district contests).
+std::string RenderContestLine(const ElectionNames& names,
+                              const v1::Totals& totals,
+                              const v1::SeatAllocation* allocation);
+
+// Seats per choice id summed over every contest (e.g. a chamber's list and
+// district seats by party), largest first.
+std::string RenderComposition(
+    const ElectionNames& names,
+    const std::vector<const v1::SeatAllocation*>& allocations);
+
+}  // namespace tally::cli
+
+#endif  // TALLY_CLIENTS_TALLYCTL_RESULTS_VIEW_H_

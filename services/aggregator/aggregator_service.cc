@@ -1,0 +1,481 @@
+#include "services/aggregator/aggregator_service.h"
+
+#include <deque>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "services/domain/protocol_digest.h"
+#include "services/domain/scope_text.h"
+#include "storage/consistency_check.h"
+
+namespace tally::aggregator {
+
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
+                                const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+bool ScopeGiven(const v1::Scope& scope) {
+  return scope.kind() != v1::SCOPE_KIND_UNSPECIFIED || !scope.id().empty();
+}
+
+}  // namespace
+
+// One collector's Ingest stream. Reads a hello, then batches; each batch
+// goes to the committer and is acknowledged when durable. At most
+// max_inflight_batches are in the committer at once: beyond that the
+// stream stops reading, so a fast collector is slowed by HTTP/2 flow
+// control instead of growing memory. The reactor finishes only when no
+// batch is in flight, so committer callbacks never outlive it.
+class AggregatorService::IngestStream
+    : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
+ public:
+  explicit IngestStream(AggregatorService* service) : service_(service) {
+    service_->open_streams_.fetch_add(1);
+    {
+      absl::MutexLock lock(&service_->streams_mu_);
+      if (!service_->shutting_down_) {
+        service_->streams_.insert(this);
+        StartRead(&request_);
+        return;
+      }
+    }
+    finished_ = true;
+    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the aggregator is shutting down"));
+  }
+
+  // From the shutdown path: ends the stream once its batches are
+  // acknowledged. The caller holds streams_mu_, which OnDone needs, so the
+  // stream outlives this call.
+  void EndForShutdown() {
+    EndWith(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                         "the aggregator is shutting down"));
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the collector closed its side, or the call is gone
+      EndWith(grpc::Status::OK);
+      return;
+    }
+    if (!hello_done_) {
+      HandleHello();
+    } else if (request_.has_batch()) {
+      HandleBatch();
+    } else {
+      EndWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           request_.has_hello()
+                               ? "hello was already received on this stream"
+                               : "an Ingest message must be a hello or a "
+                                 "batch"));
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool start = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        writes_.clear();
+        if (!finish_status_) {
+          finish_status_ = grpc::Status(grpc::StatusCode::CANCELLED,
+                                        "the collector went away");
+        }
+      } else if (!writes_.empty()) {
+        current_write_ = std::move(writes_.front());
+        writes_.pop_front();
+        writing_ = start = true;
+      }
+    }
+    if (start) StartWrite(&current_write_);
+    MaybeFinish();
+  }
+
+  void OnCancel() override {
+    EndWith(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+  }
+
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&service_->streams_mu_);
+      service_->streams_.erase(this);
+    }
+    service_->open_streams_.fetch_sub(1);
+    delete this;
+  }
+
+ private:
+  void HandleHello() {
+    if (!request_.has_hello()) {
+      EndWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           "the first message of an Ingest stream must be a "
+                           "hello"));
+      return;
+    }
+    const v1::IngestHello& hello = request_.hello();
+    if (hello.collector_id().empty()) {
+      EndWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           "hello.collector_id is required"));
+      return;
+    }
+    if (service_->state_->index().FindRegion(hello.region_id()) == nullptr) {
+      EndWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                           absl::StrCat("hello.region_id \"", hello.region_id(),
+                                        "\" is not a region of the election")));
+      return;
+    }
+    collector_id_ = hello.collector_id();
+    region_id_ = hello.region_id();
+    hello_done_ = true;
+    v1::IngestResponse welcome;
+    {
+      absl::ReaderMutexLock lock(&service_->state_->mu);
+      welcome.mutable_welcome()->set_last_applied_seq(
+          service_->state_->Cursor(collector_id_));
+    }
+    welcome.mutable_welcome()->set_epoch(service_->options_.epoch);
+    welcome.mutable_welcome()->set_max_batch_entries(
+        service_->options_.max_batch_entries);
+    Send(std::move(welcome));
+    StartRead(&request_);
+  }
+
+  void HandleBatch() {
+    v1::IngestBatch& batch = *request_.mutable_batch();
+    const uint32_t limit = service_->options_.max_batch_entries;
+    if (static_cast<uint32_t>(batch.entries_size()) > limit) {
+      EndWith(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("batch of ", batch.entries_size(),
+                                    " entries exceeds the limit of ", limit)));
+      return;
+    }
+    uint64_t previous = 0;
+    for (int i = 0; i < batch.entries_size(); ++i) {
+      const uint64_t seq = batch.entries(i).seq();
+      if (seq == 0 || seq <= previous) {
+        EndWith(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("entries[", i, "].seq ", seq,
+                         " must be >= 1 and increase within a batch "
+                         "(previous ",
+                         previous, ")")));
+        return;
+      }
+      previous = seq;
+    }
+    IngestItem item;
+    item.collector_id = collector_id_;
+    item.region_id = region_id_;
+    item.entries.assign(
+        std::make_move_iterator(batch.mutable_entries()->begin()),
+        std::make_move_iterator(batch.mutable_entries()->end()));
+    item.done = [this](bool durable, v1::IngestAck ack) {
+      OnCommitted(durable, std::move(ack));
+    };
+    bool read_more = false;
+    {
+      absl::MutexLock lock(&mu_);
+      ++inflight_;
+      read_more = inflight_ < service_->options_.max_inflight_batches;
+      read_paused_ = !read_more;
+    }
+    if (!service_->committer_->Enqueue(std::move(item))) {
+      {
+        absl::MutexLock lock(&mu_);
+        --inflight_;
+      }
+      EndWith(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           "the aggregator is shutting down"));
+      return;
+    }
+    if (read_more) StartRead(&request_);
+  }
+
+  // Committer thread, outside any reaction: the stream may be finished and
+  // deleted by a concurrent reaction as soon as nothing is in flight. So
+  // everything here happens while inflight_ still counts this batch, and the
+  // decrement, the decision to finish and Finish itself come last.
+  void OnCommitted(bool durable, v1::IngestAck ack) {
+    if (durable) {
+      v1::IngestResponse response;
+      *response.mutable_ack() = std::move(ack);
+      Send(std::move(response));
+    }
+    bool resume_read = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!durable && !finish_status_) {
+        finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "the aggregator is shutting down");
+      }
+      if (read_paused_ && !finish_status_ &&
+          inflight_ - 1 < service_->options_.max_inflight_batches) {
+        read_paused_ = false;
+        resume_read = true;
+      }
+    }
+    if (resume_read) StartRead(&request_);
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      --inflight_;
+      finish = TakeFinishLocked();
+    }
+    if (finish.has_value()) Finish(*finish);
+  }
+
+  void Send(v1::IngestResponse response) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      if (writing_) {
+        writes_.push_back(std::move(response));
+        return;
+      }
+      writing_ = true;
+      current_write_ = std::move(response);
+    }
+    StartWrite(&current_write_);
+  }
+
+  void EndWith(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!finish_status_) finish_status_ = status;
+    }
+    MaybeFinish();
+  }
+
+  // The status to finish with once a status is decided, nothing is in the
+  // committer and every acknowledgement has been written; nullopt before.
+  std::optional<grpc::Status> TakeFinishLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || !finish_status_ || inflight_ > 0 || writing_ ||
+        !writes_.empty()) {
+      return std::nullopt;
+    }
+    finished_ = true;
+    return *finish_status_;
+  }
+
+  // Only from reactions (gRPC runs OnDone after they return) or with the
+  // stream otherwise kept alive.
+  void MaybeFinish() {
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      finish = TakeFinishLocked();
+    }
+    if (finish.has_value()) Finish(*finish);
+  }
+
+  AggregatorService* const service_;
+  v1::IngestRequest request_;
+  bool hello_done_ = false;  // reader side only
+  std::string collector_id_;
+  std::string region_id_;
+
+  absl::Mutex mu_;
+  v1::IngestResponse current_write_;
+  std::deque<v1::IngestResponse> writes_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  uint32_t inflight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+AggregatorService::AggregatorService(AggregatorState* state,
+                                     storage::AggregatorStore* store,
+                                     Committer* committer,
+                                     ServiceOptions options)
+    : state_(state),
+      store_(store),
+      committer_(committer),
+      options_(options),
+      definition_digest_(storage::AggregatorStore::DefinitionDigest(
+                             state->index().definition())
+                             .value_or("")) {}
+
+grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
+AggregatorService::Ingest(grpc::CallbackServerContext*) {
+  return new IngestStream(this);
+}
+
+void AggregatorService::EndIngestStreams() {
+  absl::MutexLock lock(&streams_mu_);
+  shutting_down_ = true;
+  for (IngestStream* stream : streams_) stream->EndForShutdown();
+}
+
+grpc::ServerUnaryReactor* AggregatorService::GetResults(
+    grpc::CallbackServerContext* context, const v1::GetResultsRequest* request,
+    v1::GetResultsResponse* response) {
+  const ElectionIndex& index = state_->index();
+  std::vector<const ContestInfo*> contests;
+  if (!request->contest_id().empty()) {
+    const ContestInfo* contest = index.FindContest(request->contest_id());
+    if (contest == nullptr) {
+      return Reply(
+          context,
+          grpc::Status(grpc::StatusCode::NOT_FOUND,
+                       absl::StrCat("contest \"", request->contest_id(),
+                                    "\" is not in the election")));
+    }
+    contests.push_back(contest);
+  } else {
+    for (const ContestInfo& contest : index.contests()) {
+      contests.push_back(&contest);
+    }
+  }
+  const bool scope_given = ScopeGiven(request->scope());
+  absl::ReaderMutexLock lock(&state_->mu);
+  const TotalsBook& totals = state_->totals_view();
+  for (const ContestInfo* contest : contests) {
+    const uint32_t own = totals.ContestEntry(contest->index);
+    std::vector<uint32_t> entries;
+    if (request->all_scopes()) {
+      entries = totals.EntriesOf(contest->index);
+    } else if (scope_given) {
+      std::optional<uint32_t> entry =
+          totals.Find(contest->contest->id(), request->scope());
+      if (!entry.has_value()) {
+        if (request->contest_id().empty()) continue;  // not this contest's
+        return Reply(
+            context,
+            grpc::Status(grpc::StatusCode::NOT_FOUND,
+                         absl::StrCat("contest \"", request->contest_id(),
+                                      "\" has no totals for scope ",
+                                      ScopeText(request->scope()))));
+      }
+      entries.push_back(*entry);
+    } else {
+      entries.push_back(own);
+    }
+    for (uint32_t entry : entries) {
+      v1::ContestResults* results = response->add_results();
+      *results->mutable_totals() = totals.ToProto(entry);
+      if (entry == own) {
+        *results->mutable_allocation() = state_->allocation(contest->index);
+      }
+    }
+  }
+  response->set_revision(state_->revision());
+  return Reply(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* AggregatorService::GetStation(
+    grpc::CallbackServerContext* context, const v1::GetStationRequest* request,
+    v1::GetStationResponse* response) {
+  const ElectionIndex& index = state_->index();
+  const v1::PollingStation* station = index.FindStation(request->station_id());
+  if (station == nullptr) {
+    return Reply(context,
+                 grpc::Status(grpc::StatusCode::NOT_FOUND,
+                              absl::StrCat("station ", request->station_id(),
+                                           " is not in the election")));
+  }
+  std::vector<const ContestInfo*> contests;
+  if (!request->contest_id().empty()) {
+    const ContestInfo* contest = index.FindContest(request->contest_id());
+    if (contest == nullptr) {
+      return Reply(
+          context,
+          grpc::Status(grpc::StatusCode::NOT_FOUND,
+                       absl::StrCat("contest \"", request->contest_id(),
+                                    "\" is not in the election")));
+    }
+    if (!index.StationVotesIn(*station, *contest->contest)) {
+      return Reply(context,
+                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                absl::StrCat("station ", station->id(),
+                                             " does not vote in contest \"",
+                                             request->contest_id(), "\"")));
+    }
+    contests.push_back(contest);
+  } else {
+    for (const ContestInfo& contest : index.contests()) {
+      if (index.StationVotesIn(*station, *contest.contest)) {
+        contests.push_back(&contest);
+      }
+    }
+  }
+  *response->mutable_station() = *station;
+  for (const ContestInfo* contest : contests) {
+    const storage::ProtocolKey key{static_cast<uint16_t>(contest->index),
+                                   station->id()};
+    v1::StationContestHistory* history = response->add_contests();
+    history->set_contest_id(contest->contest->id());
+    {
+      absl::ReaderMutexLock lock(&state_->mu);
+      const storage::LatestValue* latest = state_->FindLatest(key);
+      history->set_current_version(latest != nullptr ? latest->version : 0);
+      response->set_revision(state_->revision());
+    }
+    absl::StatusOr<std::vector<v1::ProtocolVersion>> versions =
+        store_->History(key);
+    if (!versions.ok()) return Reply(context, ToGrpc(versions.status()));
+    for (v1::ProtocolVersion& version : *versions) {
+      *history->add_versions() = std::move(version);
+    }
+  }
+  return Reply(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* AggregatorService::GetElection(
+    grpc::CallbackServerContext* context, const v1::GetElectionRequest* request,
+    v1::GetElectionResponse* response) {
+  const ElectionIndex& index = state_->index();
+  *response->mutable_definition() = index.definition();
+  if (!request->include_stations()) {
+    response->mutable_definition()->clear_stations();
+  }
+  response->set_definition_digest(definition_digest_);
+  response->set_station_count(index.definition().stations_size());
+  response->set_registered_voters(index.registered_voters());
+  absl::ReaderMutexLock lock(&state_->mu);
+  response->set_revision(state_->revision());
+  return Reply(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* AggregatorService::Verify(
+    grpc::CallbackServerContext* context, const v1::VerifyRequest*,
+    v1::VerifyResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Reading every protocol takes a while: not on a gRPC callback thread.
+  // The reader lock keeps the committer out, so the store does not move
+  // under the check.
+  std::thread([this, reactor, response] {
+    absl::ReaderMutexLock lock(&state_->mu);
+    absl::StatusOr<storage::VerifyReport> report =
+        storage::VerifyStore(*store_, state_->index());
+    if (!report.ok()) {
+      reactor->Finish(ToGrpc(report.status()));
+      return;
+    }
+    response->set_revision(report->revision);
+    response->set_protocol_versions(report->protocol_versions);
+    response->set_protocols_counted(report->protocols_counted);
+    response->set_totals_compared(report->totals_compared);
+    for (const std::string& difference : report->differences) {
+      response->add_differences(difference);
+    }
+    reactor->Finish(grpc::Status::OK);
+  }).detach();
+  return reactor;
+}
+
+}  // namespace tally::aggregator

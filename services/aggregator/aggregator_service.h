@@ -1,0 +1,76 @@
+// tally.v1.Aggregator over the gRPC callback API: the Ingest bidi stream
+// feeding the committer, and the read RPCs served from memory (totals,
+// allocations) and the store (station history).
+#ifndef TALLY_SERVICES_AGGREGATOR_AGGREGATOR_SERVICE_H_
+#define TALLY_SERVICES_AGGREGATOR_AGGREGATOR_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "services/aggregator/aggregator_state.h"
+#include "services/aggregator/committer.h"
+#include "storage/aggregator_store.h"
+#include "tally/v1/aggregator.grpc.pb.h"
+
+namespace tally::aggregator {
+
+struct ServiceOptions {
+  // Largest batch accepted on Ingest (else RESOURCE_EXHAUSTED).
+  uint32_t max_batch_entries = 4096;
+  // Batches a stream may have waiting in the committer. Beyond this the
+  // stream stops reading: HTTP/2 flow control then slows the collector, and
+  // memory stays bounded by streams x in-flight x batch size.
+  uint32_t max_inflight_batches = 4;
+  uint64_t epoch = 0;
+};
+
+class AggregatorService : public v1::Aggregator::CallbackService {
+ public:
+  AggregatorService(AggregatorState* state, storage::AggregatorStore* store,
+                    Committer* committer, ServiceOptions options);
+
+  grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>* Ingest(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* GetResults(
+      grpc::CallbackServerContext* context,
+      const v1::GetResultsRequest* request,
+      v1::GetResultsResponse* response) override;
+  grpc::ServerUnaryReactor* GetStation(
+      grpc::CallbackServerContext* context,
+      const v1::GetStationRequest* request,
+      v1::GetStationResponse* response) override;
+  grpc::ServerUnaryReactor* GetElection(
+      grpc::CallbackServerContext* context,
+      const v1::GetElectionRequest* request,
+      v1::GetElectionResponse* response) override;
+  grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
+                                   const v1::VerifyRequest* request,
+                                   v1::VerifyResponse* response) override;
+
+  uint64_t open_streams() const { return open_streams_.load(); }
+
+  // Shutdown: every Ingest stream ends with UNAVAILABLE once its batches in
+  // the committer are acknowledged; new streams are refused. Collectors
+  // reconnect to the restarted aggregator and resume from their cursor.
+  void EndIngestStreams();
+
+ private:
+  class IngestStream;
+
+  AggregatorState* const state_;
+  storage::AggregatorStore* const store_;
+  Committer* const committer_;
+  const ServiceOptions options_;
+  const std::string definition_digest_;
+  std::atomic<uint64_t> open_streams_{0};
+  absl::Mutex streams_mu_;
+  absl::flat_hash_set<IngestStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(streams_mu_) = false;
+};
+
+}  // namespace tally::aggregator
+
+#endif  // TALLY_SERVICES_AGGREGATOR_AGGREGATOR_SERVICE_H_

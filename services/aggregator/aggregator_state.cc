@@ -1,0 +1,147 @@
+#include "services/aggregator/aggregator_state.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "services/domain/contest_allocation.h"
+#include "services/domain/seat_bounds.h"
+
+namespace tally::aggregator {
+
+AggregatorState::AggregatorState(std::unique_ptr<ElectionIndex> index)
+    : index_(std::move(index)), totals_(*index_) {
+  allocations_.resize(index_->contests().size());
+  for (const ContestInfo& contest : index_->contests()) {
+    protocols_expected_ += contest.stations_expected;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<AggregatorState>> AggregatorState::Recover(
+    std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store) {
+  std::unique_ptr<AggregatorState> state(new AggregatorState(std::move(index)));
+  absl::MutexLock lock(&state->mu);
+  state->revision_ = store.revision();
+  absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> cursors =
+      store.LoadCursors();
+  if (!cursors.ok()) return cursors.status();
+  state->cursors_ = *std::move(cursors);
+
+  absl::Status status =
+      store.ForEachTotals([&](const storage::TotalsKey&, v1::Totals totals) {
+        return state->totals_.Restore(totals);
+      });
+  if (!status.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("restoring stored totals: ", status.message()));
+  }
+  const size_t contests = state->index_->contests().size();
+  status = store.ForEachLatest(
+      [&](const storage::ProtocolKey& key, const storage::LatestValue& value) {
+        if (key.contest >= contests ||
+            state->index_->FindStation(key.station) == nullptr) {
+          return absl::DataLossError(absl::StrCat(
+              "stored protocol of contest #", key.contest, " station ",
+              key.station, " does not match the definition"));
+        }
+        state->latest_.emplace(key, value);
+        ++state->reported_contests_[key.station];
+        ++state->protocols_counted_;
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  // Stored totals carry their own revisions; nothing is pending.
+  state->totals_.TakeChanged();
+  for (uint32_t c = 0; c < contests; ++c) state->RecomputeAllocation(c);
+  return state;
+}
+
+void AggregatorState::CountFirstReport(uint32_t station_id) {
+  ++reported_contests_[station_id];
+  ++protocols_counted_;
+}
+
+void AggregatorState::SetCursor(const std::string& collector, uint64_t seq) {
+  cursors_[collector] = seq;
+}
+
+uint64_t AggregatorState::Cursor(const std::string& collector) const {
+  auto it = cursors_.find(collector);
+  return it == cursors_.end() ? 0 : it->second;
+}
+
+const storage::LatestValue* AggregatorState::FindLatest(
+    const storage::ProtocolKey& key) const {
+  auto it = latest_.find(key);
+  return it == latest_.end() ? nullptr : &it->second;
+}
+
+const v1::SeatAllocation& AggregatorState::RecomputeAllocation(
+    uint32_t contest_index) {
+  const ContestInfo& info = index_->contests()[contest_index];
+  const v1::Totals totals =
+      totals_.ToProto(totals_.ContestEntry(contest_index));
+  v1::SeatAllocation& allocation = allocations_[contest_index];
+  absl::StatusOr<seats::Input> input =
+      AllocationInputFor(*info.contest, totals);
+  absl::StatusOr<seats::Result> result =
+      input.ok() ? seats::Allocate(*input)
+                 : absl::StatusOr<seats::Result>(input.status());
+  allocation.Clear();
+  allocation.set_contest_id(info.contest->id());
+  *allocation.mutable_scope() = totals.scope();
+  allocation.set_revision(totals.revision());
+  allocation.set_provisional(totals.stations_reported() <
+                             totals.stations_expected());
+  if (!result.ok()) {
+    // The definition was validated, so this means votes beyond the exact
+    // arithmetic's range; publish the totals without seats rather than
+    // stopping ingestion.
+    allocation.set_status(v1::ALLOCATION_STATUS_UNSPECIFIED);
+    allocation.add_tie_breaks(
+        absl::StrCat("allocation unavailable: ", result.status().message()));
+    return allocation;
+  }
+  FillAllocation(*input, *result, &allocation);
+  // Ballots still to come: at most the registered voters of the stations
+  // that have not reported this contest.
+  const uint64_t outstanding =
+      totals.registered_voters_expected() > totals.registered_voters()
+          ? totals.registered_voters_expected() - totals.registered_voters()
+          : 0;
+  if (outstanding > 0 &&
+      totals.stations_reported() < totals.stations_expected()) {
+    absl::StatusOr<std::vector<seats::SeatRange>> bounds =
+        seats::SeatBounds(*input, outstanding);
+    if (bounds.ok()) {
+      for (size_t i = 0; i < bounds->size(); ++i) {
+        allocation.mutable_choices(i)->set_min_seats((*bounds)[i].min);
+        allocation.mutable_choices(i)->set_max_seats((*bounds)[i].max);
+      }
+    }
+  }
+  return allocation;
+}
+
+v1::Progress AggregatorState::Progress() const {
+  v1::Progress progress;
+  progress.set_stations_reported(reported_contests_.size());
+  progress.set_stations_expected(index_->definition().stations_size());
+  progress.set_protocols_counted(protocols_counted_);
+  progress.set_protocols_expected(protocols_expected_);
+  return progress;
+}
+
+SnapshotView AggregatorState::Snapshot() const {
+  absl::ReaderMutexLock lock(&mu);
+  SnapshotView view;
+  view.revision = revision_;
+  view.totals.reserve(totals_.size());
+  for (uint32_t entry = 0; entry < totals_.size(); ++entry) {
+    view.totals.push_back(totals_.ToProto(entry));
+  }
+  view.allocations.assign(allocations_.begin(), allocations_.end());
+  view.progress = Progress();
+  return view;
+}
+
+}  // namespace tally::aggregator

@@ -1,0 +1,95 @@
+// The aggregator's in-memory state: the election, running totals, the
+// counted version of every protocol, collector cursors and current seat
+// allocations. The committer is the only writer (under the writer lock);
+// RPC handlers and watch snapshots read under the reader lock. Rebuilt at
+// start from the store's stored totals and latest versions, never by
+// re-summing protocols.
+#ifndef TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
+#define TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "services/aggregator/watch_hub.h"
+#include "services/domain/election_index.h"
+#include "services/domain/totals_book.h"
+#include "storage/aggregator_store.h"
+#include "tally/v1/feed.pb.h"
+#include "tally/v1/results.pb.h"
+
+namespace tally::aggregator {
+
+class AggregatorState {
+ public:
+  // Loads revision, cursors, latest versions and totals from the store
+  // and computes allocations. The store must hold `index`'s definition.
+  static absl::StatusOr<std::unique_ptr<AggregatorState>> Recover(
+      std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store);
+
+  mutable absl::Mutex mu;
+
+  const ElectionIndex& index() const { return *index_; }
+
+  // --- Committer side (writer lock held) ----------------------------------
+  TotalsBook& totals() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return totals_; }
+  absl::flat_hash_map<storage::ProtocolKey, storage::LatestValue>& latest()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return latest_;
+  }
+  // Notes that a station now has a counted protocol for one more contest.
+  void CountFirstReport(uint32_t station_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void SetCursor(const std::string& collector, uint64_t seq)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void set_revision(uint64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    revision_ = revision;
+  }
+  // Recomputes the seat allocation of one contest (own scope) from its
+  // totals, with bounds for the ballots still outstanding.
+  const v1::SeatAllocation& RecomputeAllocation(uint32_t contest_index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  // --- Readers (reader or writer lock held) -------------------------------
+  uint64_t revision() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return revision_; }
+  uint64_t Cursor(const std::string& collector) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  const TotalsBook& totals_view() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return totals_;
+  }
+  const v1::SeatAllocation& allocation(uint32_t contest_index) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return allocations_[contest_index];
+  }
+  const storage::LatestValue* FindLatest(const storage::ProtocolKey& key) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  v1::Progress Progress() const ABSL_SHARED_LOCKS_REQUIRED(mu);
+
+  // A consistent copy of everything a watcher's snapshot needs (takes the
+  // reader lock).
+  SnapshotView Snapshot() const ABSL_LOCKS_EXCLUDED(mu);
+
+ private:
+  explicit AggregatorState(std::unique_ptr<ElectionIndex> index);
+
+  std::unique_ptr<ElectionIndex> index_;
+  TotalsBook totals_ ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<storage::ProtocolKey, storage::LatestValue> latest_
+      ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, uint64_t> cursors_ ABSL_GUARDED_BY(mu);
+  std::vector<v1::SeatAllocation> allocations_ ABSL_GUARDED_BY(mu);
+  // Station id -> number of contests with a counted protocol.
+  absl::flat_hash_map<uint32_t, uint32_t> reported_contests_
+      ABSL_GUARDED_BY(mu);
+  uint64_t protocols_counted_ ABSL_GUARDED_BY(mu) = 0;
+  uint64_t protocols_expected_ = 0;
+  uint64_t revision_ ABSL_GUARDED_BY(mu) = 0;
+};
+
+}  // namespace tally::aggregator
+
+#endif  // TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_

@@ -1,0 +1,335 @@
+#include "services/aggregator/committer.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/domain/protocol_digest.h"
+#include "services/domain/protocol_validation.h"
+
+namespace tally::aggregator {
+namespace {
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  google::protobuf::Timestamp out;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+std::array<uint8_t, 32> DigestArray(const std::string& bytes) {
+  std::array<uint8_t, 32> out{};
+  for (size_t i = 0; i < out.size() && i < bytes.size(); ++i) {
+    out[i] = static_cast<uint8_t>(bytes[i]);
+  }
+  return out;
+}
+
+// A storage failure mid-commit leaves memory ahead of disk; the only safe
+// continuation is a restart, which rebuilds memory from what is durable.
+[[noreturn]] void DieOnStorageFailure(const absl::Status& status) {
+  std::fprintf(stderr,
+               "tally-aggregator: FATAL: commit failed, restarting from the "
+               "durable state is required: %s\n",
+               std::string(status.message()).c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+// Everything one commit round builds while holding the state lock.
+struct Round {
+  storage::CommitBatch batch;
+  v1::Event event;
+  // Protocols accepted earlier in this round, by key: a correction of one
+  // of them must subtract it, and it is not in the store yet.
+  absl::flat_hash_map<storage::ProtocolKey, size_t> accepted_here;
+  uint64_t revision = 0;
+  google::protobuf::Timestamp now;
+};
+
+void Reject(v1::ProtocolResult* result, const absl::Status& status) {
+  result->set_outcome(v1::OUTCOME_REJECTED);
+  result->set_status_code(static_cast<int32_t>(status.code()));
+  result->set_message(std::string(status.message()));
+}
+
+}  // namespace
+
+Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
+                     WatchHub* hub, uint64_t epoch, CommitterOptions options)
+    : state_(state),
+      store_(store),
+      hub_(hub),
+      epoch_(epoch),
+      options_(options) {}
+
+Committer::~Committer() { Stop(); }
+
+void Committer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Committer::Stop() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Committer::Enqueue(IngestItem item) {
+  absl::MutexLock lock(&queue_mu_);
+  if (stopping_) return false;
+  queue_.push_back(std::move(item));
+  return true;
+}
+
+void Committer::Run() {
+  std::vector<IngestItem> round;
+  while (true) {
+    round.clear();
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.Await(absl::Condition(
+          +[](Committer* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->queue_mu_) {
+            return self->stopping_ || !self->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, and everything is committed
+      // Group commit: everything waiting, up to the size bound.
+      size_t protocols = 0;
+      while (!queue_.empty() &&
+             (round.empty() || protocols + queue_.front().entries.size() <=
+                                   options_.max_protocols_per_commit)) {
+        protocols += queue_.front().entries.size();
+        round.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitRound(round);
+  }
+}
+
+void Committer::CommitRound(std::vector<IngestItem>& items) {
+  const absl::Time started = absl::Now();
+  std::vector<v1::IngestAck> acks(items.size());
+  Round round;
+  uint64_t protocols = 0;
+  uint64_t accepted = 0;
+  uint64_t revision = 0;
+  bool advances = false;
+  {
+    absl::MutexLock lock(&state_->mu);
+    const ElectionIndex& index = state_->index();
+    round.revision = state_->revision() + 1;
+    round.now = ToTimestamp(started);
+    absl::flat_hash_map<std::string, uint64_t> cursors;
+
+    for (size_t i = 0; i < items.size(); ++i) {
+      IngestItem& item = items[i];
+      auto [cursor_it, fresh] = cursors.try_emplace(item.collector_id, 0);
+      if (fresh) cursor_it->second = state_->Cursor(item.collector_id);
+      uint64_t& cursor = cursor_it->second;
+      const ValidationContext context{item.region_id};
+
+      for (v1::OutboxEntry& entry : item.entries) {
+        ++protocols;
+        v1::StationProtocol& protocol = *entry.mutable_protocol();
+        v1::ProtocolResult* result = acks[i].add_results();
+        result->set_contest_id(protocol.contest_id());
+        result->set_station_id(protocol.station_id());
+        result->set_version(protocol.version());
+        result->set_sequence(entry.seq());
+        // Exactly-once across hops: a resend after a crash or reconnect
+        // carries sequences at or below the stored cursor.
+        if (entry.seq() <= cursor) {
+          result->set_outcome(v1::OUTCOME_DUPLICATE);
+          result->set_message(absl::StrCat("sequence ", entry.seq(),
+                                           " of collector ", item.collector_id,
+                                           " was already applied"));
+          continue;
+        }
+        cursor = entry.seq();
+
+        ProtocolVerdict verdict = ValidateProtocol(index, protocol, context);
+        if (!verdict.accepted()) {
+          Reject(result, verdict.status);
+          for (v1::Finding& finding : verdict.findings) {
+            *result->add_findings() = std::move(finding);
+          }
+          continue;
+        }
+        protocol.set_digest(ProtocolDigest(protocol));
+        const ContestInfo* contest = index.FindContest(protocol.contest_id());
+        const storage::ProtocolKey key{static_cast<uint16_t>(contest->index),
+                                       protocol.station_id()};
+        const storage::LatestValue* latest = state_->FindLatest(key);
+        const std::array<uint8_t, 32> digest = DigestArray(protocol.digest());
+
+        if (latest != nullptr && protocol.version() < latest->version) {
+          result->set_outcome(v1::OUTCOME_STALE);
+          result->set_message(absl::StrCat(
+              "version ", protocol.version(),
+              " is older than the counted version ", latest->version));
+          continue;
+        }
+        if (latest != nullptr && protocol.version() == latest->version) {
+          if (digest == latest->digest) {
+            result->set_outcome(v1::OUTCOME_DUPLICATE);
+            result->set_message(
+                "this version with this content is already "
+                "counted");
+            continue;
+          }
+          Reject(result,
+                 absl::AbortedError(absl::StrCat(
+                     "version ", protocol.version(), " of contest ",
+                     protocol.contest_id(), " station ", protocol.station_id(),
+                     " is already counted with different content "
+                     "(digest ",
+                     HexEncode(std::string(latest->digest.begin(),
+                                           latest->digest.end())),
+                     "); a correction needs a higher version")));
+          storage::CommitBatch::Version conflict{key, {}};
+          *conflict.value.mutable_protocol() = protocol;
+          conflict.value.set_revision(round.revision);
+          *conflict.value.mutable_accepted_at() = round.now;
+          conflict.value.set_collector_id(item.collector_id);
+          conflict.value.set_collector_seq(entry.seq());
+          round.batch.conflicts.push_back(std::move(conflict));
+          continue;
+        }
+
+        // Accepted: a first report or a correction.
+        v1::StationProtocol previous_stored;
+        const v1::StationProtocol* previous = nullptr;
+        if (latest != nullptr) {
+          auto here = round.accepted_here.find(key);
+          if (here != round.accepted_here.end()) {
+            previous = &round.batch.protocols[here->second].value.protocol();
+          } else {
+            absl::StatusOr<std::optional<v1::ProtocolVersion>> stored =
+                store_->GetVersion(key, latest->version);
+            if (!stored.ok()) DieOnStorageFailure(stored.status());
+            if (!stored->has_value()) {
+              DieOnStorageFailure(absl::DataLossError(absl::StrCat(
+                  "counted version ", latest->version, " of contest ",
+                  protocol.contest_id(), " station ", protocol.station_id(),
+                  " is missing from the store")));
+            }
+            previous_stored = std::move(*(*stored)->mutable_protocol());
+            previous = &previous_stored;
+          }
+        }
+        const bool anomalies = !verdict.findings.empty();
+        state_->totals().Apply(previous,
+                               latest != nullptr && latest->has_anomalies,
+                               protocol, anomalies);
+        v1::StationUpdate* update = round.event.add_stations();
+        update->set_contest_id(protocol.contest_id());
+        update->set_station_id(protocol.station_id());
+        update->set_version(protocol.version());
+        update->set_previous_version(latest != nullptr ? latest->version : 0);
+        update->set_has_anomalies(anomalies);
+        if (latest == nullptr) state_->CountFirstReport(protocol.station_id());
+
+        const storage::LatestValue value{protocol.version(), digest, anomalies};
+        state_->latest()[key] = value;  // invalidates `latest`
+        round.batch.latest.emplace_back(key, value);
+
+        storage::CommitBatch::Version stored{key, {}};
+        stored.value.set_revision(round.revision);
+        *stored.value.mutable_accepted_at() = round.now;
+        stored.value.set_collector_id(item.collector_id);
+        stored.value.set_collector_seq(entry.seq());
+        for (v1::Finding& finding : verdict.findings) {
+          *result->add_findings() = finding;
+          *stored.value.add_findings() = std::move(finding);
+        }
+        *stored.value.mutable_protocol() = std::move(protocol);
+        round.accepted_here[key] = round.batch.protocols.size();
+        round.batch.protocols.push_back(std::move(stored));
+        result->set_outcome(v1::OUTCOME_ACCEPTED);
+        ++accepted;
+      }
+      acks[i].set_durable_seq(cursor);
+    }
+
+    for (const auto& [collector, seq] : cursors) {
+      round.batch.cursors.emplace_back(collector, seq);
+      state_->SetCursor(collector, seq);
+    }
+
+    // A round that counts something or keeps a conflicting submission as
+    // evidence is a commit of its own revision (conflict keys include it).
+    advances = accepted > 0 || !round.batch.conflicts.empty();
+    if (advances) {
+      TotalsBook& totals = state_->totals();
+      totals.StampChanged(round.revision);
+      std::vector<uint8_t> contest_changed(index.contests().size(), 0);
+      for (uint32_t entry : totals.TakeChanged()) {
+        const TotalsAddress& address = totals.address(entry);
+        v1::Totals message = totals.ToProto(entry);
+        *round.event.add_totals() = message;
+        round.batch.totals.emplace_back(
+            storage::TotalsKey{address.contest,
+                               static_cast<uint8_t>(address.scope_kind),
+                               address.scope_index},
+            std::move(message));
+        if (entry == totals.ContestEntry(address.contest)) {
+          contest_changed[address.contest] = 1;
+        }
+      }
+      // Seats are recomputed only for contests whose totals changed.
+      for (uint32_t c = 0; c < contest_changed.size(); ++c) {
+        if (contest_changed[c]) {
+          *round.event.add_allocations() = state_->RecomputeAllocation(c);
+        }
+      }
+      round.event.set_revision(round.revision);
+      round.event.set_epoch(epoch_);
+      *round.event.mutable_committed_at() = round.now;
+      *round.event.mutable_progress() = state_->Progress();
+      round.batch.revision = round.revision;
+      round.batch.event = round.event;
+      // Trim the event log in steps of an eighth of the retained length, not
+      // on every commit.
+      const uint64_t oldest = store_->oldest_event_revision();
+      const uint64_t step = std::max<uint64_t>(1, options_.retained_events / 8);
+      if (round.revision >= oldest + options_.retained_events + step) {
+        round.batch.compact_events_below =
+            round.revision + 1 - options_.retained_events;
+      }
+    }
+
+    if (absl::Status status = store_->Commit(round.batch); !status.ok()) {
+      DieOnStorageFailure(status);
+    }
+    if (advances) state_->set_revision(round.revision);
+    revision = state_->revision();
+  }
+
+  // Durable: acknowledge, then publish.
+  for (size_t i = 0; i < items.size(); ++i) {
+    acks[i].set_revision(revision);
+    items[i].done(true, std::move(acks[i]));
+  }
+  if (advances) {
+    hub_->Publish(std::make_shared<const v1::Event>(std::move(round.event)));
+  }
+  stats_.commits.fetch_add(1, std::memory_order_relaxed);
+  stats_.protocols.fetch_add(protocols, std::memory_order_relaxed);
+  stats_.accepted.fetch_add(accepted, std::memory_order_relaxed);
+  stats_.last_commit_protocols.store(protocols, std::memory_order_relaxed);
+  stats_.last_commit_micros.store(
+      absl::ToInt64Microseconds(absl::Now() - started),
+      std::memory_order_relaxed);
+}
+
+}  // namespace tally::aggregator

@@ -1,0 +1,90 @@
+// The single committer (DESIGN.md section 2): takes batches from every
+// Ingest stream, classifies each protocol (accepted, duplicate, stale,
+// rejected), applies accepted ones to the running totals, and writes
+// everything a round produced as one synced RocksDB WriteBatch (group
+// commit across streams). Only then are the batches acknowledged and the
+// event published.
+#ifndef TALLY_SERVICES_AGGREGATOR_COMMITTER_H_
+#define TALLY_SERVICES_AGGREGATOR_COMMITTER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/aggregator/aggregator_state.h"
+#include "services/aggregator/watch_hub.h"
+#include "storage/aggregator_store.h"
+#include "tally/v1/aggregator.pb.h"
+
+namespace tally::aggregator {
+
+// One batch from one collector stream.
+struct IngestItem {
+  std::string collector_id;
+  // The region the collector serves: its protocols must be of this region.
+  std::string region_id;
+  std::vector<v1::OutboxEntry> entries;
+  // Called on the committer thread once the batch is durable (or refused
+  // because the committer is stopping: then `durable` is false). Must not
+  // block.
+  std::function<void(bool durable, v1::IngestAck ack)> done;
+};
+
+struct CommitterOptions {
+  // Upper bound on protocols applied in one WriteBatch.
+  size_t max_protocols_per_commit = 16384;
+  // Events kept for Watch replay; older ones are deleted.
+  uint64_t retained_events = 100000;
+};
+
+struct CommitterStats {
+  std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> protocols{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> last_commit_protocols{0};
+  std::atomic<uint64_t> last_commit_micros{0};
+};
+
+class Committer {
+ public:
+  Committer(AggregatorState* state, storage::AggregatorStore* store,
+            WatchHub* hub, uint64_t epoch, CommitterOptions options = {});
+  ~Committer();
+
+  void Start();
+  // Commits what is queued, refuses what arrives later, joins the thread.
+  void Stop();
+
+  // Queues a batch. False when stopping (the caller answers UNAVAILABLE).
+  // Memory stays bounded because every stream keeps at most a few batches
+  // in flight (see IngestStream).
+  bool Enqueue(IngestItem item);
+
+  const CommitterStats& stats() const { return stats_; }
+
+ private:
+  void Run();
+  void CommitRound(std::vector<IngestItem>& items);
+
+  AggregatorState* const state_;
+  storage::AggregatorStore* const store_;
+  WatchHub* const hub_;
+  const uint64_t epoch_;
+  const CommitterOptions options_;
+  CommitterStats stats_;
+
+  absl::Mutex queue_mu_;
+  std::deque<IngestItem> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace tally::aggregator
+
+#endif  // TALLY_SERVICES_AGGREGATOR_COMMITTER_H_

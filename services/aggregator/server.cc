@@ -1,0 +1,208 @@
+#include "services/aggregator/server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "services/aggregator/aggregator_service.h"
+#include "services/aggregator/aggregator_state.h"
+#include "services/aggregator/committer.h"
+#include "services/aggregator/watch_hub.h"
+#include "services/domain/definition_generator.h"
+#include "services/domain/election_loader.h"
+#include "storage/aggregator_store.h"
+
+namespace tally::aggregator {
+namespace {
+
+// Watch replay reads the stored event log.
+class StoreEventSource : public EventSource {
+ public:
+  explicit StoreEventSource(storage::AggregatorStore* store) : store_(store) {}
+  uint64_t oldest_revision() const override {
+    return store_->oldest_event_revision();
+  }
+  bool Read(uint64_t from, uint64_t to,
+            const std::function<bool(const v1::Event&)>& fn) override {
+    return store_
+        ->ReadEvents(from, to, [&](v1::Event event) { return fn(event); })
+        .ok();
+  }
+
+ private:
+  storage::AggregatorStore* const store_;
+};
+
+// Which definition to run: the stored one wins; a given file must match it.
+absl::StatusOr<v1::ElectionDefinition> ChooseDefinition(
+    const AggregatorConfig& config, storage::AggregatorStore& store) {
+  absl::StatusOr<std::optional<v1::ElectionDefinition>> stored =
+      store.LoadDefinition();
+  if (!stored.ok()) return stored.status();
+  std::optional<v1::ElectionDefinition> given;
+  if (!config.definition_path.empty()) {
+    absl::StatusOr<v1::ElectionDefinition> loaded =
+        LoadDefinitionFile(config.definition_path);
+    if (!loaded.ok()) return loaded.status();
+    given = *std::move(loaded);
+  }
+  if (stored->has_value()) {
+    if (given.has_value() &&
+        storage::AggregatorStore::DefinitionDigest(*given).value_or("a") !=
+            storage::AggregatorStore::DefinitionDigest(**stored).value_or(
+                "b")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          config.definition_path, " differs from the definition stored in ",
+          config.data_dir, " (election \"", (*stored)->id(),
+          "\"); use a new data directory for a different election"));
+    }
+    return **stored;
+  }
+  if (given.has_value()) return *given;
+  return EmbeddedDefaultDefinition();
+}
+
+}  // namespace
+
+struct AggregatorServer::Parts {
+  std::unique_ptr<storage::AggregatorStore> store;
+  std::unique_ptr<AggregatorState> state;
+  std::unique_ptr<StoreEventSource> events;
+  std::unique_ptr<WatchHub> hub;
+  std::unique_ptr<Committer> committer;
+  std::unique_ptr<AggregatorService> service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::string listen;
+  bool stopped = false;
+};
+
+absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
+    const AggregatorConfig& config) {
+  if (config.data_dir.empty()) {
+    return absl::InvalidArgumentError("a data directory is required");
+  }
+  auto parts = std::make_unique<Parts>();
+  absl::StatusOr<std::unique_ptr<storage::AggregatorStore>> store =
+      storage::AggregatorStore::Open(config.data_dir);
+  if (!store.ok()) return store.status();
+  parts->store = *std::move(store);
+
+  absl::StatusOr<v1::ElectionDefinition> definition =
+      ChooseDefinition(config, *parts->store);
+  if (!definition.ok()) return definition.status();
+  absl::StatusOr<std::optional<v1::ElectionDefinition>> stored =
+      parts->store->LoadDefinition();
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) {
+    if (absl::Status saved = parts->store->SaveDefinition(*definition);
+        !saved.ok()) {
+      return saved;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
+      ElectionIndex::Build(*std::move(definition));
+  if (!index.ok()) return index.status();
+  absl::StatusOr<uint64_t> epoch = parts->store->BumpEpoch();
+  if (!epoch.ok()) return epoch.status();
+
+  absl::StatusOr<std::unique_ptr<AggregatorState>> state =
+      AggregatorState::Recover(*std::move(index), *parts->store);
+  if (!state.ok()) return state.status();
+  parts->state = *std::move(state);
+
+  parts->events = std::make_unique<StoreEventSource>(parts->store.get());
+  WatchHubOptions hub_options;
+  hub_options.queue_limit = config.watch_queue_limit;
+  hub_options.default_progress_interval = config.progress_interval;
+  AggregatorState* state_ptr = parts->state.get();
+  parts->hub = std::make_unique<WatchHub>(
+      parts->events.get(), [state_ptr] { return state_ptr->Snapshot(); },
+      parts->store->revision(), hub_options);
+
+  CommitterOptions committer_options;
+  committer_options.retained_events = config.retained_events;
+  committer_options.max_protocols_per_commit = config.max_protocols_per_commit;
+  parts->committer =
+      std::make_unique<Committer>(parts->state.get(), parts->store.get(),
+                                  parts->hub.get(), *epoch, committer_options);
+
+  ServiceOptions service_options;
+  service_options.max_batch_entries = config.max_batch_entries;
+  service_options.max_inflight_batches = config.max_inflight_batches;
+  service_options.epoch = *epoch;
+  parts->service = std::make_unique<AggregatorService>(
+      parts->state.get(), parts->store.get(), parts->committer.get(),
+      service_options);
+  parts->committer->Start();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+                           &parts->port);
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  // Keepalive matched with the clients (collectors, relays, tallyctl): pings
+  // every 20 s, dead after 10 s without an answer; clients may ping as often
+  // as every 10 s, also between calls.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.RegisterService(parts->service.get());
+  builder.RegisterService(parts->hub.get());
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || parts->port == 0) {
+    parts->committer->Stop();
+    parts->hub->Shutdown();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen));
+  }
+  parts->listen = config.listen;
+  return std::unique_ptr<AggregatorServer>(
+      new AggregatorServer(std::move(parts)));
+}
+
+AggregatorServer::AggregatorServer(std::unique_ptr<Parts> parts)
+    : parts_(std::move(parts)) {}
+
+AggregatorServer::~AggregatorServer() { Shutdown(absl::Seconds(5)); }
+
+int AggregatorServer::port() const { return parts_->port; }
+
+uint64_t AggregatorServer::revision() const {
+  absl::ReaderMutexLock lock(&parts_->state->mu);
+  return parts_->state->revision();
+}
+
+std::string AggregatorServer::Describe() const {
+  const v1::ElectionDefinition& definition =
+      parts_->state->index().definition();
+  const std::string host = parts_->listen.substr(0, parts_->listen.rfind(':'));
+  return absl::StrCat("serving on ", host, ":", parts_->port, " at revision ",
+                      revision(), ", election ", definition.id(), " (",
+                      definition.stations_size(), " stations, ",
+                      definition.contests_size(), " contests)");
+}
+
+void AggregatorServer::Shutdown(absl::Duration grace) {
+  if (parts_ == nullptr || parts_->stopped) return;
+  parts_->stopped = true;
+  if (auto* health = parts_->server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  // Watch streams never end on their own: end them first so the server's
+  // drain only waits for Ingest streams and unary calls.
+  parts_->hub->Shutdown();
+  parts_->service->EndIngestStreams();
+  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  parts_->committer->Stop();
+  parts_->server->Wait();
+  parts_->store.reset();  // closes RocksDB; the WAL is already synced
+}
+
+}  // namespace tally::aggregator

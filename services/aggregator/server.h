@@ -1,0 +1,57 @@
+// Assembles the aggregator: store, recovered state, committer, watch hub,
+// gRPC server with health checking and reflection; and takes it down in
+// the right order (feed, then server drain, then committer, then store).
+#ifndef TALLY_SERVICES_AGGREGATOR_SERVER_H_
+#define TALLY_SERVICES_AGGREGATOR_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace tally::aggregator {
+
+struct AggregatorConfig {
+  // host:port; port 0 picks a free one (see AggregatorServer::port).
+  std::string listen = "127.0.0.1:7400";
+  // Required. RocksDB directory.
+  std::string data_dir;
+  // Definition JSON. Empty: the one stored in data_dir, or on a new store
+  // the embedded reference election. A definition that differs from the
+  // stored one is refused.
+  std::string definition_path;
+  uint64_t retained_events = 100000;
+  uint32_t max_batch_entries = 4096;
+  uint32_t max_inflight_batches = 4;
+  size_t max_protocols_per_commit = 16384;
+  int max_message_bytes = 64 << 20;
+  size_t watch_queue_limit = 1024;
+  absl::Duration progress_interval = absl::Seconds(1);
+};
+
+class AggregatorServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<AggregatorServer>> Start(
+      const AggregatorConfig& config);
+  ~AggregatorServer();
+
+  int port() const;
+  uint64_t revision() const;
+  // A one-line description for logs: address, revision, election.
+  std::string Describe() const;
+
+  // Graceful stop: ends watch streams, drains in-flight calls for at most
+  // `grace`, commits everything queued, closes the store.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  struct Parts;
+  explicit AggregatorServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace tally::aggregator
+
+#endif  // TALLY_SERVICES_AGGREGATOR_SERVER_H_

@@ -1,0 +1,797 @@
+#include "storage/aggregator_store.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/message_lite.h>
+#include <openssl/evp.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "services/domain/protocol_digest.h"
+#include "storage/key_encoding.h"
+
+namespace tally::storage {
+namespace {
+
+// Column family names; "default" is required by RocksDB and stays empty.
+constexpr char kProtocols[] = "protocols";
+constexpr char kLatest[] = "latest";
+constexpr char kTotals[] = "totals";
+constexpr char kEvents[] = "events";
+constexpr char kConflicts[] = "conflicts";
+constexpr char kMeta[] = "meta";
+
+// Keys of the meta family.
+constexpr char kMetaDefinition[] = "definition";
+constexpr char kMetaDefinitionDigest[] = "definition_digest";
+constexpr char kMetaRevision[] = "revision";
+constexpr char kMetaEpoch[] = "epoch";
+constexpr char kMetaOldestEvent[] = "oldest_event";
+constexpr char kMetaCursorPrefix[] = "cursor/";
+
+// Maps a RocksDB status onto the closest absl code; the message names the
+// operation and keeps RocksDB's own text.
+absl::Status ToStatus(absl::string_view operation, const rocksdb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message =
+      absl::StrCat("AggregatorStore::", operation, ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
+// A stored value or key that cannot be decoded is lost data, not a caller
+// mistake, whatever code the decoder used.
+absl::Status Corrupt(absl::string_view operation, absl::string_view what,
+                     absl::string_view detail) {
+  return absl::DataLossError(absl::StrCat("AggregatorStore::", operation,
+                                          ": corrupted ", what, ": ", detail));
+}
+
+template <typename Message>
+absl::Status ParseValue(absl::string_view operation, absl::string_view what,
+                        const rocksdb::Slice& bytes, Message* out) {
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Corrupt(operation, what,
+                   absl::StrCat("cannot parse ", out->GetTypeName(), " (",
+                                bytes.size(), " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Serialize(absl::string_view operation,
+                                      const google::protobuf::MessageLite& m) {
+  std::string out;
+  if (!m.SerializeToString(&out)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AggregatorStore::", operation, ": cannot serialize ",
+                     m.GetTypeName()));
+  }
+  return out;
+}
+
+// Protobuf's default encoding may order map entries arbitrarily; the
+// definition digest must be reproducible, so it hashes the deterministic
+// encoding.
+absl::StatusOr<std::string> DeterministicBytes(
+    const v1::ElectionDefinition& definition) {
+  std::string bytes;
+  bool ok = false;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    ok = definition.SerializeToCodedStream(&coded) && !coded.HadError();
+  }  // The coded stream flushes into `bytes` when it goes out of scope.
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        "AggregatorStore::SaveDefinition: cannot serialize the definition");
+  }
+  return bytes;
+}
+
+absl::StatusOr<std::string> Sha256Hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), md, &md_len, EVP_sha256(),
+                 nullptr) != 1) {
+    return absl::InternalError("AggregatorStore: SHA-256 failed");
+  }
+  return HexEncode(std::string(reinterpret_cast<const char*>(md), md_len));
+}
+
+// Iterates [lower, upper) of one family (upper empty: to the end) and calls
+// fn(key, value) until it returns false or an error.
+//   fill_cache: false for whole-store scans (start-up, verification) so
+//     that they do not evict the blocks live reads keep hot.
+//   total_order: true when the scan crosses prefixes of a family that has a
+//     prefix extractor; otherwise RocksDB may stop at the prefix boundary.
+struct ScanOptions {
+  bool fill_cache = true;
+  bool total_order = false;
+};
+
+absl::Status Scan(
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+    absl::string_view operation, const std::string& lower,
+    const std::string& upper, ScanOptions scan,
+    const std::function<absl::StatusOr<bool>(
+        const rocksdb::Slice& key, const rocksdb::Slice& value)>& fn) {
+  const rocksdb::Slice lower_slice(lower);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_lower_bound = &lower_slice;
+  if (!upper.empty()) read.iterate_upper_bound = &upper_slice;
+  read.fill_cache = scan.fill_cache;
+  read.total_order_seek = scan.total_order;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read, cf));
+  for (it->Seek(lower_slice); it->Valid(); it->Next()) {
+    absl::StatusOr<bool> more = fn(it->key(), it->value());
+    if (!more.ok()) return more.status();
+    if (!*more) return absl::OkStatus();
+  }
+  return ToStatus(operation, it->status());
+}
+
+// Reads one key; nullopt when absent.
+absl::StatusOr<std::optional<std::string>> GetValue(
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+    absl::string_view operation, const std::string& key) {
+  std::string value;
+  const rocksdb::Status s =
+      db->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return ToStatus(operation, s);
+  return value;
+}
+
+// A u64 meta value; `absent` when the key does not exist yet.
+absl::StatusOr<uint64_t> GetMetaU64(rocksdb::DB* db,
+                                    rocksdb::ColumnFamilyHandle* meta,
+                                    absl::string_view operation,
+                                    const std::string& key, uint64_t absent) {
+  absl::StatusOr<std::optional<std::string>> value =
+      GetValue(db, meta, operation, key);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return absent;
+  absl::StatusOr<uint64_t> decoded = DecodeRevision(**value);
+  if (!decoded.ok()) {
+    return Corrupt(operation, absl::StrCat("meta/", key),
+                   decoded.status().message());
+  }
+  return *decoded;
+}
+
+// --- Tuning -----------------------------------------------------------------
+// The aggregator writes every accepted protocol, every changed total and
+// one event per commit, with a synced WAL; reads are start-up scans,
+// history and event replays, and point lookups of single versions.
+
+rocksdb::DBOptions MakeDbOptions(const StoreOptions& options) {
+  rocksdb::DBOptions db;
+  db.create_if_missing = options.create_if_missing;
+  // A new store, or one written by an older build without a family, gets
+  // the missing families instead of failing to open.
+  db.create_missing_column_families = true;
+  // Flushes and compactions run beside the committer; two jobs let a flush
+  // proceed while a compaction runs without taking over a small machine.
+  db.max_background_jobs = 2;
+  // Push SST and WAL data to disk in 1 MiB steps so that the per-commit
+  // WAL fsync never waits behind a large backlog of dirty pages.
+  db.bytes_per_sync = 1 << 20;
+  db.wal_bytes_per_sync = 1 << 20;
+  // All families share one WAL; a rarely written family (meta) would keep
+  // old WAL files alive forever. Capping the WAL forces those flushes and
+  // bounds recovery time after a crash.
+  db.max_total_wal_size = 256 << 20;
+  db.keep_log_file_num = 5;
+  return db;
+}
+
+rocksdb::ColumnFamilyOptions MakeFamilyOptions(
+    const std::shared_ptr<rocksdb::Cache>& cache, size_t write_buffer_bytes,
+    bool bloom, size_t prefix_bytes) {
+  rocksdb::ColumnFamilyOptions cf;
+  // Levelled compaction: the latest and totals families overwrite the
+  // same keys all night; levelled compaction keeps space and read
+  // amplification low for such keys, and dynamic level sizes keep the
+  // space overhead near 10% whatever the final size.
+  cf.compaction_style = rocksdb::kCompactionStyleLevel;
+  cf.level_compaction_dynamic_level_bytes = true;
+  cf.write_buffer_size = write_buffer_bytes;
+  // Room for two immutable memtables while one flushes, so a slow flush
+  // delays no commit.
+  cf.max_write_buffer_number = 3;
+
+  rocksdb::BlockBasedTableOptions table;
+  if (cache) {
+    table.block_cache = cache;
+  } else {
+    table.no_block_cache = true;
+  }
+  // Index and filter blocks live in (and are bounded by) the block cache;
+  // level-0 ones are pinned because every read probes them.
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (bloom) {
+    // ~1% false positives: a point lookup of an absent key (a station's
+    // first version, a missing history) skips files without reading them.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.whole_key_filtering = true;
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (prefix_bytes > 0) {
+    // The bloom filter also holds (contest, station) prefixes, so a
+    // history scan of one protocol skips files that lack it.
+    cf.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(prefix_bytes));
+  }
+  return cf;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> MakeDescriptors(
+    const StoreOptions& options) {
+  std::shared_ptr<rocksdb::Cache> cache;
+  if (options.block_cache_bytes > 0) {
+    cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  }
+  constexpr size_t kMiB = 1 << 20;
+  // Protocols and events take nearly all written bytes: larger memtables
+  // mean fewer, larger level-0 files. The small families get small ones.
+  return {
+      {rocksdb::kDefaultColumnFamilyName,
+       MakeFamilyOptions(cache, 4 * kMiB, false, 0)},
+      {kProtocols, MakeFamilyOptions(cache, 32 * kMiB, true, kProtocolKeySize)},
+      {kLatest, MakeFamilyOptions(cache, 8 * kMiB, true, 0)},
+      {kTotals, MakeFamilyOptions(cache, 8 * kMiB, false, 0)},
+      {kEvents, MakeFamilyOptions(cache, 32 * kMiB, false, 0)},
+      {kConflicts, MakeFamilyOptions(cache, 4 * kMiB, false, 0)},
+      {kMeta, MakeFamilyOptions(cache, 4 * kMiB, true, 0)},
+  };
+}
+
+std::string DescribeVersion(const ProtocolKey& key, uint32_t version) {
+  return absl::StrCat("protocols ", DescribeProtocolKey(key), " version ",
+                      version);
+}
+
+}  // namespace
+
+// Handles in descriptor order (see MakeDescriptors).
+struct AggregatorStore::Handles {
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  rocksdb::ColumnFamilyHandle* protocols() const { return all[1]; }
+  rocksdb::ColumnFamilyHandle* latest() const { return all[2]; }
+  rocksdb::ColumnFamilyHandle* totals() const { return all[3]; }
+  rocksdb::ColumnFamilyHandle* events() const { return all[4]; }
+  rocksdb::ColumnFamilyHandle* conflicts() const { return all[5]; }
+  rocksdb::ColumnFamilyHandle* meta() const { return all[6]; }
+};
+
+absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
+    const std::string& path, const StoreOptions& options) {
+  const std::string operation = absl::StrCat("Open(", path, ")");
+  // RocksDB's own message for this case ("While mkdir if missing ... File
+  // exists") hides the cause; say it plainly.
+  std::error_code ec;
+  const std::filesystem::file_type type =
+      std::filesystem::status(path, ec).type();
+  if (type != std::filesystem::file_type::not_found &&
+      type != std::filesystem::file_type::none &&
+      type != std::filesystem::file_type::directory) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "AggregatorStore::", operation, ": exists and is not a directory"));
+  }
+  // RocksDB would create the directory before noticing that there is no
+  // store in it; a refused open must leave nothing behind.
+  if (!options.create_if_missing &&
+      type == std::filesystem::file_type::not_found) {
+    return absl::NotFoundError(
+        absl::StrCat("AggregatorStore::", operation,
+                     ": no store there (create_if_missing is false)"));
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
+      MakeDescriptors(options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(options), path,
+                                              descriptors, &handles, &raw);
+  if (!s.ok()) return ToStatus(operation, s);
+
+  std::unique_ptr<AggregatorStore> store(new AggregatorStore());
+  store->db_.reset(raw);
+  store->handles_ = std::make_unique<Handles>();
+  store->handles_->all = std::move(handles);
+
+  rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
+  absl::StatusOr<uint64_t> revision =
+      GetMetaU64(raw, meta, operation, kMetaRevision, 0);
+  if (!revision.ok()) return revision.status();
+  absl::StatusOr<uint64_t> oldest =
+      GetMetaU64(raw, meta, operation, kMetaOldestEvent, 1);
+  if (!oldest.ok()) return oldest.status();
+  store->revision_.store(*revision);
+  store->oldest_event_.store(*oldest);
+  return store;
+}
+
+AggregatorStore::~AggregatorStore() {
+  if (db_ == nullptr) return;
+  // Handles must go before the DB they belong to.
+  if (handles_ != nullptr) {
+    for (rocksdb::ColumnFamilyHandle* handle : handles_->all) {
+      db_->DestroyColumnFamilyHandle(handle);
+    }
+  }
+  // Close reports errors that the destructor would swallow anyway; every
+  // commit was already synced, so nothing acknowledged depends on it.
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+// --- Start-up ----------------------------------------------------------------
+
+absl::StatusOr<std::string> AggregatorStore::DefinitionDigest(
+    const v1::ElectionDefinition& definition) {
+  absl::StatusOr<std::string> bytes = DeterministicBytes(definition);
+  if (!bytes.ok()) return bytes.status();
+  return Sha256Hex(*bytes);
+}
+
+absl::StatusOr<std::optional<v1::ElectionDefinition>>
+AggregatorStore::LoadDefinition() {
+  constexpr char kOp[] = "LoadDefinition";
+  absl::StatusOr<std::optional<std::string>> bytes =
+      GetValue(db_.get(), handles_->meta(), kOp, kMetaDefinition);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::nullopt;
+  v1::ElectionDefinition definition;
+  if (absl::Status s = ParseValue(kOp, "meta/definition",
+                                  rocksdb::Slice(**bytes), &definition);
+      !s.ok()) {
+    return s;
+  }
+  // The digest was taken over exactly these bytes; a mismatch means either
+  // value was damaged after SaveDefinition.
+  absl::StatusOr<std::optional<std::string>> digest = LoadDefinitionDigest();
+  if (!digest.ok()) return digest.status();
+  absl::StatusOr<std::string> actual = Sha256Hex(**bytes);
+  if (!actual.ok()) return actual.status();
+  if (!digest->has_value() || **digest != *actual) {
+    return Corrupt(kOp, "meta/definition",
+                   absl::StrCat("digest ", *actual, " does not match stored ",
+                                digest->value_or("(none)")));
+  }
+  return definition;
+}
+
+absl::StatusOr<std::optional<std::string>>
+AggregatorStore::LoadDefinitionDigest() {
+  return GetValue(db_.get(), handles_->meta(), "LoadDefinitionDigest",
+                  kMetaDefinitionDigest);
+}
+
+absl::Status AggregatorStore::SaveDefinition(
+    const v1::ElectionDefinition& definition) {
+  constexpr char kOp[] = "SaveDefinition";
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  absl::StatusOr<std::string> bytes = DeterministicBytes(definition);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<std::string> digest = Sha256Hex(*bytes);
+  if (!digest.ok()) return digest.status();
+
+  absl::StatusOr<std::optional<std::string>> stored = LoadDefinitionDigest();
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if (**stored == *digest) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "AggregatorStore::", kOp, ": the store holds definition digest ",
+        **stored, ", refusing to replace it with ", *digest));
+  }
+
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s = batch.Put(handles_->meta(), kMetaDefinition, *bytes);
+  if (s.ok()) s = batch.Put(handles_->meta(), kMetaDefinitionDigest, *digest);
+  if (!s.ok()) return ToStatus(kOp, s);
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  return ToStatus(kOp, db_->Write(write, &batch));
+}
+
+uint64_t AggregatorStore::revision() const { return revision_.load(); }
+
+uint64_t AggregatorStore::oldest_event_revision() const {
+  return oldest_event_.load();
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>>
+AggregatorStore::LoadCursors() {
+  constexpr char kOp[] = "LoadCursors";
+  absl::flat_hash_map<std::string, uint64_t> cursors;
+  const std::string lower = kMetaCursorPrefix;
+  absl::Status s = Scan(
+      db_.get(), handles_->meta(), kOp, lower, PrefixSuccessor(lower),
+      ScanOptions{.fill_cache = false},
+      [&](const rocksdb::Slice& key,
+          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        const std::string name = key.ToString();
+        absl::StatusOr<uint64_t> seq = DecodeRevision(value.ToStringView());
+        if (!seq.ok()) {
+          return Corrupt(kOp, absl::StrCat("meta/", name),
+                         seq.status().message());
+        }
+        cursors[name.substr(lower.size())] = *seq;
+        return true;
+      });
+  if (!s.ok()) return s;
+  return cursors;
+}
+
+absl::Status AggregatorStore::ForEachTotals(
+    const std::function<absl::Status(const TotalsKey&, v1::Totals)>& fn) {
+  constexpr char kOp[] = "ForEachTotals";
+  return Scan(
+      db_.get(), handles_->totals(), kOp, "", "",
+      ScanOptions{.fill_cache = false},
+      [&](const rocksdb::Slice& key,
+          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        absl::StatusOr<TotalsKey> decoded = DecodeTotalsKey(key.ToStringView());
+        if (!decoded.ok()) {
+          return Corrupt(kOp, "totals key", decoded.status().message());
+        }
+        v1::Totals totals;
+        if (absl::Status s = ParseValue(
+                kOp, absl::StrCat("totals ", DescribeTotalsKey(*decoded)),
+                value, &totals);
+            !s.ok()) {
+          return s;
+        }
+        if (absl::Status s = fn(*decoded, std::move(totals)); !s.ok()) {
+          return s;
+        }
+        return true;
+      });
+}
+
+absl::Status AggregatorStore::ForEachLatest(
+    const std::function<absl::Status(const ProtocolKey&, const LatestValue&)>&
+        fn) {
+  constexpr char kOp[] = "ForEachLatest";
+  return Scan(db_.get(), handles_->latest(), kOp, "", "",
+              ScanOptions{.fill_cache = false},
+              [&](const rocksdb::Slice& key,
+                  const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+                absl::StatusOr<ProtocolKey> decoded =
+                    DecodeProtocolKey(key.ToStringView());
+                if (!decoded.ok()) {
+                  return Corrupt(kOp, "latest key", decoded.status().message());
+                }
+                absl::StatusOr<LatestValue> latest =
+                    DecodeLatestValue(value.ToStringView());
+                if (!latest.ok()) {
+                  return Corrupt(
+                      kOp,
+                      absl::StrCat("latest ", DescribeProtocolKey(*decoded)),
+                      latest.status().message());
+                }
+                if (absl::Status s = fn(*decoded, *latest); !s.ok()) return s;
+                return true;
+              });
+}
+
+absl::StatusOr<uint64_t> AggregatorStore::BumpEpoch() {
+  constexpr char kOp[] = "BumpEpoch";
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  absl::StatusOr<uint64_t> epoch =
+      GetMetaU64(db_.get(), handles_->meta(), kOp, kMetaEpoch, 0);
+  if (!epoch.ok()) return epoch.status();
+  if (*epoch == std::numeric_limits<uint64_t>::max()) {
+    return absl::OutOfRangeError(
+        absl::StrCat("AggregatorStore::", kOp, ": epoch is exhausted"));
+  }
+  const uint64_t next = *epoch + 1;
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  if (absl::Status s = ToStatus(
+          kOp,
+          db_->Put(write, handles_->meta(), kMetaEpoch, EncodeRevision(next)));
+      !s.ok()) {
+    return s;
+  }
+  return next;
+}
+
+// --- Commit
+// -------------------------------------------------------------------
+
+namespace {
+
+// Checks the invariants a batch must keep before anything is written.
+absl::Status CheckBatch(const CommitBatch& batch, uint64_t current) {
+  const uint64_t revision = batch.revision == 0 ? current : batch.revision;
+  if (batch.revision != 0 && batch.revision <= current) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AggregatorStore::Commit: revision ", batch.revision,
+                     " does not advance the stored revision ", current));
+  }
+  if (batch.event.has_value()) {
+    if (batch.revision == 0) {
+      return absl::InvalidArgumentError(
+          "AggregatorStore::Commit: an event needs a non-zero revision");
+    }
+    if (batch.event->revision() != batch.revision) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "AggregatorStore::Commit: event carries revision ",
+          batch.event->revision(), ", batch revision is ", batch.revision));
+    }
+  }
+  for (const CommitBatch::Version& v : batch.protocols) {
+    if (v.value.protocol().station_id() != v.key.station) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("AggregatorStore::Commit: protocol of station ",
+                       v.value.protocol().station_id(), " under key ",
+                       DescribeProtocolKey(v.key)));
+    }
+  }
+  // Retained events must stay a contiguous range ending at the revision:
+  // compacting past revision + 1 would hide the next event.
+  if (batch.compact_events_below.has_value() &&
+      *batch.compact_events_below > revision + 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AggregatorStore::Commit: cannot compact events below ",
+                     *batch.compact_events_below, " at revision ", revision));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
+  const std::string op = absl::StrCat("Commit(revision ", batch.revision, ")");
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  const uint64_t current = revision_.load();
+  if (absl::Status s = CheckBatch(batch, current); !s.ok()) return s;
+  const uint64_t revision = batch.revision == 0 ? current : batch.revision;
+  uint64_t oldest = oldest_event_.load();
+
+  rocksdb::WriteBatch wb;
+  // WriteBatch::Put fails only for keys or values over 4 GiB; the first
+  // failure is kept and reported.
+  rocksdb::Status s;
+  auto put = [&](rocksdb::ColumnFamilyHandle* cf, const std::string& key,
+                 const std::string& value) {
+    if (s.ok()) s = wb.Put(cf, key, value);
+  };
+  auto put_message = [&](rocksdb::ColumnFamilyHandle* cf,
+                         const std::string& key,
+                         const google::protobuf::MessageLite& m) {
+    absl::StatusOr<std::string> bytes = Serialize(op, m);
+    if (!bytes.ok()) return bytes.status();
+    put(cf, key, *bytes);
+    return absl::OkStatus();
+  };
+
+  for (const CommitBatch::Version& v : batch.protocols) {
+    if (absl::Status st = put_message(
+            handles_->protocols(),
+            EncodeVersionKey(v.key, v.value.protocol().version()), v.value);
+        !st.ok()) {
+      return st;
+    }
+  }
+  for (const auto& [key, latest] : batch.latest) {
+    put(handles_->latest(), EncodeProtocolKey(key), EncodeLatestValue(latest));
+  }
+  for (const auto& [key, totals] : batch.totals) {
+    if (absl::Status st =
+            put_message(handles_->totals(), EncodeTotalsKey(key), totals);
+        !st.ok()) {
+      return st;
+    }
+  }
+  // A conflict refused by a commit that counts nothing is filed under the
+  // current revision: the state it was judged against.
+  for (const CommitBatch::Version& v : batch.conflicts) {
+    const ConflictKey key{v.key, v.value.protocol().version(), revision};
+    if (absl::Status st =
+            put_message(handles_->conflicts(), EncodeConflictKey(key), v.value);
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (batch.event.has_value()) {
+    if (absl::Status st = put_message(
+            handles_->events(), EncodeRevision(batch.revision), *batch.event);
+        !st.ok()) {
+      return st;
+    }
+  }
+  for (const auto& [collector, sequence] : batch.cursors) {
+    put(handles_->meta(), absl::StrCat(kMetaCursorPrefix, collector),
+        EncodeRevision(sequence));
+  }
+  if (batch.revision != 0) {
+    put(handles_->meta(), kMetaRevision, EncodeRevision(batch.revision));
+  }
+  if (batch.compact_events_below.has_value()) {
+    const uint64_t below = *batch.compact_events_below;
+    if (s.ok()) {
+      s = wb.DeleteRange(handles_->events(), EncodeRevision(0),
+                         EncodeRevision(below));
+    }
+    // Never moves back: an older bound would claim events already gone.
+    oldest = std::max(oldest, below);
+    put(handles_->meta(), kMetaOldestEvent, EncodeRevision(oldest));
+  }
+  if (!s.ok()) return ToStatus(op, s);
+  if (wb.Count() == 0) return absl::OkStatus();
+
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  if (absl::Status st = ToStatus(op, db_->Write(write, &wb)); !st.ok()) {
+    return st;
+  }
+  // Published only once durable, so readers never see a revision that a
+  // crash could take back.
+  revision_.store(revision);
+  oldest_event_.store(oldest);
+  return absl::OkStatus();
+}
+
+// --- Reads
+// --------------------------------------------------------------------
+
+absl::StatusOr<std::optional<v1::ProtocolVersion>> AggregatorStore::GetVersion(
+    const ProtocolKey& key, uint32_t version) {
+  constexpr char kOp[] = "GetVersion";
+  absl::StatusOr<std::optional<std::string>> bytes = GetValue(
+      db_.get(), handles_->protocols(), kOp, EncodeVersionKey(key, version));
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::nullopt;
+  v1::ProtocolVersion value;
+  if (absl::Status s = ParseValue(kOp, DescribeVersion(key, version),
+                                  rocksdb::Slice(**bytes), &value);
+      !s.ok()) {
+    return s;
+  }
+  return value;
+}
+
+absl::StatusOr<std::vector<v1::ProtocolVersion>> AggregatorStore::History(
+    const ProtocolKey& key) {
+  constexpr char kOp[] = "History";
+  std::vector<v1::ProtocolVersion> versions;
+  const std::string prefix = EncodeProtocolKey(key);
+  absl::Status s = Scan(
+      db_.get(), handles_->protocols(), kOp, prefix, PrefixSuccessor(prefix),
+      ScanOptions{},
+      [&](const rocksdb::Slice& k,
+          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        absl::StatusOr<VersionKey> decoded = DecodeVersionKey(k.ToStringView());
+        if (!decoded.ok()) {
+          return Corrupt(kOp, "protocols key", decoded.status().message());
+        }
+        v1::ProtocolVersion& v = versions.emplace_back();
+        if (absl::Status st = ParseValue(
+                kOp, DescribeVersion(decoded->protocol, decoded->version),
+                value, &v);
+            !st.ok()) {
+          return st;
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  return versions;
+}
+
+absl::Status AggregatorStore::ForEachProtocolVersion(
+    const std::function<absl::Status(const ProtocolKey&, uint32_t version,
+                                     const v1::ProtocolVersion&)>& fn) {
+  constexpr char kOp[] = "ForEachProtocolVersion";
+  return Scan(
+      db_.get(), handles_->protocols(), kOp, "", "",
+      ScanOptions{.fill_cache = false, .total_order = true},
+      [&](const rocksdb::Slice& k,
+          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        absl::StatusOr<VersionKey> decoded = DecodeVersionKey(k.ToStringView());
+        if (!decoded.ok()) {
+          return Corrupt(kOp, "protocols key", decoded.status().message());
+        }
+        v1::ProtocolVersion v;
+        if (absl::Status st = ParseValue(
+                kOp, DescribeVersion(decoded->protocol, decoded->version),
+                value, &v);
+            !st.ok()) {
+          return st;
+        }
+        if (absl::Status st = fn(decoded->protocol, decoded->version, v);
+            !st.ok()) {
+          return st;
+        }
+        return true;
+      });
+}
+
+absl::Status AggregatorStore::ForEachConflict(
+    const std::function<absl::Status(const ProtocolKey&,
+                                     const v1::ProtocolVersion&)>& fn) {
+  constexpr char kOp[] = "ForEachConflict";
+  return Scan(
+      db_.get(), handles_->conflicts(), kOp, "", "",
+      ScanOptions{.fill_cache = false},
+      [&](const rocksdb::Slice& k,
+          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        absl::StatusOr<ConflictKey> decoded =
+            DecodeConflictKey(k.ToStringView());
+        if (!decoded.ok()) {
+          return Corrupt(kOp, "conflicts key", decoded.status().message());
+        }
+        v1::ProtocolVersion v;
+        if (absl::Status st =
+                ParseValue(kOp,
+                           absl::StrCat("conflicts ",
+                                        DescribeProtocolKey(decoded->protocol),
+                                        " version ", decoded->version,
+                                        " revision ", decoded->revision),
+                           value, &v);
+            !st.ok()) {
+          return st;
+        }
+        if (absl::Status st = fn(decoded->protocol, v); !st.ok()) return st;
+        return true;
+      });
+}
+
+absl::Status AggregatorStore::ReadEvents(
+    uint64_t from, uint64_t to, const std::function<bool(v1::Event)>& fn) {
+  constexpr char kOp[] = "ReadEvents";
+  if (from > to) return absl::OkStatus();
+  // `to` is inclusive; at the top of the range there is no exclusive bound.
+  const std::string upper = to == std::numeric_limits<uint64_t>::max()
+                                ? std::string()
+                                : EncodeRevision(to + 1);
+  return Scan(
+      db_.get(), handles_->events(), kOp, EncodeRevision(from), upper,
+      ScanOptions{},
+      [&](const rocksdb::Slice& k,
+          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        absl::StatusOr<uint64_t> revision = DecodeRevision(k.ToStringView());
+        if (!revision.ok()) {
+          return Corrupt(kOp, "events key", revision.status().message());
+        }
+        v1::Event event;
+        if (absl::Status st =
+                ParseValue(kOp, absl::StrCat("events revision ", *revision),
+                           value, &event);
+            !st.ok()) {
+          return st;
+        }
+        return fn(std::move(event));
+      });
+}
+
+}  // namespace tally::storage

@@ -1,0 +1,174 @@
+// The aggregator's RocksDB store (DESIGN.md section 5). One DB, column
+// families:
+//   protocols  (contest u16, station u32, version u32)  -> v1::ProtocolVersion
+//              append-only: every accepted version with its provenance
+//   latest     (contest u16, station u32)               -> LatestValue
+//   totals     (contest u16, scope kind u8, scope id u32) -> v1::Totals
+//   events     (revision u64)                           -> v1::Event
+//   conflicts  (contest u16, station u32, version u32, revision u64)
+//              -> v1::ProtocolVersion refused as a conflicting version
+//   meta       string keys: definition, definition digest, revision, epoch,
+//              oldest retained event, per-collector applied sequence
+// All integers in keys are fixed-width big-endian so iteration order is
+// numeric. One WriteBatch per commit covers everything, written with the
+// WAL synced: a commit is durable when Commit returns OK.
+#ifndef TALLY_STORAGE_AGGREGATOR_STORE_H_
+#define TALLY_STORAGE_AGGREGATOR_STORE_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tally/v1/aggregator.pb.h"
+#include "tally/v1/election.pb.h"
+#include "tally/v1/feed.pb.h"
+#include "tally/v1/results.pb.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace tally::storage {
+
+// (contest index, station id): the identity of a protocol.
+struct ProtocolKey {
+  uint16_t contest = 0;  // position of the contest in the definition
+  uint32_t station = 0;
+  friend bool operator==(const ProtocolKey&, const ProtocolKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const ProtocolKey& k) {
+    return H::combine(std::move(h), k.contest, k.station);
+  }
+};
+
+// (contest index, scope kind, scope index): one totals record. Scope index
+// is 0 for national, the region's position for a region, the district's
+// position for a district (positions in the definition).
+struct TotalsKey {
+  uint16_t contest = 0;
+  uint8_t scope_kind = 0;  // v1::ScopeKind value
+  uint32_t scope_index = 0;
+  friend bool operator==(const TotalsKey&, const TotalsKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const TotalsKey& k) {
+    return H::combine(std::move(h), k.contest, k.scope_kind, k.scope_index);
+  }
+};
+
+// What the `latest` family remembers of the counted version: enough to
+// classify the next arrival (duplicate, stale, conflict, correction)
+// without reading the protocol.
+struct LatestValue {
+  uint32_t version = 0;
+  std::array<uint8_t, 32> digest{};  // SHA-256 of the content
+  bool has_anomalies = false;
+};
+
+// Everything one commit writes. Applied as one synced WriteBatch.
+struct CommitBatch {
+  // 0 when the commit changes no counted state (only cursors); the stored
+  // revision is then left unchanged and no event is written.
+  uint64_t revision = 0;
+  struct Version {
+    ProtocolKey key;
+    v1::ProtocolVersion value;
+  };
+  std::vector<Version> protocols;
+  std::vector<std::pair<ProtocolKey, LatestValue>> latest;
+  std::vector<std::pair<TotalsKey, v1::Totals>> totals;
+  std::vector<Version> conflicts;  // stored with `revision` in the key
+  std::optional<v1::Event> event;  // stored under `revision`
+  // collector id -> highest applied sequence.
+  std::vector<std::pair<std::string, uint64_t>> cursors;
+  // When set: delete events with revision < this and record it as the
+  // oldest retained revision.
+  std::optional<uint64_t> compact_events_below;
+};
+
+struct StoreOptions {
+  bool create_if_missing = true;
+  // Block cache for reads of history and events, bytes.
+  size_t block_cache_bytes = 64 << 20;
+};
+
+class AggregatorStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<AggregatorStore>> Open(
+      const std::string& path, const StoreOptions& options = {});
+  ~AggregatorStore();
+  AggregatorStore(const AggregatorStore&) = delete;
+  AggregatorStore& operator=(const AggregatorStore&) = delete;
+
+  // --- Start-up ------------------------------------------------------------
+  // The definition the store was created with (nullopt on a new store).
+  absl::StatusOr<std::optional<v1::ElectionDefinition>> LoadDefinition();
+  // Written once, synced, on first start. Saving the same definition again
+  // is a no-op; a different one is FailedPrecondition (a store belongs to
+  // one election).
+  absl::Status SaveDefinition(const v1::ElectionDefinition& definition);
+  // The stored definition digest (nullopt on a new store).
+  absl::StatusOr<std::optional<std::string>> LoadDefinitionDigest();
+  // SHA-256 (lowercase hex) of the definition's deterministic binary
+  // encoding: the digest SaveDefinition stores and GetElection publishes.
+  static absl::StatusOr<std::string> DefinitionDigest(
+      const v1::ElectionDefinition& definition);
+  // Last committed revision (0 on a new store).
+  uint64_t revision() const;
+  // Oldest event revision still stored (revision()+1 when none yet).
+  uint64_t oldest_event_revision() const;
+  absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> LoadCursors();
+  absl::Status ForEachTotals(
+      const std::function<absl::Status(const TotalsKey&, v1::Totals)>& fn);
+  absl::Status ForEachLatest(
+      const std::function<absl::Status(const ProtocolKey&, const LatestValue&)>&
+          fn);
+  // Monotonic fencing epoch: reads, increments and persists it (synced).
+  absl::StatusOr<uint64_t> BumpEpoch();
+
+  // --- Commit --------------------------------------------------------------
+  absl::Status Commit(const CommitBatch& batch);
+
+  // --- Reads (safe concurrently with Commit) -------------------------------
+  absl::StatusOr<std::optional<v1::ProtocolVersion>> GetVersion(
+      const ProtocolKey& key, uint32_t version);
+  // Every stored version of one protocol, oldest first.
+  absl::StatusOr<std::vector<v1::ProtocolVersion>> History(
+      const ProtocolKey& key);
+  // Every stored version of every protocol, in key order (verification).
+  absl::Status ForEachProtocolVersion(
+      const std::function<absl::Status(const ProtocolKey&, uint32_t version,
+                                       const v1::ProtocolVersion&)>& fn);
+  absl::Status ForEachConflict(
+      const std::function<absl::Status(const ProtocolKey&,
+                                       const v1::ProtocolVersion&)>& fn);
+  // Events with from <= revision <= to, in order; stops early when fn
+  // returns false.
+  absl::Status ReadEvents(uint64_t from, uint64_t to,
+                          const std::function<bool(v1::Event)>& fn);
+
+ private:
+  AggregatorStore() = default;
+  struct Handles;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<Handles> handles_;
+  std::atomic<uint64_t> revision_{0};
+  std::atomic<uint64_t> oldest_event_{1};
+  // Serialises writers (Commit, BumpEpoch, SaveDefinition) so that the
+  // read-check-write of revision, epoch and definition is atomic. Readers
+  // never take it.
+  std::mutex write_mutex_;
+};
+
+}  // namespace tally::storage
+
+#endif  // TALLY_STORAGE_AGGREGATOR_STORE_H_
