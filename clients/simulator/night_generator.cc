@@ -58,72 +58,11 @@ namespace {
 
 // The largest count a protocol may carry (protocol_validation.cc).
 constexpr uint64_t kMaxCount = uint64_t{1} << 40;
-// Weights handed to the seat library are scaled below this, leaving room
-// under its 2^40 limit on the sum of all votes.
-constexpr uint64_t kMaxWeightSum = uint64_t{1} << 39;
 // Ballot boxes are delivered in packs of this many ballots.
 constexpr uint64_t kBallotPack = 50;
 
 uint64_t MulDiv(uint64_t a, uint64_t b, uint64_t c) {
   return static_cast<uint64_t>(static_cast<unsigned __int128>(a) * b / c);
-}
-
-// Scales weights down (keeping every positive weight positive) until their
-// sum fits the seat library's exact arithmetic.
-std::vector<uint64_t> FitWeights(std::vector<uint64_t> weights) {
-  unsigned __int128 sum = 0;
-  for (uint64_t w : weights) sum += w;
-  int shift = 0;
-  while ((sum >> shift) > kMaxWeightSum) ++shift;
-  if (shift == 0) return weights;
-  for (uint64_t& w : weights) {
-    if (w > 0) w = std::max<uint64_t>(1, w >> shift);
-  }
-  return weights;
-}
-
-// Splits `total` (<= 2^32 - 1) in proportion to `weights` (not all zero),
-// exactly, with the project's largest-remainder method (Hare quota); exact
-// ties go to the lower index.
-absl::StatusOr<std::vector<uint64_t>> Apportion(
-    uint64_t total, const std::vector<uint64_t>& weights) {
-  std::vector<uint64_t> parts(weights.size(), 0);
-  if (total == 0 || weights.empty()) return parts;
-  if (total > std::numeric_limits<uint32_t>::max()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot apportion ", total, " ballots: at most ",
-                     std::numeric_limits<uint32_t>::max()));
-  }
-  const std::vector<uint64_t> fitted = FitWeights(weights);
-  seats::Input input;
-  input.method = seats::Method::kHare;
-  input.seats = static_cast<uint32_t>(total);
-  input.tie_rule = seats::TieRule::kLowestId;
-  input.compute_margin = false;
-  input.choices.reserve(fitted.size());
-  for (size_t i = 0; i < fitted.size(); ++i) {
-    // Zero-padded so that the lowest-id tie rule follows index order.
-    input.choices.push_back({absl::StrFormat("%010d", i), fitted[i]});
-  }
-  absl::StatusOr<seats::Result> result = seats::Allocate(input);
-  if (!result.ok()) {
-    return absl::InternalError(
-        absl::StrCat("apportionment failed: ", result.status().message()));
-  }
-  if (result->status != seats::Status::kAllocated ||
-      result->choices.size() != parts.size()) {
-    return absl::InternalError("apportionment did not allocate every unit");
-  }
-  uint64_t sum = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    parts[i] = result->choices[i].seats;
-    sum += parts[i];
-  }
-  if (sum != total) {
-    return absl::InternalError(
-        absl::StrCat("apportionment allocated ", sum, " of ", total));
-  }
-  return parts;
 }
 
 // Apportion with a cap per part (sum of caps >= total). A part over its cap
@@ -155,7 +94,8 @@ absl::StatusOr<std::vector<uint64_t>> CappedApportion(
     if (!any) {
       for (size_t j = 0; j < active.size(); ++j) w[j] = caps[active[j]];
     }
-    absl::StatusOr<std::vector<uint64_t>> split = Apportion(remaining, w);
+    absl::StatusOr<std::vector<uint64_t>> split =
+        seats::Apportion(remaining, w);
     if (!split.ok()) return split.status();
     std::vector<size_t> next;
     for (size_t j = 0; j < active.size(); ++j) {

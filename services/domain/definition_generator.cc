@@ -37,48 +37,6 @@ constexpr uint64_t kMaxRegisteredVoters = std::numeric_limits<uint32_t>::max();
 // bounds the memory a malformed spec can ask for.
 constexpr uint64_t kMaxStations = 2'000'000;
 
-struct Share {
-  std::string id;
-  uint64_t weight = 0;
-};
-
-// Splits `total` over `shares` in proportion to their weights, exactly
-// (the parts sum to `total`), with the largest-remainder (Hare) method.
-// Exact ties go to the larger weight, then to the id that sorts first.
-absl::StatusOr<std::vector<uint64_t>> Apportion(
-    uint64_t total, const std::vector<Share>& shares) {
-  std::vector<uint64_t> parts(shares.size(), 0);
-  if (total == 0 || shares.empty()) return parts;
-  seats::Input input;
-  input.method = seats::Method::kHare;
-  input.seats = static_cast<uint32_t>(total);
-  input.tie_rule = seats::TieRule::kLowestId;
-  input.compute_margin = false;
-  input.choices.reserve(shares.size());
-  for (const Share& share : shares) {
-    input.choices.push_back({share.id, share.weight});
-  }
-  absl::StatusOr<seats::Result> result = seats::Allocate(input);
-  if (!result.ok()) {
-    return absl::InternalError(
-        absl::StrCat("apportionment failed: ", result.status().message()));
-  }
-  if (result->status != seats::Status::kAllocated ||
-      result->choices.size() != shares.size()) {
-    return absl::InternalError("apportionment did not allocate every unit");
-  }
-  uint64_t sum = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    parts[i] = result->choices[i].seats;
-    sum += parts[i];
-  }
-  if (sum != total) {
-    return absl::InternalError(
-        absl::StrFormat("apportionment allocated %d of %d units", sum, total));
-  }
-  return parts;
-}
-
 absl::Status Invalid(const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat("definition spec: ", message));
 }
@@ -217,14 +175,12 @@ absl::StatusOr<std::vector<uint64_t>> StationRegisters(uint64_t voters,
                                                        uint64_t count,
                                                        uint32_t spread,
                                                        SplitMix64 stream) {
-  std::vector<Share> sizes(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    // Zero-padded so that the lowest-id tie rule follows station order.
-    sizes[i].id = absl::StrFormat("%08d", i);
-    sizes[i].weight = stream.Uniform(kBaseSize - spread, kBaseSize + spread);
+  std::vector<uint64_t> sizes(count);
+  for (uint64_t& size : sizes) {
+    size = stream.Uniform(kBaseSize - spread, kBaseSize + spread);
   }
   absl::StatusOr<std::vector<uint64_t>> parts =
-      Apportion(voters - count, sizes);
+      seats::Apportion(voters - count, sizes);
   if (!parts.ok()) return parts.status();
   for (uint64_t& part : *parts) part += 1;
   return parts;
@@ -258,21 +214,22 @@ absl::StatusOr<v1::ElectionDefinition> Expand(const v1::DefinitionSpec& spec) {
     info[plan.district_id()].plan = &plan;
   }
 
-  // District order is the order of base.districts: station ids follow it.
-  std::vector<Share> voter_shares;
-  std::vector<Share> station_shares;
+  // District order is the order of base.districts: station ids follow it,
+  // and exact apportionment ties go to the earlier district.
+  std::vector<uint64_t> voter_shares;
+  std::vector<uint64_t> station_shares;
   for (const v1::District& district : base.districts()) {
     const v1::DistrictPlan& plan = *info[district.id()].plan;
-    voter_shares.push_back({district.id(), plan.voter_weight()});
-    station_shares.push_back({district.id(), plan.station_weight()});
+    voter_shares.push_back(plan.voter_weight());
+    station_shares.push_back(plan.station_weight());
   }
   const uint64_t domestic_voters =
       spec.registered_voters() - spec.abroad_registered_voters();
   absl::StatusOr<std::vector<uint64_t>> voters =
-      Apportion(domestic_voters, voter_shares);
+      seats::Apportion(domestic_voters, voter_shares);
   if (!voters.ok()) return voters.status();
   absl::StatusOr<std::vector<uint64_t>> stations =
-      Apportion(spec.domestic_stations(), station_shares);
+      seats::Apportion(spec.domestic_stations(), station_shares);
   if (!stations.ok()) return stations.status();
 
   v1::ElectionDefinition definition = base;
@@ -293,7 +250,7 @@ absl::StatusOr<v1::ElectionDefinition> Expand(const v1::DefinitionSpec& spec) {
   };
 
   for (size_t d = 0; d < voter_shares.size(); ++d) {
-    const std::string& id = voter_shares[d].id;
+    const std::string& id = base.districts(static_cast<int>(d)).id();
     if ((*stations)[d] == 0) {
       return Invalid(absl::StrFormat(
           "district \"%s\" gets no polling station: its station_weight is "

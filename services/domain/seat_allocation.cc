@@ -85,6 +85,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "services/domain/seat_allocation_internal.h"
 
 namespace tally::seats {
@@ -458,6 +459,62 @@ absl::StatusOr<Rational> ParsePercent(const std::string& text) {
   const uint64_t den = 100 * scale;
   if (num > den) return bad("is more than 100");
   return Rational{num, den}.Reduced();
+}
+
+// Scales weights down (keeping every positive weight positive) until their
+// sum fits the seat library's exact arithmetic.
+static std::vector<uint64_t> FitWeights(std::vector<uint64_t> weights) {
+  unsigned __int128 sum = 0;
+  for (uint64_t w : weights) sum += w;
+  int shift = 0;
+  // Room under the 2^40 limit on the sum of all votes.
+  while ((sum >> shift) > (internal::kMaxVotes >> 1)) ++shift;
+  if (shift == 0) return weights;
+  for (uint64_t& w : weights) {
+    if (w > 0) w = std::max<uint64_t>(1, w >> shift);
+  }
+  return weights;
+}
+
+absl::StatusOr<std::vector<uint64_t>> Apportion(
+    uint64_t total, const std::vector<uint64_t>& weights) {
+  std::vector<uint64_t> parts(weights.size(), 0);
+  if (total == 0 || weights.empty()) return parts;
+  if (total > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot apportion ", total, " ballots: at most ",
+                     std::numeric_limits<uint32_t>::max()));
+  }
+  const std::vector<uint64_t> fitted = FitWeights(weights);
+  Input input;
+  input.method = Method::kHare;
+  input.seats = static_cast<uint32_t>(total);
+  input.tie_rule = TieRule::kLowestId;
+  input.compute_margin = false;
+  input.choices.reserve(fitted.size());
+  for (size_t i = 0; i < fitted.size(); ++i) {
+    // Zero-padded so that the lowest-id tie rule follows index order.
+    input.choices.push_back({absl::StrFormat("%010d", i), fitted[i]});
+  }
+  absl::StatusOr<Result> result = Allocate(input);
+  if (!result.ok()) {
+    return absl::InternalError(
+        absl::StrCat("apportionment failed: ", result.status().message()));
+  }
+  if (result->status != Status::kAllocated ||
+      result->choices.size() != parts.size()) {
+    return absl::InternalError("apportionment did not allocate every unit");
+  }
+  uint64_t sum = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i] = result->choices[i].seats;
+    sum += parts[i];
+  }
+  if (sum != total) {
+    return absl::InternalError(
+        absl::StrCat("apportionment allocated ", sum, " of ", total));
+  }
+  return parts;
 }
 
 }  // namespace tally::seats

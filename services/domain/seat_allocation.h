@@ -117,6 +117,15 @@ absl::StatusOr<Result> Allocate(const Input& input);
 absl::StatusOr<Method> ParseMethod(const std::string& name);
 std::string MethodName(Method method);
 
+// Splits `total` (<= 2^32 - 1) units over parts in proportion to `weights`
+// (not all zero), exactly: the parts sum to `total`. Largest remainder with
+// the Hare quota; exact ties go to the larger weight, then the lower index.
+// Weights whose sum exceeds the exact arithmetic's range are scaled down
+// first (every positive weight stays positive). Used by the generators to
+// spread voters over stations and ballots over choices.
+absl::StatusOr<std::vector<uint64_t>> Apportion(
+    uint64_t total, const std::vector<uint64_t>& weights);
+
 // Exact decimal percentage ("5", "3.25", "0.667") to a share in [0, 1].
 absl::StatusOr<Rational> ParsePercent(const std::string& text);
 
