@@ -1,20 +1,86 @@
 #!/usr/bin/env bash
-# The demo on the embedded defaults: the reference election (Kazakhstan,
-# Mazhilis, 19 March 2023) summarised, and its official party-list result
-# turned into seats by tally's own allocation library.
+# The demo election night on the embedded defaults (Kazakhstan, Mazhilis,
+# 19 March 2023): builds tally, starts a local cluster (one aggregator, one
+# collector per region, a relay and the HTTP gateway with the live results
+# page) on 127.0.0.1, plays the night at high speed through
+# every collector while `tallyctl watch` shows totals and seats filling in,
+# and ends with the final national result, the 98-seat composition (69 list
+# + 29 district seats) and a recount of every total from the stored
+# protocols.
+#
+#   DEMO_SPEED   simulated seconds per real second (default 600: the six
+#                hours after polls close play in about 40 seconds)
+#   DEMO_DIR     where the cluster keeps its data and logs
+#                (default build/demo-cluster; wiped at the start)
+#   DEMO_KEEP=1  leave the cluster running at the end (the web page stays
+#                up; stop it with deploy/local-cluster/cluster.sh stop)
+#   GATEWAY_LISTEN  address of the results page (default 127.0.0.1:0, a
+#                free port; the demo prints the URL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+speed="${DEMO_SPEED:-600}"
+rundir="${DEMO_DIR:-build/demo-cluster}"
+
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j2 --target tallyctl reference_definition >/dev/null
+targets=(tally-aggregator tally-collector tally-relay tally-gateway tallyctl)
+echo "== Building ${targets[*]} =="
+cmake --build build -j2 --target "${targets[@]}" >/dev/null
 
 tallyctl=build/clients/tallyctl/tallyctl
+echo
 echo "== The reference election (embedded default) =="
-"$tallyctl" definition summary
+"${tallyctl}" definition summary
+
 echo
-echo "== Official party-list votes, 69 seats, Hare quota, 5% threshold =="
-"$tallyctl" seats --table --input deploy/elections/kz-2023-list-result.json
+echo "== Starting the local cluster in ${rundir} =="
+deploy/local-cluster/cluster.sh stop --dir "${rundir}" >/dev/null 2>&1 || true
+simulator=""
+cleanup() {
+  [[ -n "${simulator}" ]] && kill "${simulator}" 2>/dev/null || true
+  if [[ "${DEMO_KEEP:-0}" == 1 ]]; then
+    echo
+    echo "The cluster keeps running in ${rundir}; the page is at" \
+      "http://$(cat "${rundir}/gateway.txt" 2>/dev/null)/ ; stop it with:"
+    echo "  deploy/local-cluster/cluster.sh stop --dir ${rundir}"
+  else
+    deploy/local-cluster/cluster.sh stop --dir "${rundir}" >/dev/null || true
+  fi
+}
+trap cleanup EXIT
+deploy/local-cluster/cluster.sh start --build build --dir "${rundir}" --fresh
+aggregator="$(cat "${rundir}/aggregator.txt")"
+echo "Open http://$(cat "${rundir}/gateway.txt")/ in a browser to watch the live results page."
+
 echo
-echo "== The same as JSON (tallyctl seats) =="
-"$tallyctl" seats --input deploy/elections/kz-2023-list-result.json
+echo "== Election night at ${speed}x: protocols from 10,310 stations =="
+echo "   (3% sent wrong and corrected later, 2% resent; simulator log:"
+echo "    ${rundir}/simulate.log)"
+"${tallyctl}" simulate --collectors_file "${rundir}/collectors.txt" \
+  --speed "${speed}" --corrections_percent 3 --duplicates_percent 2 \
+  >"${rundir}/simulate.log" 2>&1 &
+simulator=$!
+
+# The live view until every station has reported every contest, redrawn
+# twice a second (a line each time when the output is not a terminal).
+"${tallyctl}" watch --aggregator "${aggregator}" --until_complete \
+  --refresh_ms 500
+
+if ! wait "${simulator}"; then
+  simulator=""
+  echo "the simulator failed:" >&2
+  cat "${rundir}/simulate.log" >&2
+  exit 1
+fi
+simulator=""
+echo
+tail -n 1 "${rundir}/simulate.log"
+
+echo
+echo "== Final result =="
+"${tallyctl}" results --aggregator "${aggregator}"
+
+echo
+echo "== Recount of every total from the stored protocols =="
+"${tallyctl}" verify --aggregator "${aggregator}"

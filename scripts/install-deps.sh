@@ -12,10 +12,17 @@ packages=(
   librocksdb-dev                           # durable stores (aggregator, collector)
   python3-grpcio python3-protobuf          # the Python client test
   libssl-dev                               # SHA-256 protocol digests
+  libcpp-httplib-dev                       # HTTP/SSE gateway (header + lib)
   libgtest-dev libgmock-dev                # tests
   libbenchmark-dev                         # benchmarks
   clang-format                             # the format check in the suite
+  chromium fonts-liberation                # the web page test (tests/browser)
 )
+# node and npm drive the browser test; a node already on PATH (any >= 18)
+# is used as it is.
+if ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -24,11 +31,22 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
 
-echo "installing: ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-  "${missing[@]}" >/dev/null
+# playwright-core for the browser test, exactly as locked; again only when
+# node_modules is missing or older than the lock file.
+browser_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+if [ -f "$browser_dir/package-lock.json" ] &&
+    { [ ! -d "$browser_dir/node_modules" ] ||
+      [ "$browser_dir/package-lock.json" -nt "$browser_dir/node_modules" ]; }; then
+  echo "installing: npm packages of tests/browser"
+  (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$browser_dir/node_modules"
+fi

@@ -4,8 +4,14 @@
 #ifndef TALLY_CLIENTS_TALLYCTL_COMMANDS_H_
 #define TALLY_CLIENTS_TALLYCTL_COMMANDS_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "tally/v1/collector.grpc.pb.h"
+#include "tally/v1/protocol.pb.h"
 
 namespace tally::cli {
 
@@ -24,6 +30,38 @@ int RunResults(const std::vector<std::string>& args);
 int RunStation(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 int RunWatch(const std::vector<std::string>& args);
+
+// tallyctl submit --collector HOST:PORT FILE...
+int RunSubmit(const std::vector<std::string>& args);
+
+// tallyctl simulate [--collectors region=HOST:PORT,...] [--write_dir DIR]...
+int RunSimulate(const std::vector<std::string>& args);
+
+// What a collector answered, summed over submissions; shared by submit and
+// simulate.
+struct SubmitTally {
+  uint64_t submitted = 0;
+  uint64_t accepted = 0;
+  uint64_t duplicate = 0;
+  uint64_t stale = 0;
+  uint64_t rejected = 0;
+  // The verdicts of the rejected protocols, with their reasons.
+  std::vector<v1::ProtocolResult> rejections;
+
+  void Add(const SubmitTally& other);
+};
+
+// Sends `protocols` on one SubmitStream call per chunk of `chunk_size`,
+// retrying a chunk after UNAVAILABLE or DEADLINE_EXCEEDED with exponential
+// backoff (resending is safe: the collector answers DUPLICATE for what it
+// already holds, so a retried chunk may count earlier acceptances as
+// duplicates). Adds the verdicts to `tally`; returns the last failure when a
+// chunk could not be delivered. `on_chunk` (may be empty) runs after every
+// delivered chunk. Defined in submit_command.cc.
+grpc::Status SubmitProtocols(v1::Collector::Stub& stub,
+                             const std::vector<v1::StationProtocol>& protocols,
+                             size_t chunk_size, SubmitTally* tally,
+                             const std::function<void()>& on_chunk);
 
 }  // namespace tally::cli
 

@@ -5,6 +5,8 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clients/tallyctl/commands.h"
 
@@ -22,6 +24,10 @@ constexpr char kUsage[] =
     "  watch        the live feed (terminal view, or --json lines)\n"
     "  verify       recompute every total from the stored protocols "
     "(online, or --db DIR offline)\n"
+    "  submit       send protocols from .jsonl or .csv files to a collector\n"
+    "  simulate     play an election night against the collectors (or "
+    "write it\n"
+    "               to files with --write_dir)\n"
     "\n"
     "Run 'tallyctl <command> --help' for the flags of a command.\n";
 
@@ -37,12 +43,23 @@ constexpr Command kCommands[] = {
     {"station", tally::cli::RunStation},
     {"watch", tally::cli::RunWatch},
     {"verify", tally::cli::RunVerify},
+    {"submit", tally::cli::RunSubmit},
+    {"simulate", tally::cli::RunSimulate},
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  // By default --help lists the flags of the file named like the program;
+  // the program name here is the subcommand, so list tallyctl's own flags
+  // (each says which commands it applies to) and not the libraries'.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "clients/tallyctl/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   if (argc < 2 || std::string(argv[1]) == "help" ||
       std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

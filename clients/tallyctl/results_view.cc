@@ -37,6 +37,20 @@ std::string ElectionNames::choice(const std::string& contest_id,
   return choice_id;
 }
 
+std::string ElectionNames::SeatHolder(const std::string& choice_id) const {
+  // Choice ids are shared across contests (a party's list and its district
+  // candidates), so the seats add up by id. A nationwide contest's choice
+  // names the party; a district choice names one candidate, so an id found
+  // only in districts is shown as itself.
+  for (const v1::Contest& contest : definition_.contests()) {
+    if (!contest.district_id().empty()) continue;
+    for (const v1::Choice& choice : contest.choices()) {
+      if (choice.id() == choice_id) return choice.name();
+    }
+  }
+  return choice_id;
+}
+
 std::string ElectionNames::scope(const v1::Scope& scope) const {
   const auto& names =
       scope.kind() == v1::SCOPE_KIND_REGION ? regions_ : districts_;
@@ -214,9 +228,8 @@ std::string RenderComposition(
       if (choice.seats() == 0) continue;
       seats[choice.choice_id()] += choice.seats();
       filled += choice.seats();
-      label.try_emplace(
-          choice.choice_id(),
-          names.choice(allocation->contest_id(), choice.choice_id()));
+      label.try_emplace(choice.choice_id(),
+                        names.SeatHolder(choice.choice_id()));
     }
   }
   std::vector<std::pair<std::string, uint32_t>> rows(seats.begin(),

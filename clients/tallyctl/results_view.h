@@ -22,6 +22,9 @@ class ElectionNames {
   const v1::Contest* contest(const std::string& id) const;
   std::string choice(const std::string& contest_id,
                      const std::string& choice_id) const;
+  // Who holds seats of `choice_id` over all contests: the party's name
+  // from a nationwide contest, else the id itself.
+  std::string SeatHolder(const std::string& choice_id) const;
   std::string scope(const v1::Scope& scope) const;
 
  private:

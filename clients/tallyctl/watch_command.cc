@@ -2,7 +2,7 @@
 //
 //   tallyctl watch [--from_revision R] [--contest a,b] [--scope s,t]
 //                  [--json] [--include_stations] [--max_events N]
-//                  [--until_complete]
+//                  [--until_complete] [--refresh_ms MS]
 // On a terminal the view redraws on every change: national totals with
 // shares and seats, reporting progress and turnout, the seats of all
 // contests together, one line per district contest. Elsewhere it prints a
@@ -37,6 +37,9 @@ ABSL_FLAG(bool, include_stations, false,
 ABSL_FLAG(uint64_t, max_events, 0, "watch: stop after N events (0: never)");
 ABSL_FLAG(bool, until_complete, false,
           "watch: stop once every station has reported every contest");
+ABSL_FLAG(uint32_t, refresh_ms, 0,
+          "watch: show a change at most this often (0: every change); the "
+          "final state is always shown");
 ABSL_FLAG(uint32_t, progress_interval_ms, 0,
           "watch: progress notification interval (0: server default)");
 
@@ -173,6 +176,15 @@ int RunWatch(const std::vector<std::string>& args) {
   const ElectionNames names(definition);
   auto feed = v1::Feed::NewStub(channel);
 
+  // On a busy night thousands of commits a minute would scroll or flicker
+  // the view; --refresh_ms shows the state at a readable pace instead.
+  const absl::Duration refresh =
+      absl::Milliseconds(absl::GetFlag(FLAGS_refresh_ms));
+  absl::Time last_shown = absl::InfinitePast();
+  bool unshown = false;
+  // The view is whole only after snapshot_complete (or a replayed event);
+  // a snapshot split over several messages is not.
+  bool synced = false;
   View view;
   uint64_t revision = absl::GetFlag(FLAGS_from_revision);
   uint64_t events = 0;
@@ -202,6 +214,7 @@ int RunWatch(const std::vector<std::string>& args) {
           break;
         case v1::WatchResponse::kSnapshotComplete:
           revision = response.snapshot_complete().revision();
+          synced = true;
           changed = true;
           break;
         case v1::WatchResponse::kEvent:
@@ -209,6 +222,7 @@ int RunWatch(const std::vector<std::string>& args) {
           for (const auto& a : response.event().allocations()) view.Add(a);
           view.SetProgress(response.event().progress());
           revision = response.event().revision();
+          synced = true;
           ++events;
           changed = true;
           break;
@@ -225,12 +239,16 @@ int RunWatch(const std::vector<std::string>& args) {
           restart_from_zero = true;
           break;
         case v1::WatchResponse::kResync:
+          synced = false;
           view.Clear();
           break;
         default:
           break;
       }
-      if (changed && !json) {
+      unshown = unshown || changed;
+      if (unshown && !json && absl::Now() - last_shown >= refresh) {
+        unshown = false;
+        last_shown = absl::Now();
         if (terminal) {
           std::printf("\033[H\033[2J%s", view.Render(names, revision).c_str());
         } else {
@@ -240,13 +258,14 @@ int RunWatch(const std::vector<std::string>& args) {
       std::fflush(stdout);
       const v1::Progress& progress = view.progress();
       const bool complete =
-          progress.protocols_expected() > 0 &&
+          synced && progress.protocols_expected() > 0 &&
           progress.protocols_counted() == progress.protocols_expected();
       if ((max_events > 0 && events >= max_events) ||
           (until_complete && complete)) {
         context->TryCancel();
-        if (!json && !terminal) {
-          std::printf("%s", view.Render(names, revision).c_str());
+        if (!json) {
+          std::printf("%s%s", terminal ? "\033[H\033[2J" : "",
+                      view.Render(names, revision).c_str());
         }
         return kExitOk;
       }
@@ -256,6 +275,7 @@ int RunWatch(const std::vector<std::string>& args) {
       context->TryCancel();
       reader->Finish();
       revision = 0;
+      synced = false;
       view.Clear();
       continue;
     }

@@ -32,6 +32,7 @@
 #include "services/domain/election_index.h"
 #include "services/domain/proto_json.h"
 #include "tally/v1/aggregator.grpc.pb.h"
+#include "tests/support/election_checks.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
 
@@ -39,8 +40,13 @@ namespace tally {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
+using testing::AllResults;
+using testing::ExpectAllTotalsEqualTruth;
+using testing::ExpectedScopeCount;
+using testing::ExpectOfficialListSeats;
 using ::testing::HasSubstr;
 using testing::IngestSession;
+using testing::Reference;
 
 constexpr char kList[] = "mazhilis-list";
 constexpr uint64_t kSeed = 2023;
@@ -50,46 +56,6 @@ constexpr size_t kProtocols = 20620;  // 10,310 list + 10,310 district
 // Every unary call; generous for the sanitizer build.
 constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 constexpr absl::Duration kStartTimeout = absl::Seconds(120);
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// The reference election and its true final protocols (the official
-// party-list result, plausible district results), seed 2023.
-struct Reference {
-  std::unique_ptr<ElectionIndex> index;
-  v1::ResultTarget target;
-  std::vector<v1::StationProtocol> truth;
-};
-
-absl::StatusOr<std::unique_ptr<Reference>> LoadReference() {
-  auto ref = std::make_unique<Reference>();
-  absl::StatusOr<v1::ElectionDefinition> definition =
-      EmbeddedDefaultDefinition();
-  if (!definition.ok()) return definition.status();
-  absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-      ElectionIndex::Build(*std::move(definition));
-  if (!index.ok()) return index.status();
-  ref->index = *std::move(index);
-  if (absl::Status parsed = ParseJson(
-          ReadFile(TALLY_SOURCE_DIR "/deploy/elections/kz-2023.result.json"),
-          &ref->target);
-      !parsed.ok()) {
-    return parsed;
-  }
-  sim::NightOptions options;
-  options.seed = kSeed;
-  options.targets = {ref->target};
-  absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-      sim::GenerateTruth(*ref->index, options);
-  if (!truth.ok()) return truth.status();
-  ref->truth = *std::move(truth);
-  return ref;
-}
 
 std::vector<std::string> AggregatorArgs(const std::string& data_dir) {
   return {"--data_dir", data_dir, "--listen", "127.0.0.1:0"};
@@ -207,103 +173,14 @@ bool SameContent(const v1::StationProtocol& a, const v1::StationProtocol& b) {
   return MessageDifferencer::Equals(left, right);
 }
 
-absl::StatusOr<v1::GetResultsResponse> AllResults(v1::Aggregator::Stub& stub) {
-  v1::GetResultsRequest request;
-  request.set_all_scopes(true);
-  v1::GetResultsResponse response;
-  grpc::Status status = stub.GetResults(
-      testing::DeadlineContext(kCallTimeout).get(), request, &response);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
-  }
-  return response;
-}
-
-// How many (contest, scope) totals the aggregator keeps: a national
-// contest has national, every region and every district; a district
-// contest its district.
-size_t ExpectedScopeCount(const ElectionIndex& index) {
-  const v1::ElectionDefinition& definition = index.definition();
-  size_t count = 0;
-  for (const v1::Contest& contest : definition.contests()) {
-    count += contest.district_id().empty()
-                 ? 1 + definition.regions_size() + definition.districts_size()
-                 : 1;
-  }
-  return count;
-}
-
-// Every reported totals entry equals the truth summed independently.
-void ExpectAllTotalsEqualTruth(const Reference& ref,
-                               const v1::GetResultsResponse& results) {
-  ASSERT_EQ(static_cast<size_t>(results.results_size()),
-            ExpectedScopeCount(*ref.index));
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const v1::ContestResults& entry : results.results()) {
-    v1::Totals actual = entry.totals();
-    const std::string label = absl::StrCat(actual.contest_id(), " ",
-                                           actual.scope().ShortDebugString());
-    EXPECT_TRUE(
-        seen.emplace(actual.contest_id(), actual.scope().SerializeAsString())
-            .second)
-        << "reported twice: " << label;
-    EXPECT_GT(actual.revision(), 0u) << label;
-    actual.clear_revision();
-    const v1::Totals expected = sim::SumTruth(
-        *ref.index, ref.truth, actual.contest_id(), actual.scope());
-    EXPECT_GT(expected.stations_expected(), 0u) << label;
-    std::string differences;
-    MessageDifferencer differencer;
-    differencer.ReportDifferencesToString(&differences);
-    EXPECT_TRUE(differencer.Compare(expected, actual)) << label << ":\n"
-                                                       << differences;
-  }
-}
-
-void ExpectOfficialListSeats(const v1::GetResultsResponse& results) {
-  const v1::SeatAllocation* allocation = nullptr;
-  for (const v1::ContestResults& entry : results.results()) {
-    if (entry.totals().contest_id() == kList && entry.has_allocation()) {
-      allocation = &entry.allocation();
-    }
-  }
-  ASSERT_NE(allocation, nullptr) << "no allocation for " << kList;
-  EXPECT_EQ(allocation->status(), v1::ALLOCATION_STATUS_ALLOCATED);
-  EXPECT_EQ(allocation->seats(), 69u);
-  EXPECT_FALSE(allocation->provisional());
-  std::map<std::string, uint32_t> seats;
-  for (const v1::ChoiceSeats& choice : allocation->choices()) {
-    seats[choice.choice_id()] = choice.seats();
-    // Final: the bounds collapse onto the result.
-    EXPECT_EQ(choice.min_seats(), choice.seats()) << choice.choice_id();
-    EXPECT_EQ(choice.max_seats(), choice.seats()) << choice.choice_id();
-  }
-  const std::map<std::string, uint32_t> official = {
-      {"amanat", 40}, {"auyl", 8}, {"respublica", 6}, {"aq-jol", 6},
-      {"qhp", 5},     {"jsdp", 4}, {"baytaq", 0}};
-  EXPECT_EQ(seats, official);
-}
-
-absl::StatusOr<v1::VerifyResponse> VerifyOnline(v1::Aggregator::Stub& stub) {
-  v1::VerifyResponse response;
-  grpc::Status status =
-      stub.Verify(testing::DeadlineContext(absl::Minutes(5)).get(),
-                  v1::VerifyRequest(), &response);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
-  }
-  return response;
-}
-
 absl::StatusOr<int> Terminate(testing::Server& server) {
   server.process.Signal(SIGTERM);
   return server.process.Wait(absl::Minutes(2));
 }
 
 TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
-  absl::StatusOr<std::unique_ptr<Reference>> loaded = LoadReference();
+  absl::StatusOr<std::unique_ptr<Reference>> loaded =
+      testing::LoadReference(kSeed);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   const Reference& ref = **loaded;
   ASSERT_EQ(ref.truth.size(), kProtocols);
@@ -370,7 +247,8 @@ TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
   ASSERT_EQ(accepted, kProtocols + planned_corrections);
 
   auto stub = v1::Aggregator::NewStub(testing::MakeChannel(server->address));
-  absl::StatusOr<v1::GetResultsResponse> results = AllResults(*stub);
+  absl::StatusOr<v1::GetResultsResponse> results =
+      AllResults(*stub, kCallTimeout);
   ASSERT_TRUE(results.ok()) << results.status();
   EXPECT_EQ(results->revision(), last_ack_revision);
   ExpectAllTotalsEqualTruth(ref, *results);
@@ -434,7 +312,8 @@ TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
               history.versions(1).collector_seq());
   }
 
-  absl::StatusOr<v1::VerifyResponse> verified = VerifyOnline(*stub);
+  absl::StatusOr<v1::VerifyResponse> verified =
+      testing::VerifyOnline(*stub, absl::Minutes(5));
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_THAT(verified->differences(), ::testing::IsEmpty());
   EXPECT_EQ(verified->revision(), results->revision());
@@ -457,7 +336,8 @@ TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
       HasSubstr(absl::StrCat("at revision ", results->revision(), ",")));
   auto restarted_stub =
       v1::Aggregator::NewStub(testing::MakeChannel(restarted->address));
-  absl::StatusOr<v1::GetResultsResponse> after = AllResults(*restarted_stub);
+  absl::StatusOr<v1::GetResultsResponse> after =
+      AllResults(*restarted_stub, kCallTimeout);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->revision(), results->revision());
   {

@@ -1,0 +1,88 @@
+// The forwarder (DESIGN.md section 2): streams the outbox to the
+// aggregator's Ingest and deletes entries only once the aggregator has
+// acknowledged them as durable. On any error it reconnects with
+// exponential backoff and resumes after the aggregator's last applied
+// sequence, so an outage only grows the outbox.
+#ifndef TALLY_SERVICES_COLLECTOR_FORWARDER_H_
+#define TALLY_SERVICES_COLLECTOR_FORWARDER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "services/collector/outbox_writer.h"
+#include "storage/collector_store.h"
+#include "tally/v1/aggregator.grpc.pb.h"
+
+namespace tally::collector {
+
+struct ForwarderOptions {
+  std::string aggregator_address = "127.0.0.1:7400";
+  std::string collector_id;
+  std::string region_id;
+  // Entries per batch (also capped by the aggregator's welcome).
+  uint32_t max_batch_entries = 512;
+  // Batches sent and not yet acknowledged.
+  uint32_t max_inflight_batches = 4;
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // How long the welcome, and an acknowledgement of a batch, may take
+  // before the stream is abandoned and reopened.
+  absl::Duration welcome_timeout = absl::Seconds(10);
+  absl::Duration ack_timeout = absl::Seconds(60);
+  int max_message_bytes = 64 << 20;
+};
+
+class Forwarder {
+ public:
+  Forwarder(storage::CollectorStore* store, ForwarderOptions options);
+  ~Forwarder();
+
+  void Start();
+  // Abandons the current stream (unacknowledged entries stay in the
+  // outbox and are resent after the next start) and joins.
+  void Stop();
+  // New entries are in the outbox: send them now.
+  void Notify();
+
+  bool connected() const { return connected_.load(); }
+  std::string last_error() const;
+  const RateMeter& forward_rate() const { return forward_rate_; }
+
+ private:
+  struct Session;
+  void Run();
+  // One stream from connect to its end; OK only when stopping.
+  absl::Status RunSession(bool* welcomed);
+  void ReadAcks(Session* session);
+  void SetError(const absl::Status& status);
+  // Sleeps `delay` unless stopped first; false when stopping.
+  bool Sleep(absl::Duration delay);
+
+  storage::CollectorStore* const store_;
+  const ForwarderOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Aggregator::Stub> stub_;
+  RateMeter forward_rate_;
+  std::atomic<bool> connected_{false};
+  std::mt19937_64 random_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar wake_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace tally::collector
+
+#endif  // TALLY_SERVICES_COLLECTOR_FORWARDER_H_

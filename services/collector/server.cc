@@ -1,0 +1,165 @@
+#include "services/collector/server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "services/collector/collector_service.h"
+#include "services/collector/forwarder.h"
+#include "services/collector/outbox_writer.h"
+#include "services/domain/definition_generator.h"
+#include "services/domain/election_index.h"
+#include "services/domain/election_loader.h"
+#include "storage/aggregator_store.h"
+#include "storage/collector_store.h"
+
+namespace tally::collector {
+namespace {
+
+absl::StatusOr<v1::ElectionDefinition> LoadDefinition(
+    const CollectorConfig& config) {
+  if (config.definition_path.empty()) return EmbeddedDefaultDefinition();
+  return LoadDefinitionFile(config.definition_path);
+}
+
+// A store holds one election's outbox: forwarding it under another
+// definition would mix elections.
+absl::Status BindStoreToDefinition(storage::CollectorStore& store,
+                                   const v1::ElectionDefinition& definition) {
+  absl::StatusOr<std::string> digest =
+      storage::AggregatorStore::DefinitionDigest(definition);
+  if (!digest.ok()) return digest.status();
+  return store.SaveDefinitionDigest(*digest);
+}
+
+}  // namespace
+
+struct CollectorServer::Parts {
+  std::unique_ptr<storage::CollectorStore> store;
+  std::unique_ptr<ElectionIndex> index;
+  std::unique_ptr<Forwarder> forwarder;
+  std::unique_ptr<OutboxWriter> writer;
+  std::unique_ptr<CollectorService> service;
+  std::unique_ptr<grpc::Server> server;
+  CollectorConfig config;
+  int port = 0;
+  bool stopped = false;
+};
+
+absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
+    const CollectorConfig& config) {
+  if (config.data_dir.empty()) {
+    return absl::InvalidArgumentError("a data directory is required");
+  }
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+  if (parts->config.collector_id.empty()) {
+    parts->config.collector_id = absl::StrCat("collector-", config.region_id);
+  }
+  absl::StatusOr<v1::ElectionDefinition> definition = LoadDefinition(config);
+  if (!definition.ok()) return definition.status();
+  absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
+      ElectionIndex::Build(*std::move(definition));
+  if (!index.ok()) return index.status();
+  parts->index = *std::move(index);
+  if (parts->index->FindRegion(config.region_id) == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--region \"", config.region_id, "\" is not a region of election \"",
+        parts->index->definition().id(), "\""));
+  }
+
+  absl::StatusOr<std::unique_ptr<storage::CollectorStore>> store =
+      storage::CollectorStore::Open(config.data_dir);
+  if (!store.ok()) return store.status();
+  parts->store = *std::move(store);
+  if (absl::Status bound =
+          BindStoreToDefinition(*parts->store, parts->index->definition());
+      !bound.ok()) {
+    return bound;
+  }
+
+  ForwarderOptions forwarder_options;
+  forwarder_options.aggregator_address = config.aggregator;
+  forwarder_options.collector_id = parts->config.collector_id;
+  forwarder_options.region_id = config.region_id;
+  forwarder_options.max_batch_entries = config.forward_batch_entries;
+  forwarder_options.max_inflight_batches = config.forward_inflight_batches;
+  forwarder_options.max_message_bytes = config.max_message_bytes;
+  parts->forwarder =
+      std::make_unique<Forwarder>(parts->store.get(), forwarder_options);
+  Forwarder* forwarder = parts->forwarder.get();
+  absl::StatusOr<std::unique_ptr<OutboxWriter>> writer = OutboxWriter::Create(
+      parts->store.get(), [forwarder] { forwarder->Notify(); });
+  if (!writer.ok()) return writer.status();
+  parts->writer = *std::move(writer);
+
+  CollectorServiceOptions service_options;
+  service_options.collector_id = parts->config.collector_id;
+  service_options.region_id = config.region_id;
+  parts->service = std::make_unique<CollectorService>(
+      parts->index.get(), parts->store.get(), parts->writer.get(), forwarder,
+      service_options);
+  parts->writer->Start();
+  parts->forwarder->Start();
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+                           &parts->port);
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  // Keepalive matched with the clients, as on the aggregator.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.RegisterService(parts->service.get());
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || parts->port == 0) {
+    parts->writer->Stop();
+    parts->forwarder->Stop();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen));
+  }
+  return std::unique_ptr<CollectorServer>(
+      new CollectorServer(std::move(parts)));
+}
+
+CollectorServer::CollectorServer(std::unique_ptr<Parts> parts)
+    : parts_(std::move(parts)) {}
+
+CollectorServer::~CollectorServer() { Shutdown(absl::Seconds(5)); }
+
+int CollectorServer::port() const { return parts_->port; }
+
+std::string CollectorServer::Describe() const {
+  const std::string& listen = parts_->config.listen;
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  return absl::StrCat("serving on ", host, ":", parts_->port, " as ",
+                      parts_->config.collector_id, " for region ",
+                      parts_->config.region_id, ", outbox ",
+                      parts_->store->depth(), " entries (last seq ",
+                      parts_->store->last_seq(), "), forwarding to ",
+                      parts_->config.aggregator);
+}
+
+void CollectorServer::Shutdown(absl::Duration grace) {
+  if (parts_ == nullptr || parts_->stopped) return;
+  parts_->stopped = true;
+  if (auto* health = parts_->server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  // In-flight submissions complete (the writer still runs) before the
+  // writer stops; what it has queued is written, then forwarding stops.
+  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  parts_->server->Wait();
+  parts_->writer->Stop();
+  parts_->forwarder->Stop();
+  parts_->store.reset();
+}
+
+}  // namespace tally::collector

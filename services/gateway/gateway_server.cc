@@ -1,0 +1,285 @@
+#include "services/gateway/gateway_server.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "httplib.h"
+#include "services/gateway/http_json.h"
+#include "services/gateway/query_params.h"
+#include "services/gateway/static_files.h"
+#include "services/gateway/task_pool.h"
+#include "services/gateway/upstream.h"
+
+namespace tally::gateway {
+namespace {
+
+constexpr char kJson[] = "application/json";
+
+struct ListenAddress {
+  std::string host;  // as given, brackets kept for IPv6
+  std::string bind_host;
+  int port = 0;
+};
+
+absl::StatusOr<ListenAddress> ParseListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  ListenAddress out;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &out.port) || out.port < 0 ||
+      out.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen must be HOST:PORT (port 0 picks one), not \"", listen, "\""));
+  }
+  out.host = listen.substr(0, colon);
+  out.bind_host = out.host;
+  if (out.bind_host.size() > 2 && out.bind_host.front() == '[' &&
+      out.bind_host.back() == ']') {
+    out.bind_host = out.bind_host.substr(1, out.bind_host.size() - 2);
+  }
+  return out;
+}
+
+void SetJsonError(httplib::Response& response, int status,
+                  absl::string_view message) {
+  response.status = status;
+  response.set_header("Cache-Control", "no-cache");
+  response.set_content(ErrorJson(message), kJson);
+}
+
+void SetJson(httplib::Response& response,
+             const google::protobuf::Message& message) {
+  std::string json;
+  response.status = MessageJson(message, &json) ? 200 : 500;
+  // Live figures: every read must reach the gateway.
+  response.set_header("Cache-Control", "no-cache");
+  response.set_content(json, kJson);
+}
+
+void SetGrpcError(httplib::Response& response, const grpc::Status& status) {
+  SetJsonError(response, HttpStatusFor(status.error_code()),
+               status.error_message().empty()
+                   ? absl::StrCat("upstream call failed with code ",
+                                  static_cast<int>(status.error_code()))
+                   : status.error_message());
+}
+
+}  // namespace
+
+struct GatewayServer::Parts {
+  GatewayConfig config;
+  std::unique_ptr<Upstream> upstream;
+  std::unique_ptr<WatchSessions> watches;
+  httplib::Server http;
+  std::thread listener;
+  absl::Notification listener_done;
+  ListenAddress address;
+  bool stopped = false;
+
+  void Route(const httplib::Request& request, httplib::Response& response);
+  void Election(const httplib::Request& request, httplib::Response& response);
+  void Results(const httplib::Request& request, httplib::Response& response);
+  void Health(httplib::Response& response);
+  void Static(const httplib::Request& request, httplib::Response& response);
+};
+
+void GatewayServer::Parts::Route(const httplib::Request& request,
+                                 httplib::Response& response) {
+  const std::string& path = request.path;
+  const bool head = request.method == "HEAD";
+  if (request.method != "GET" && !head) {
+    response.set_header("Allow", "GET, HEAD");
+    SetJsonError(response, 405,
+                 absl::StrCat("method ", request.method,
+                              " not allowed: the gateway is read-only"));
+    return;
+  }
+  if (path == "/v1/election") return Election(request, response);
+  if (path == "/v1/results") return Results(request, response);
+  if (path == "/v1/watch") {
+    if (head) {
+      response.set_header("Allow", "GET");
+      return SetJsonError(response, 405, "/v1/watch is GET only");
+    }
+    return watches->Serve(request, response);
+  }
+  if (path == "/healthz") return Health(response);
+  if (path == "/v1" || absl::StartsWith(path, "/v1/")) {
+    return SetJsonError(response, 404,
+                        absl::StrCat("no endpoint ", path,
+                                     "; the API has /v1/election, "
+                                     "/v1/results and /v1/watch"));
+  }
+  Static(request, response);
+}
+
+void GatewayServer::Parts::Election(const httplib::Request& request,
+                                    httplib::Response& response) {
+  absl::StatusOr<v1::GetElectionRequest> call =
+      ElectionRequestFrom(request.params);
+  if (!call.ok()) return SetJsonError(response, 400, call.status().message());
+  v1::GetElectionResponse answer;
+  std::unique_ptr<grpc::ClientContext> context = upstream->UnaryContext();
+  const grpc::Status status =
+      upstream->aggregator()->GetElection(context.get(), *call, &answer);
+  if (!status.ok()) return SetGrpcError(response, status);
+  SetJson(response, answer);
+}
+
+void GatewayServer::Parts::Results(const httplib::Request& request,
+                                   httplib::Response& response) {
+  absl::StatusOr<v1::GetResultsRequest> call =
+      ResultsRequestFrom(request.params);
+  if (!call.ok()) return SetJsonError(response, 400, call.status().message());
+  v1::GetResultsResponse answer;
+  std::unique_ptr<grpc::ClientContext> context = upstream->UnaryContext();
+  const grpc::Status status =
+      upstream->aggregator()->GetResults(context.get(), *call, &answer);
+  if (!status.ok()) return SetGrpcError(response, status);
+  SetJson(response, answer);
+}
+
+void GatewayServer::Parts::Health(httplib::Response& response) {
+  const grpc::Status status = upstream->CheckHealth();
+  response.set_header("Cache-Control", "no-cache");
+  if (status.ok()) {
+    response.status = 200;
+    response.set_content("ok", "text/plain");
+    return;
+  }
+  response.status = 503;
+  response.set_content(absl::StrCat("upstream ", config.upstream,
+                                    " not serving: ", status.error_message()),
+                       "text/plain");
+}
+
+void GatewayServer::Parts::Static(const httplib::Request& request,
+                                  httplib::Response& response) {
+  absl::StatusOr<StaticFile> file =
+      LoadStaticFile(config.web_dir, request.path);
+  if (!file.ok()) {
+    // Refused and missing paths look the same: nothing about the file
+    // system outside the page leaks.
+    response.status = 404;
+    response.set_content("not found\n", "text/plain");
+    return;
+  }
+  response.status = 200;
+  response.set_header("Cache-Control", "no-cache");
+  response.set_content(std::move(file->content), file->content_type);
+}
+
+absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
+    const GatewayConfig& config) {
+  absl::StatusOr<ListenAddress> address = ParseListen(config.listen);
+  if (!address.ok()) return address.status();
+  if (config.upstream.empty()) {
+    return absl::InvalidArgumentError("--upstream is required");
+  }
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+  if (parts->config.feed.empty()) parts->config.feed = config.upstream;
+  parts->address = *address;
+  parts->upstream = std::make_unique<Upstream>(
+      parts->config.upstream, parts->config.feed, config.rpc_timeout);
+  parts->watches =
+      std::make_unique<WatchSessions>(parts->upstream.get(), config.watch);
+
+  httplib::Server& http = parts->http;
+  const size_t max_threads = config.watch.max_clients + config.http_workers;
+  http.new_task_queue = [max_threads] {
+    return new GrowingTaskPool(max_threads);
+  };
+  http.set_tcp_nodelay(true);  // SSE frames are small and must not wait
+  // Idle keep-alive connections hold a worker; a short timeout returns it
+  // soon and bounds how long a shutdown waits for them.
+  http.set_keep_alive_timeout(2);
+  http.set_read_timeout(5, 0);
+  http.set_write_timeout(5, 0);
+  http.set_payload_max_length(64 << 10);  // no endpoint takes a body
+  Parts* raw = parts.get();
+  http.set_pre_routing_handler(
+      [raw](const httplib::Request& request, httplib::Response& response) {
+        raw->Route(request, response);
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  http.set_exception_handler([](const httplib::Request&,
+                                httplib::Response& response,
+                                std::exception_ptr) {
+    SetJsonError(response, 500, "internal error");
+  });
+
+  if (address->port == 0) {
+    const int port = http.bind_to_any_port(address->bind_host);
+    if (port <= 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", config.listen));
+    }
+    parts->address.port = port;
+  } else if (!http.bind_to_port(address->bind_host, address->port)) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen));
+  }
+  parts->listener = std::thread([raw] {
+    raw->http.listen_after_bind();
+    raw->listener_done.Notify();
+  });
+  // stop() only takes effect once the accept loop runs.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!http.is_running() && !parts->listener_done.HasBeenNotified()) {
+    if (absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  if (!http.is_running()) {
+    http.stop();
+    parts->listener.join();
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve on ", config.listen));
+  }
+  return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(parts)));
+}
+
+GatewayServer::GatewayServer(std::unique_ptr<Parts> parts)
+    : parts_(std::move(parts)) {}
+
+GatewayServer::~GatewayServer() { Shutdown(absl::Seconds(5)); }
+
+std::string GatewayServer::address() const {
+  return absl::StrCat(parts_->address.host, ":", parts_->address.port);
+}
+
+std::string GatewayServer::Describe() const {
+  return absl::StrCat("serving on ", address(), " for upstream ",
+                      parts_->config.upstream, ", feed ", parts_->config.feed,
+                      ", web directory ", parts_->config.web_dir);
+}
+
+bool GatewayServer::Shutdown(absl::Duration grace) {
+  if (parts_ == nullptr || parts_->stopped) return true;
+  parts_->stopped = true;
+  const absl::Time deadline = absl::Now() + grace;
+  // The accept loop stops first, so that workers close each connection
+  // after its current response instead of waiting for another request;
+  // ending the upstream watches then ends the SSE responses.
+  parts_->http.stop();
+  parts_->watches->Stop();
+  if (!parts_->listener_done.WaitForNotificationWithDeadline(deadline)) {
+    // A worker is stuck on a client. Its thread still uses the parts, so
+    // they stay allocated until the process exits.
+    parts_->listener.detach();
+    static_cast<void>(parts_.release());
+    return false;
+  }
+  parts_->listener.join();
+  return parts_->watches->WaitIdle(
+      std::max(deadline - absl::Now(), absl::Milliseconds(100)));
+}
+
+}  // namespace tally::gateway

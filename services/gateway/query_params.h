@@ -1,0 +1,38 @@
+// HTTP query parameters turned into upstream requests. Every error is
+// InvalidArgument naming the parameter, so the answer (400) tells the
+// caller exactly what to fix. Unknown parameters are ignored: browsers and
+// caches add their own (cache busters).
+#ifndef TALLY_SERVICES_GATEWAY_QUERY_PARAMS_H_
+#define TALLY_SERVICES_GATEWAY_QUERY_PARAMS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tally/v1/aggregator.pb.h"
+#include "tally/v1/feed.pb.h"
+
+namespace tally::gateway {
+
+// Decoded query parameters; a name may repeat (httplib::Params).
+using QueryParams = std::multimap<std::string, std::string>;
+
+// /v1/election: include_stations=true|false (default false).
+absl::StatusOr<v1::GetElectionRequest> ElectionRequestFrom(
+    const QueryParams& params);
+
+// /v1/results: contest=<id>, scope=national|region/<id>|district/<id>,
+// all_scopes=true|false; each at most once, all optional.
+absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
+    const QueryParams& params);
+
+// /v1/watch: contest and scope (each may repeat: any of them),
+// from_revision. `last_event_id` is the Last-Event-ID header when present;
+// it wins over from_revision (a browser resuming). Neither: 0, a snapshot.
+absl::StatusOr<v1::WatchRequest> WatchRequestFrom(
+    const QueryParams& params, const std::optional<std::string>& last_event_id);
+
+}  // namespace tally::gateway
+
+#endif  // TALLY_SERVICES_GATEWAY_QUERY_PARAMS_H_

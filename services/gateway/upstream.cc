@@ -1,0 +1,128 @@
+#include "services/gateway/upstream.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/empty.pb.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "grpcpp/generic/generic_stub.h"
+
+namespace tally::gateway {
+namespace {
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  // Snapshots can be large; the servers allow 64 MiB messages.
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  // Matched with the servers: ping every 20 s, dead after 10 s without an
+  // answer, pings allowed between calls.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+// grpc.health.v1.HealthCheckResponse.ServingStatus
+constexpr uint64_t kServing = 1;
+
+}  // namespace
+
+Upstream::Upstream(const std::string& aggregator_address,
+                   const std::string& feed_address, absl::Duration rpc_timeout)
+    : rpc_timeout_(rpc_timeout),
+      aggregator_channel_(MakeChannel(aggregator_address)),
+      feed_channel_(feed_address == aggregator_address
+                        ? aggregator_channel_
+                        : MakeChannel(feed_address)),
+      aggregator_(v1::Aggregator::NewStub(aggregator_channel_)),
+      feed_(v1::Feed::NewStub(feed_channel_)) {}
+
+Upstream::~Upstream() {
+  absl::MutexLock lock(&mu_);
+  // Calls end promptly once cancelled; the bound only guards against a
+  // stuck one.
+  if (!mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](size_t* live) { return *live == 0; }, &live_watches_),
+          absl::Seconds(30))) {
+    // A call still uses the channels: leave them to the process's end.
+    std::fprintf(stderr,
+                 "tally-gateway: %zu watch calls outlived the gateway\n",
+                 live_watches_);
+    new std::shared_ptr<grpc::Channel>(aggregator_channel_);
+    new std::shared_ptr<grpc::Channel>(feed_channel_);
+  }
+}
+
+void Upstream::AddWatch() {
+  absl::MutexLock lock(&mu_);
+  ++live_watches_;
+}
+
+void Upstream::RemoveWatch() {
+  absl::MutexLock lock(&mu_);
+  --live_watches_;
+}
+
+std::unique_ptr<grpc::ClientContext> Upstream::UnaryContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + rpc_timeout_));
+  return context;
+}
+
+grpc::Status Upstream::CheckHealth() {
+  // The health protocol's messages are not part of the installed gRPC
+  // headers: the request (service "") encodes exactly like Empty, and the
+  // response's one field (status = 1, a varint) is read from the raw bytes.
+  grpc::TemplatedGenericStub<google::protobuf::Empty, grpc::ByteBuffer> stub(
+      aggregator_channel_);
+  std::unique_ptr<grpc::ClientContext> context = UnaryContext();
+  google::protobuf::Empty request;
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(context.get(), "/grpc.health.v1.Health/Check",
+                 grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status call_status) {
+                   status = std::move(call_status);
+                   done.Notify();
+                 });
+  done.WaitForNotification();  // bounded by the context's deadline
+  if (!status.ok()) return status;
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "unreadable health response");
+  }
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  google::protobuf::UnknownFieldSet fields;
+  if (!fields.ParseFromString(bytes)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "unparsable health response");
+  }
+  uint64_t serving_status = 0;  // UNKNOWN when absent
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const google::protobuf::UnknownField& field = fields.field(i);
+    if (field.number() == 1 &&
+        field.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      serving_status = field.varint();
+    }
+  }
+  if (serving_status != kServing) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat("the upstream reports health status ",
+                                     serving_status, " (not SERVING)"));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace tally::gateway

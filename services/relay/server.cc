@@ -1,0 +1,137 @@
+#include "services/relay/server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "services/relay/relay_feed.h"
+#include "services/relay/relay_state.h"
+#include "services/relay/upstream.h"
+
+namespace tally::relay {
+
+struct RelayServer::Parts {
+  std::unique_ptr<RelayState> state;
+  std::unique_ptr<RelayFeed> feed;
+  std::unique_ptr<Upstream> upstream;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::string listen;
+  std::string upstream_address;
+  bool stopped = false;
+
+  // Health follows the feed: NOT_SERVING until the first upstream snapshot
+  // is complete and while a replacement snapshot is pending. The upstream
+  // thread may report before the server exists.
+  absl::Mutex health_mu;
+  bool serving ABSL_GUARDED_BY(health_mu) = false;
+  bool health_closed ABSL_GUARDED_BY(health_mu) = false;
+
+  void SetServing(bool on) {
+    absl::MutexLock lock(&health_mu);
+    serving = on;
+    ApplyHealthLocked();
+  }
+  void ApplyHealthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu) {
+    if (server == nullptr || health_closed) return;
+    if (auto* health = server->GetHealthCheckService()) {
+      health->SetServingStatus(serving);
+    }
+  }
+};
+
+absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
+    const RelayConfig& config) {
+  if (config.upstream.empty()) {
+    return absl::InvalidArgumentError(
+        "an upstream (aggregator or relay host:port) is required");
+  }
+  auto parts = std::make_unique<Parts>();
+  parts->upstream_address = config.upstream;
+  parts->state = std::make_unique<RelayState>(config.retained_events);
+  aggregator::WatchHubOptions hub_options;
+  hub_options.queue_limit = config.watch_queue_limit;
+  hub_options.default_progress_interval = config.progress_interval;
+  parts->feed = std::make_unique<RelayFeed>(parts->state.get(), hub_options,
+                                            config.ahead_wait);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+                           &parts->port);
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  // Keepalive as on the aggregator, so that the same client settings work
+  // against either: pings every 20 s, dead after 10 s without an answer;
+  // clients may ping as often as every 10 s, also between calls.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.RegisterService(parts->feed.get());
+  {
+    absl::MutexLock lock(&parts->health_mu);
+    parts->server = builder.BuildAndStart();
+    if (parts->server == nullptr || parts->port == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", config.listen));
+    }
+    parts->ApplyHealthLocked();  // NOT_SERVING until the first snapshot
+  }
+  parts->listen = config.listen;
+
+  UpstreamOptions upstream_options;
+  upstream_options.address = config.upstream;
+  upstream_options.max_message_bytes = config.max_message_bytes;
+  upstream_options.retained_events = config.retained_events;
+  upstream_options.max_backoff =
+      std::max(config.reconnect_max_backoff, upstream_options.initial_backoff);
+  // The upstream sends progress at a quarter of this while idle.
+  upstream_options.idle_timeout =
+      std::max(absl::Seconds(10), config.progress_interval * 8);
+  Parts* raw = parts.get();
+  parts->upstream = std::make_unique<Upstream>(
+      upstream_options, parts->state.get(), parts->feed.get(),
+      [raw](bool on) { raw->SetServing(on); });
+  parts->upstream->Start();
+  return std::unique_ptr<RelayServer>(new RelayServer(std::move(parts)));
+}
+
+RelayServer::RelayServer(std::unique_ptr<Parts> parts)
+    : parts_(std::move(parts)) {}
+
+RelayServer::~RelayServer() { Shutdown(absl::Seconds(5)); }
+
+int RelayServer::port() const { return parts_->port; }
+
+uint64_t RelayServer::revision() const { return parts_->state->revision(); }
+
+std::string RelayServer::Describe() const {
+  const std::string host = parts_->listen.substr(0, parts_->listen.rfind(':'));
+  return absl::StrCat("serving on ", host, ":", parts_->port, " from upstream ",
+                      parts_->upstream_address);
+}
+
+void RelayServer::Shutdown(absl::Duration grace) {
+  if (parts_ == nullptr || parts_->stopped) return;
+  parts_->stopped = true;
+  {
+    absl::MutexLock lock(&parts_->health_mu);
+    parts_->serving = false;
+    parts_->ApplyHealthLocked();
+    parts_->health_closed = true;
+  }
+  // No more events, then end the watch streams (they never end on their
+  // own), then drain what is left.
+  parts_->upstream->Stop();
+  parts_->feed->Shutdown();
+  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  parts_->server->Wait();
+}
+
+}  // namespace tally::relay

@@ -1,0 +1,482 @@
+#!/usr/bin/env node
+// The live results page in a real headless Chromium, against the real
+// processes: tally-aggregator, a tally-collector per region, tally-gateway
+// serving clients/web. Protocols of a simulated night are sent in two
+// phases with `tallyctl submit`; after each phase the page must show the
+// same national totals and reporting progress as /v1/results, and after the
+// second it must have updated in place (no reload). Screenshots (desktop
+// and phone) are written to --out_dir.
+//
+//   node browser_test.mjs --aggregator PATH --collector PATH --tallyctl PATH
+//        --gateway PATH --web_dir DIR --out_dir DIR
+//        [--chromium /usr/bin/chromium] [--regions a,b | all]
+//        [--timeout_s 300] [--keep]
+//
+// Exits 0 on success, 1 on any failure (with the reason and the tails of the
+// child processes' logs), never hangs: every wait has a deadline and an
+// overall timer bounds the run. Child processes are killed on every exit.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({
+  options: {
+    aggregator: { type: 'string' },
+    collector: { type: 'string' },
+    tallyctl: { type: 'string' },
+    gateway: { type: 'string' },
+    web_dir: { type: 'string' },
+    out_dir: { type: 'string', default: '.' },
+    chromium: { type: 'string', default: '/usr/bin/chromium' },
+    regions: { type: 'string', default: '' },
+    timeout_s: { type: 'string', default: '300' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const START_MS = 120_000;    // a process prints its serving line
+const SUBMIT_MS = 180_000;   // one phase of tallyctl submit
+const SETTLE_MS = 120_000;   // results reach the aggregator / the page
+const STOP_MS = 15_000;      // SIGTERM before SIGKILL
+
+class TestFailure extends Error {}
+const fail = (message) => { throw new TestFailure(message); };
+const log = (...args) => console.log('browser_test:', ...args);
+
+// ---- child processes -------------------------------------------------------
+
+const children = [];
+
+function startProcess(name, command, args, logDir) {
+  const logPath = path.join(logDir, `${name}.log`);
+  const out = fs.openSync(logPath, 'w');
+  const child = spawn(command, args, { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  const entry = { name, child, logPath, exited: null };
+  child.on('exit', (code, signal) => { entry.exited = { code, signal }; });
+  child.on('error', (error) => { entry.exited = { error }; });
+  children.push(entry);
+  return entry;
+}
+
+const readLog = (entry) => {
+  try { return fs.readFileSync(entry.logPath, 'utf8'); } catch { return ''; }
+};
+
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// Polls `probe` until it returns a value other than undefined.
+async function waitFor(what, timeoutMs, probe, intervalMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = null;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      if (error instanceof TestFailure) throw error;
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      fail(`timed out after ${timeoutMs / 1000}s waiting for ${what}` +
+          (lastError ? ` (last error: ${lastError.message})` : ''));
+    }
+    await sleep(intervalMs);
+  }
+}
+
+// The "serving on HOST:PORT" line every binary prints once it serves.
+function servingAddress(entry) {
+  return waitFor(`${entry.name} to serve`, START_MS, () => {
+    const match = readLog(entry).match(/serving on (\S+?:\d+)/);
+    if (match) return match[1];
+    if (entry.exited) {
+      fail(`${entry.name} exited before serving: ` +
+          `${JSON.stringify(entry.exited)}\n${readLog(entry)}`);
+    }
+    return undefined;
+  }, 20);
+}
+
+async function stopAll() {
+  const running = children.filter((c) => !c.exited);
+  for (const c of running) c.child.kill('SIGTERM');
+  const deadline = Date.now() + STOP_MS;
+  while (running.some((c) => !c.exited) && Date.now() < deadline) {
+    await sleep(50);
+  }
+  for (const c of running) if (!c.exited) c.child.kill('SIGKILL');
+}
+
+// The temporary directory of the run (data dirs, logs, protocol files).
+let workDir = null;
+
+function killAllNow() {
+  for (const c of children) {
+    if (!c.exited) {
+      try { c.child.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+}
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    console.error(`browser_test: FAIL: stopped by ${signal}`);
+    killAllNow();
+    if (workDir && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
+    process.exit(1);
+  });
+}
+
+function runTool(args, timeoutMs) {
+  const result = spawnSync(opts.tallyctl, args, {
+    encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20,
+  });
+  if (result.error || result.status !== 0) {
+    fail(`tallyctl ${args.join(' ')} failed ` +
+        `(${result.error ? result.error.message : `exit ${result.status}`}):\n` +
+        `${result.stdout}\n${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+// tallyctl submit in the background (several regions at once).
+function submit(name, collector, file, logDir) {
+  const entry = startProcess(name, opts.tallyctl,
+      ['submit', '--collector', collector, file], logDir);
+  return waitFor(`${name} to finish`, SUBMIT_MS, () => {
+    if (!entry.exited) return undefined;
+    if (entry.exited.code !== 0) {
+      fail(`${name} failed: ${JSON.stringify(entry.exited)}\n${readLog(entry)}`);
+    }
+    return true;
+  }, 50);
+}
+
+// ---- HTTP ----------------------------------------------------------------
+
+// Accepts both JSON name styles, as the page does.
+function camelize(value) {
+  if (Array.isArray(value)) return value.map(camelize);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) =>
+    [k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase()), camelize(v)]));
+}
+const num = (v) => Number(v ?? 0);
+
+async function getJson(base, pathAndQuery) {
+  const response = await fetch(base + pathAndQuery,
+      { signal: AbortSignal.timeout(30_000) });
+  if (!response.ok) {
+    fail(`GET ${pathAndQuery}: HTTP ${response.status} ${await response.text()}`);
+  }
+  return camelize(await response.json());
+}
+
+async function nationalResults(base, contestId) {
+  const body = await getJson(base,
+      `/v1/results?contest=${encodeURIComponent(contestId)}&scope=national`);
+  const result = (body.results || []).find((r) =>
+    r.totals && r.totals.contestId === contestId);
+  if (!result) fail(`/v1/results has no totals of ${contestId}`);
+  return { ...result, revision: num(body.revision) };
+}
+
+// ---- the night in two phases -----------------------------------------------
+
+function readProtocols(file) {
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim())
+      .map((line) => ({ line, protocol: camelize(JSON.parse(line)) }));
+}
+
+// Splits a region's protocols by station: the first half of its stations
+// (in reporting order) in phase 1, the rest in phase 2, so every station's
+// protocols arrive together.
+function splitByStation(protocols) {
+  const stations = [...new Set(protocols.map((p) => p.protocol.stationId))];
+  const first = new Set(stations.slice(0, Math.ceil(stations.length / 2)));
+  return [protocols.filter((p) => first.has(p.protocol.stationId)),
+    protocols.filter((p) => !first.has(p.protocol.stationId))];
+}
+
+const stationsOf = (protocols, contestId) => new Set(protocols
+    .filter((p) => p.protocol.contestId === contestId)
+    .map((p) => p.protocol.stationId)).size;
+
+// ---- page checks ----------------------------------------------------------
+
+async function pageState(page) {
+  return page.evaluate(() => {
+    const data = (id, attr = 'value') =>
+      document.getElementById(id)?.dataset[attr];
+    const rows = {};
+    for (const row of document.querySelectorAll('#national-total [data-choice-id]')) {
+      rows[row.dataset.choiceId] = { votes: row.dataset.votes, seats: row.dataset.seats };
+    }
+    const line = (name) =>
+      document.querySelector(`#national-total [data-line="${name}"]`)?.dataset.votes;
+    return {
+      marker: window.__browserTestMarker === true,
+      connection: data('connection-status', 'state'),
+      revision: Number(data('revision', 'revision')),
+      stationsReported: Number(data('stations-reported')),
+      stationsExpected: Number(data('stations-expected')),
+      contestId: document.getElementById('national-total')?.dataset.contestId,
+      rows,
+      againstAll: line('against-all'),
+      invalid: line('invalid'),
+      seats: document.querySelectorAll('#hemicycle circle').length,
+      house: Number(document.getElementById('hemicycle')?.dataset.house),
+      assigned: Number(document.getElementById('hemicycle')?.dataset.assigned),
+      status: document.getElementById('result-status')?.dataset.status,
+      regionsWithResults: document.querySelectorAll(
+          '#region-table tr[data-leading]').length,
+    };
+  });
+}
+
+// Waits until the page shows `stations` reported stations, then compares
+// every national figure with /v1/results.
+async function checkPage(page, base, contestId, stations, house, phase) {
+  // The caller has waited for /v1/results to count every station of the
+  // phase, so these totals are final for it; the page must reach at least
+  // their revision (it may lag behind the aggregator by a few events).
+  const results = await nationalResults(base, contestId);
+  const totals = results.totals;
+  let last = null;
+  const shown = await waitFor(
+      `the page to reach revision ${results.revision} and show ${stations} ` +
+      `stations (${phase})`, SETTLE_MS, async () => {
+        const s = last = await pageState(page);
+        return s.stationsReported === stations && s.connection === 'live' &&
+            s.revision >= results.revision ? s : undefined;
+      }, 100).catch((error) => {
+        if (last) {
+          error.message += `; the page shows revision ${last.revision}, ` +
+              `${last.stationsReported} stations, connection ${last.connection}`;
+        }
+        throw error;
+      });
+  const problems = [];
+  const expect = (what, got, want) => {
+    if (String(got) !== String(want)) {
+      problems.push(`${what}: page shows ${got}, /v1/results says ${want}`);
+    }
+  };
+  expect('list contest', shown.contestId, contestId);
+  expect('stations reported', shown.stationsReported, num(totals.stationsReported));
+  expect('stations expected', shown.stationsExpected, num(totals.stationsExpected));
+  for (const choice of totals.choices || []) {
+    expect(`votes of ${choice.choiceId}`, shown.rows[choice.choiceId]?.votes,
+        num(choice.votes));
+  }
+  expect('against all', shown.againstAll ?? 0, num(totals.againstAll));
+  expect('invalid', shown.invalid, num(totals.invalid));
+  for (const choice of results.allocation?.choices || []) {
+    expect(`list seats of ${choice.choiceId}`,
+        shown.rows[choice.choiceId]?.seats, num(choice.seats));
+  }
+  expect('hemicycle seats', shown.seats, house);
+  expect('house size', shown.house, house);
+  if (problems.length) {
+    fail(`after ${phase} the page disagrees with /v1/results:\n  ` +
+        problems.join('\n  '));
+  }
+  log(`${phase}: page shows ${shown.stationsReported}/${shown.stationsExpected} ` +
+      `stations, revision ${shown.revision}, ${shown.assigned}/${shown.house} ` +
+      `seats assigned, ${shown.regionsWithResults} regions with results, ` +
+      `status ${shown.status}`);
+  return shown;
+}
+
+// ---- main -----------------------------------------------------------------
+
+async function main() {
+  for (const flag of ['aggregator', 'collector', 'tallyctl', 'gateway', 'web_dir']) {
+    if (!opts[flag]) fail(`--${flag} is required`);
+    if (!fs.existsSync(opts[flag])) fail(`--${flag} ${opts[flag]} does not exist`);
+  }
+  if (!fs.existsSync(opts.chromium)) {
+    fail(`${opts.chromium} is missing: install Debian's chromium ` +
+        '(scripts/install-deps.sh does)');
+  }
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (error) {
+    fail('playwright-core is not installed in tests/browser/node_modules: ' +
+        `run scripts/install-deps.sh (npm ci in tests/browser) (${error.message})`);
+  }
+
+  const work = workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tally-browser-'));
+  const outDir = path.resolve(opts.out_dir);
+  fs.mkdirSync(outDir, { recursive: true });
+  let browser = null;
+  try {
+    const aggregator = startProcess('aggregator', opts.aggregator,
+        ['--data_dir', path.join(work, 'aggregator'), '--listen', '127.0.0.1:0'],
+        work);
+    const aggregatorAddress = await servingAddress(aggregator);
+    log(`aggregator serving on ${aggregatorAddress}`);
+
+    // The night's protocols, one file per region.
+    runTool(['simulate', '--write_dir', path.join(work, 'night')], 300_000);
+    const files = fs.readdirSync(path.join(work, 'night'))
+        .filter((f) => f.endsWith('.jsonl'))
+        .map((f) => ({ region: f.slice(0, -'.jsonl'.length),
+          file: path.join(work, 'night', f) }));
+    let chosen;
+    if (opts.regions === 'all') {
+      chosen = files;
+    } else if (opts.regions) {
+      const wanted = opts.regions.split(',');
+      chosen = files.filter((f) => wanted.includes(f.region));
+      if (chosen.length !== wanted.length) fail(`unknown region in ${opts.regions}`);
+    } else {
+      // The two smallest regions: quick, and more than one region row.
+      chosen = files.map((f) => ({ ...f, size: fs.statSync(f.file).size }))
+          .sort((a, b) => a.size - b.size).slice(0, 2);
+    }
+
+    const gateway = startProcess('gateway', opts.gateway,
+        ['--listen', '127.0.0.1:0', '--upstream', aggregatorAddress,
+          '--web_dir', opts.web_dir], work);
+    const base = `http://${await servingAddress(gateway)}`;
+    log(`gateway serving on ${base}`);
+
+    const election = await getJson(base, '/v1/election');
+    const contests = election.definition?.contests || [];
+    const listContest = contests.find((c) => !c.districtId &&
+        c.kind === 'CONTEST_KIND_PARTY_LIST') ||
+        contests.find((c) => !c.districtId);
+    if (!listContest) fail('/v1/election has no national contest');
+    // The page's house: every seat but a presidency's.
+    const house = contests.filter((c) =>
+      c.kind !== 'CONTEST_KIND_PRESIDENTIAL_MAJORITY')
+        .reduce((sum, c) => sum + num(c.seats), 0);
+
+    const phases = [[], []];
+    for (const region of chosen) {
+      const entry = startProcess(`collector-${region.region}`, opts.collector,
+          ['--region', region.region, '--data_dir',
+            path.join(work, `collector-${region.region}`), '--listen', '127.0.0.1:0',
+            '--aggregator', aggregatorAddress], work);
+      region.address = await servingAddress(entry);
+      splitByStation(readProtocols(region.file)).forEach((part, i) => {
+        const file = path.join(work, `phase${i + 1}-${region.region}.jsonl`);
+        fs.writeFileSync(file, part.map((p) => p.line).join('\n') + '\n');
+        phases[i].push({ region, file, protocols: part });
+      });
+    }
+    log(`regions ${chosen.map((r) => r.region).join(', ')}; ` +
+        `list contest ${listContest.id}; house of ${house} seats`);
+
+    const sendPhase = async (index) => {
+      const parts = phases[index];
+      await Promise.all(parts.map((p) => submit(
+          `submit${index + 1}-${p.region.region}`, p.region.address, p.file, work)));
+      return parts.reduce((n, p) => n + stationsOf(p.protocols, listContest.id), 0);
+    };
+    // The aggregator counts what the collectors forward, asynchronously.
+    const settled = (stations, phase) => waitFor(
+        `/v1/results to count ${stations} stations (${phase})`, SETTLE_MS,
+        async () => {
+          const r = await nationalResults(base, listContest.id);
+          return num(r.totals.stationsReported) === stations ? r : undefined;
+        }, 200);
+
+    const phase1Stations = await sendPhase(0);
+    await settled(phase1Stations, 'phase 1');
+
+    browser = await chromium.launch({
+      executablePath: opts.chromium,
+      headless: true,
+      // Root in a container has no user namespaces for the sandbox.
+      args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+      timeout: 60_000,
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(60_000);
+    const pageErrors = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
+    });
+    await page.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
+    await page.evaluate(() => { window.__browserTestMarker = true; });
+
+    const first = await checkPage(page, base, listContest.id, phase1Stations,
+        house, 'phase 1');
+    const shot1 = path.join(outDir, 'browser_page_phase1.png');
+    await page.screenshot({ path: shot1, fullPage: true, animations: 'disabled' });
+    log(`screenshot: ${shot1}`);
+
+    const phase2Stations = phase1Stations + await sendPhase(1);
+    await settled(phase2Stations, 'phase 2');
+    const second = await checkPage(page, base, listContest.id, phase2Stations,
+        house, 'phase 2');
+    if (!second.marker) fail('the page was reloaded: live updates must apply in place');
+    if (!(second.revision > first.revision)) {
+      fail(`revision did not advance on the page: ${first.revision} -> ${second.revision}`);
+    }
+    if (!(second.stationsReported > first.stationsReported)) {
+      fail('stations reported did not increase on the page');
+    }
+    if (pageErrors.length) fail(`errors on the page:\n  ${pageErrors.join('\n  ')}`);
+    const shot = path.join(outDir, 'browser_page.png');
+    await page.screenshot({ path: shot, fullPage: true, animations: 'disabled' });
+    log(`screenshot: ${shot}`);
+
+    // A phone: one column, nothing wider than the screen.
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 }, deviceScaleFactor: 2,
+      isMobile: true, hasTouch: true,
+    });
+    const phonePage = await phone.newPage();
+    await phonePage.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
+    await checkPage(phonePage, base, listContest.id, phase2Stations, house, 'phone');
+    const layout = await phonePage.evaluate(() => {
+      const box = (id) => document.getElementById(id).getBoundingClientRect();
+      return {
+        stacked: box('seats-section').top >= box('list-section').bottom,
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+      };
+    });
+    if (!layout.stacked) fail('on a phone the seats are not below the list results');
+    if (layout.overflow > 1) fail(`on a phone the page is ${layout.overflow}px too wide`);
+    const phoneShot = path.join(outDir, 'browser_page_phone.png');
+    await phonePage.screenshot({ path: phoneShot, fullPage: true, animations: 'disabled' });
+    log(`screenshot: ${phoneShot}`);
+    log('PASS');
+  } catch (error) {
+    for (const c of children) {
+      const text = readLog(c);
+      console.error(`---- ${c.name} (${c.logPath}) ----\n${text.slice(-3000)}`);
+    }
+    throw error;
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await stopAll();
+    if (!opts.keep) fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const overall = setTimeout(() => {
+  console.error(`browser_test: FAIL: the whole test took longer than ${opts.timeout_s}s`);
+  killAllNow();
+  if (workDir && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
+  process.exit(1);
+}, Number(opts.timeout_s) * 1000);
+
+main().then(() => {
+  clearTimeout(overall);
+  process.exit(0);
+}, (error) => {
+  console.error(`browser_test: FAIL: ${error instanceof TestFailure ?
+    error.message : error.stack}`);
+  killAllNow();
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# deploy/local-cluster/cluster.sh end to end, the way the README demo uses
+# it: start a cluster from BUILD in a temp dir, check status, play the night
+# at full speed, check the final seats and the recount, stop, and check that
+# everything stopped and that a restart resumes from the stored state.
+#   local_cluster_test.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+source_dir="$1"
+build_dir="$2"
+cluster="${source_dir}/deploy/local-cluster/cluster.sh"
+tallyctl="${build_dir}/clients/tallyctl/tallyctl"
+rundir="$(mktemp -d "${TMPDIR:-/tmp}/tally-cluster-test.XXXXXX")"
+failed=1
+finish() {
+  "${cluster}" stop --dir "${rundir}" >/dev/null 2>&1 || true
+  if ((failed)); then
+    echo "FAILED; logs kept in ${rundir}" >&2
+  else
+    rm -rf "${rundir}"
+  fi
+}
+trap finish EXIT
+fail() { echo "local_cluster_test: $*" >&2; exit 1; }
+
+"${cluster}" start --build "${build_dir}" --dir "${rundir}" --fresh
+"${cluster}" status --dir "${rundir}" >"${rundir}/status.txt" ||
+  fail "status after start: $(cat "${rundir}/status.txt")"
+grep -q "^23/23 running$" "${rundir}/status.txt" ||
+  fail "expected 23 servers: $(cat "${rundir}/status.txt")"
+[[ $(wc -l <"${rundir}/collectors.txt") -eq 20 ]] ||
+  fail "collectors.txt should list 20 collectors"
+aggregator="$(cat "${rundir}/aggregator.txt")"
+
+"${tallyctl}" simulate --collectors_file "${rundir}/collectors.txt" \
+  --speed 0 --corrections_percent 5 --duplicates_percent 5 \
+  >"${rundir}/simulate.txt" 2>&1 || fail "simulate: $(cat "${rundir}/simulate.txt")"
+grep -q " 0 rejected" "${rundir}/simulate.txt" || fail "rejections"
+
+# The collectors forward asynchronously: wait until everything is counted.
+for _ in $(seq 1 600); do
+  "${tallyctl}" results --aggregator "${aggregator}" --contest mazhilis-list \
+    --json >"${rundir}/results.json" 2>&1 || true
+  grep -Eq '"stations_?[rR]eported": ?10310' "${rundir}/results.json" && break
+  sleep 0.2
+done
+"${tallyctl}" results --aggregator "${aggregator}" >"${rundir}/results.txt"
+grep -q "reported 10,310 of 10,310 stations" "${rundir}/results.txt" ||
+  fail "not every station reported: $(head -5 "${rundir}/results.txt")"
+for party in "Amanat .* 40" "Auyl .* 8" "Respublica .* 6" "Aq Jol .* 6" \
+  "People's Party of Kazakhstan .* 5" "National Social Democratic Party .* 4"; do
+  grep -Eq "^  ${party}( |$)" "${rundir}/results.txt" ||
+    fail "official seats not reproduced (${party}): $(cat "${rundir}/results.txt")"
+done
+grep -q "98 of 98 allocated" "${rundir}/results.txt" || fail "98 seats"
+"${tallyctl}" verify --aggregator "${aggregator}" | tee "${rundir}/verify.txt"
+grep -q " 0 differences" "${rundir}/verify.txt" || fail "verify"
+
+# The viewer tier: the relay's feed and the gateway's JSON see the night.
+timeout 60 "${tallyctl}" watch --aggregator "$(cat "${rundir}/relay.txt")" \
+  --until_complete --json >"${rundir}/relay-watch.json" ||
+  fail "watch through the relay did not complete"
+grep -q '"snapshot_complete"\|"snapshotComplete"' "${rundir}/relay-watch.json" ||
+  fail "no snapshot through the relay"
+/usr/bin/python3 - "$(cat "${rundir}/gateway.txt")" <<'PY' || fail "gateway"
+import json, sys, urllib.request
+base = "http://" + sys.argv[1]
+results = json.load(urllib.request.urlopen(
+    base + "/v1/results?contest=mazhilis-list&scope=national", timeout=30))
+totals = results["results"][0]["totals"]
+assert int(totals["stations_reported"]) == 10310, totals["stations_reported"]
+page = urllib.request.urlopen(base + "/", timeout=30).read().decode()
+assert "<html" in page.lower(), page[:200]
+assert urllib.request.urlopen(base + "/healthz", timeout=30).status == 200
+PY
+
+"${cluster}" stop --dir "${rundir}"
+if "${cluster}" status --dir "${rundir}" >"${rundir}/status.txt"; then
+  fail "status after stop should fail: $(cat "${rundir}/status.txt")"
+fi
+grep -q "^0/[0-9]* running$" "${rundir}/status.txt" || fail "still running"
+
+# Without --fresh the cluster resumes from its data directories.
+"${cluster}" start --build "${build_dir}" --dir "${rundir}"
+aggregator="$(cat "${rundir}/aggregator.txt")"
+"${tallyctl}" results --aggregator "${aggregator}" >"${rundir}/results.txt"
+grep -q "reported 10,310 of 10,310 stations" "${rundir}/results.txt" ||
+  fail "restart lost the night"
+"${cluster}" stop --dir "${rundir}"
+failed=0
+echo "local_cluster_test: passed"

@@ -1,0 +1,611 @@
+// tally-gateway on loopback in front of the real tally-aggregator: JSON
+// reads equal the gRPC answers, bad input is named, Server-Sent Events
+// follow the feed and resume by Last-Event-ID, the page's files are served
+// and nothing outside them, and a missing upstream is reported as 503.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/simulator/night_generator.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "services/domain/definition_generator.h"
+#include "services/domain/election_index.h"
+#include "services/domain/proto_json.h"
+#include "tally/v1/aggregator.grpc.pb.h"
+#include "tally/v1/feed.pb.h"
+#include "tests/gateway/sse_client.h"
+#include "tests/support/ingest_session.h"
+#include "tests/support/process.h"
+
+namespace tally {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::testing::HasSubstr;
+using testing::IngestSession;
+using testing::SseClient;
+using testing::SseMessage;
+
+constexpr char kList[] = "mazhilis-list";
+// Waiting for one message or answer; generous for the sanitizer build.
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+// The reference election with true protocols (seed 5), built once.
+struct Reference {
+  absl::Status status;
+  std::unique_ptr<ElectionIndex> index;
+  std::vector<v1::StationProtocol> truth;
+};
+
+const Reference& Ref() {
+  static const Reference* const reference = [] {
+    auto* ref = new Reference;
+    absl::StatusOr<v1::ElectionDefinition> definition =
+        EmbeddedDefaultDefinition();
+    if (!definition.ok()) {
+      ref->status = definition.status();
+      return ref;
+    }
+    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
+        ElectionIndex::Build(*std::move(definition));
+    if (!index.ok()) {
+      ref->status = index.status();
+      return ref;
+    }
+    ref->index = *std::move(index);
+    sim::NightOptions options;
+    options.seed = 5;
+    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
+        sim::GenerateTruth(*ref->index, options);
+    if (!truth.ok()) {
+      ref->status = truth.status();
+      return ref;
+    }
+    ref->truth = *std::move(truth);
+    return ref;
+  }();
+  return *reference;
+}
+
+// Host and port of "HOST:PORT".
+std::pair<std::string, int> SplitAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(address.substr(colon + 1), &port)) << address;
+  return {address.substr(0, colon), port};
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(Ref().status.ok()) << Ref().status;
+    // A test client writing to a gateway that went away must fail, not die.
+    signal(SIGPIPE, SIG_IGN);
+    dir_ = testing::MakeTempDir("gateway");
+    // The page's directory, and a file next to it that must stay private.
+    web_dir_ = dir_ + "/web";
+    ASSERT_EQ(::mkdir(web_dir_.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((web_dir_ + "/js").c_str(), 0755), 0);
+    WriteFile(web_dir_ + "/index.html", "<!doctype html><title>tally</title>");
+    WriteFile(web_dir_ + "/js/app.js", "console.log('tally');");
+    WriteFile(web_dir_ + "/style.css", "body{}");
+    WriteFile(dir_ + "/secret.txt", "private");
+    ASSERT_EQ(::symlink((dir_ + "/secret.txt").c_str(),
+                        (web_dir_ + "/link.txt").c_str()),
+              0);
+  }
+
+  void TearDown() override {
+    sse_.clear();
+    if (gateway_ != nullptr) {
+      // Open SSE streams must not hold the graceful stop.
+      gateway_->process.Signal(SIGTERM);
+      absl::StatusOr<int> stopped = gateway_->process.Wait(absl::Minutes(1));
+      ASSERT_TRUE(stopped.ok()) << stopped.status();
+      EXPECT_EQ(*stopped, 0) << gateway_->process.log();
+    }
+    sessions_.clear();
+    channel_.reset();
+    if (aggregator_ != nullptr && aggregator_->process.running()) {
+      aggregator_->process.Signal(SIGTERM);
+      absl::StatusOr<int> stopped = aggregator_->process.Wait(absl::Minutes(1));
+      ASSERT_TRUE(stopped.ok()) << stopped.status();
+      EXPECT_EQ(*stopped, 0) << aggregator_->process.log();
+    }
+    testing::RemoveTempDirUnlessFailed(dir_);
+  }
+
+  void StartAggregator() {
+    const std::string data_dir = dir_ + "/aggregator";
+    absl::StatusOr<testing::Server> server = testing::StartServer(
+        AGGREGATOR_PATH, {"--data_dir", data_dir, "--listen", "127.0.0.1:0"},
+        dir_ + ".aggregator.log", absl::Minutes(2));
+    ASSERT_TRUE(server.ok()) << server.status();
+    aggregator_ = std::make_unique<testing::Server>(*std::move(server));
+    channel_ = testing::MakeChannel(aggregator_->address);
+  }
+
+  // The gateway in front of `upstream` (default: the aggregator).
+  void StartGateway(std::vector<std::string> extra = {},
+                    std::string upstream = "") {
+    if (upstream.empty()) upstream = aggregator_->address;
+    std::vector<std::string> args = {
+        "--listen",         "127.0.0.1:0", "--upstream",     upstream,
+        "--web_dir",        web_dir_,      "--keepalive_ms", "200",
+        "--rpc_timeout_ms", "10000"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    absl::StatusOr<testing::Server> server = testing::StartServer(
+        GATEWAY_PATH, args, absl::StrCat(dir_, ".gateway", ++gateways_, ".log"),
+        absl::Minutes(2));
+    ASSERT_TRUE(server.ok()) << server.status();
+    gateway_ = std::make_unique<testing::Server>(*std::move(server));
+    std::tie(host_, port_) = SplitAddress(gateway_->address);
+  }
+
+  httplib::Result Get(const std::string& path) {
+    httplib::Client client(host_, port_);
+    client.set_connection_timeout(10, 0);
+    client.set_read_timeout(60, 0);
+    return client.Get(path.c_str());
+  }
+
+  SseClient& Watch(const std::string& path, httplib::Headers headers = {}) {
+    sse_.push_back(
+        std::make_unique<SseClient>(host_, port_, path, std::move(headers)));
+    return *sse_.back();
+  }
+
+  // Sends the n-th list protocol; returns the revision of its commit.
+  uint64_t SendList(size_t n) {
+    const v1::StationProtocol& protocol = Ref().truth.at(n);
+    EXPECT_EQ(protocol.contest_id(), kList);
+    const v1::PollingStation* station =
+        Ref().index->FindStation(protocol.station_id());
+    EXPECT_NE(station, nullptr);
+    if (station == nullptr) return 0;
+    Session& session = sessions_[station->region_id()];
+    if (session.session == nullptr) {
+      absl::StatusOr<std::unique_ptr<IngestSession>> opened =
+          IngestSession::Open(aggregator_->address,
+                              "collector-" + station->region_id(),
+                              station->region_id(), absl::Minutes(3));
+      EXPECT_TRUE(opened.ok()) << opened.status();
+      if (!opened.ok()) return 0;
+      session.session = *std::move(opened);
+      session.next_seq = session.session->welcome().last_applied_seq() + 1;
+    }
+    absl::StatusOr<v1::IngestAck> ack =
+        session.session->Send(testing::Entries({protocol}, session.next_seq));
+    EXPECT_TRUE(ack.ok()) << ack.status();
+    if (!ack.ok()) return 0;
+    ++session.next_seq;
+    EXPECT_EQ(ack->results_size(), 1);
+    EXPECT_EQ(ack->results(0).outcome(), v1::OUTCOME_ACCEPTED)
+        << ack->ShortDebugString();
+    return ack->revision();
+  }
+
+  absl::StatusOr<v1::GetResultsResponse> GrpcResults(
+      const v1::GetResultsRequest& request) {
+    auto stub = v1::Aggregator::NewStub(channel_);
+    std::unique_ptr<grpc::ClientContext> context =
+        testing::DeadlineContext(kTimeout);
+    v1::GetResultsResponse response;
+    grpc::Status status = stub->GetResults(context.get(), request, &response);
+    if (!status.ok()) return absl::InternalError(status.error_message());
+    return response;
+  }
+
+  struct Session {
+    std::unique_ptr<IngestSession> session;
+    uint64_t next_seq = 1;
+  };
+  std::string dir_;
+  std::string web_dir_;
+  std::unique_ptr<testing::Server> aggregator_;
+  std::unique_ptr<testing::Server> gateway_;
+  int gateways_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::map<std::string, Session> sessions_;
+  std::string host_;
+  int port_ = 0;
+  std::vector<std::unique_ptr<SseClient>> sse_;
+};
+
+// The data of the next message, which must be of `kind`.
+template <typename Message>
+absl::StatusOr<Message> Expect(SseClient& sse, const std::string& kind,
+                               std::optional<std::string>* id = nullptr) {
+  absl::StatusOr<SseMessage> message = sse.Next(kTimeout);
+  if (!message.ok()) return message.status();
+  if (message->event != kind) {
+    return absl::InternalError(absl::StrCat(
+        "expected ", kind, ", got ", message->event, ": ", message->data));
+  }
+  Message parsed;
+  if (absl::Status status = ParseJson(message->data, &parsed); !status.ok()) {
+    return status;
+  }
+  if (id != nullptr) *id = message->id;
+  return parsed;
+}
+
+// The next event, skipping progress messages (whose id must be a
+// revision); its id must be its revision.
+absl::StatusOr<v1::Event> NextEvent(SseClient& sse) {
+  while (true) {
+    absl::StatusOr<SseMessage> message = sse.Next(kTimeout);
+    if (!message.ok()) return message.status();
+    if (message->event == "progress") continue;
+    if (message->event != "event") {
+      return absl::InternalError(
+          absl::StrCat("expected an event, got ", message->event));
+    }
+    v1::Event event;
+    if (absl::Status status = ParseJson(message->data, &event); !status.ok()) {
+      return status;
+    }
+    if (message->id != absl::StrCat(event.revision())) {
+      return absl::InternalError(absl::StrCat("event ", event.revision(),
+                                              " has id ",
+                                              message->id.value_or("none")));
+    }
+    return event;
+  }
+}
+
+// Reads snapshot parts up to snapshot_complete; returns its revision.
+absl::StatusOr<uint64_t> ReadSnapshot(SseClient& sse) {
+  int parts = 0;
+  while (true) {
+    absl::StatusOr<SseMessage> message = sse.Next(kTimeout);
+    if (!message.ok()) return message.status();
+    if (message->event == "snapshot") {
+      if (message->id.has_value()) {
+        return absl::InternalError("a snapshot part carries an id");
+      }
+      v1::Snapshot snapshot;
+      if (absl::Status s = ParseJson(message->data, &snapshot); !s.ok()) {
+        return s;
+      }
+      ++parts;
+      continue;
+    }
+    if (message->event != "snapshot_complete" || parts == 0) {
+      return absl::InternalError(absl::StrCat(
+          "unexpected ", message->event, " after ", parts, " snapshot parts"));
+    }
+    v1::SnapshotComplete complete;
+    if (absl::Status s = ParseJson(message->data, &complete); !s.ok()) {
+      return s;
+    }
+    if (message->id != absl::StrCat(complete.revision())) {
+      return absl::InternalError("snapshot_complete id is not its revision");
+    }
+    return complete.revision();
+  }
+}
+
+TEST_F(GatewayTest, ElectionJsonNamesTheElection) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  httplib::Result result = Get("/v1/election");
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  EXPECT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(result->get_header_value("Content-Type"), "application/json");
+  v1::GetElectionResponse election;
+  ASSERT_TRUE(ParseJson(result->body, &election).ok()) << result->body;
+  EXPECT_EQ(election.definition().id(), Ref().index->definition().id());
+  EXPECT_EQ(election.definition().name(), Ref().index->definition().name());
+  EXPECT_FALSE(election.definition().name().empty());
+  EXPECT_EQ(election.station_count(),
+            static_cast<uint32_t>(Ref().index->definition().stations_size()));
+  EXPECT_EQ(election.definition().stations_size(), 0);  // not asked for
+  // Every field is present, zero values included.
+  EXPECT_THAT(result->body, HasSubstr("\"revision\":\"0\""));
+
+  httplib::Result bad = Get("/v1/election?include_stations=maybe");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("include_stations"));
+
+  httplib::Result health = Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, "ok");
+}
+
+TEST_F(GatewayTest, ResultsJsonEqualsTheGrpcAnswer) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  for (size_t n = 0; n < 12; ++n) ASSERT_EQ(SendList(n), n + 1);
+  const v1::PollingStation* first =
+      Ref().index->FindStation(Ref().truth.at(0).station_id());
+  ASSERT_NE(first, nullptr);
+
+  struct Case {
+    std::string query;
+    v1::GetResultsRequest request;
+  };
+  std::vector<Case> cases(4);
+  cases[0].query = "/v1/results";
+  cases[1].query = absl::StrCat("/v1/results?contest=", kList);
+  cases[1].request.set_contest_id(kList);
+  cases[2].query = absl::StrCat("/v1/results?contest=", kList, "&scope=region/",
+                                first->region_id());
+  cases[2].request.set_contest_id(kList);
+  cases[2].request.mutable_scope()->set_kind(v1::SCOPE_KIND_REGION);
+  cases[2].request.mutable_scope()->set_id(first->region_id());
+  cases[3].query = absl::StrCat("/v1/results?contest=", kList,
+                                "&scope=national&all_scopes=1");
+  cases[3].request.set_contest_id(kList);
+  cases[3].request.mutable_scope()->set_kind(v1::SCOPE_KIND_NATIONAL);
+  cases[3].request.set_all_scopes(true);
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.query);
+    httplib::Result result = Get(c.query);
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    ASSERT_EQ(result->status, 200) << result->body;
+    EXPECT_EQ(result->get_header_value("Content-Type"), "application/json");
+    v1::GetResultsResponse over_http;
+    ASSERT_TRUE(ParseJson(result->body, &over_http).ok()) << result->body;
+    absl::StatusOr<v1::GetResultsResponse> over_grpc = GrpcResults(c.request);
+    ASSERT_TRUE(over_grpc.ok()) << over_grpc.status();
+    EXPECT_TRUE(MessageDifferencer::Equals(over_http, *over_grpc))
+        << over_http.ShortDebugString() << "\n"
+        << over_grpc->ShortDebugString();
+    EXPECT_EQ(over_http.revision(), 12u);
+    ASSERT_GT(over_http.results_size(), 0);
+  }
+}
+
+TEST_F(GatewayTest, BadParametersAreNamedAndUnknownContestIsNotFound) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  struct Case {
+    std::string path;
+    int status;
+    std::string names;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/results?scope=planet/mars", 400, "scope"},
+      {"/v1/results?scope=region/", 400, "scope"},
+      {absl::StrCat("/v1/results?contest=", kList, "&contest=smd-01"), 400,
+       "contest"},
+      {"/v1/results?all_scopes=yes", 400, "all_scopes"},
+      {"/v1/results?contest=no-such-contest", 404, "no-such-contest"},
+      {"/v1/watch?from_revision=abc", 400, "from_revision"},
+      {"/v1/watch?from_revision=-1", 400, "from_revision"},
+      {"/v1/watch?scope=galaxy", 400, "scope"},
+      {"/v1/nothing", 404, "/v1/nothing"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path);
+    httplib::Result result = Get(c.path);
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    EXPECT_EQ(result->status, c.status) << result->body;
+    EXPECT_EQ(result->get_header_value("Content-Type"), "application/json");
+    google::protobuf::Struct body;
+    ASSERT_TRUE(ParseJson(result->body, &body).ok()) << result->body;
+    ASSERT_TRUE(body.fields().contains("error")) << result->body;
+    EXPECT_THAT(body.fields().at("error").string_value(), HasSubstr(c.names));
+  }
+  // An unknown region is the upstream's NOT_FOUND or INVALID_ARGUMENT,
+  // never a server error.
+  httplib::Result region = Get(
+      absl::StrCat("/v1/results?contest=", kList, "&scope=region/atlantis"));
+  ASSERT_TRUE(region);
+  EXPECT_TRUE(region->status == 404 || region->status == 400)
+      << region->status << " " << region->body;
+  EXPECT_THAT(region->body, HasSubstr("atlantis"));
+
+  httplib::Client client(host_, port_);
+  httplib::Result post = client.Post("/v1/results", "{}", "application/json");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+}
+
+TEST_F(GatewayTest, WatchStreamsSnapshotThenEventsWithRevisionIds) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  ASSERT_EQ(SendList(0), 1u);
+  ASSERT_EQ(SendList(1), 2u);
+  SseClient& sse = Watch(absl::StrCat("/v1/watch?contest=", kList));
+  absl::StatusOr<int> status = sse.Status(kTimeout);
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(*status, 200) << sse.body_of_error();
+  EXPECT_THAT(sse.Header("Content-Type"), HasSubstr("text/event-stream"));
+  EXPECT_EQ(sse.Header("Cache-Control"), "no-cache");
+  EXPECT_EQ(sse.Header("X-Accel-Buffering"), "no");
+
+  absl::StatusOr<uint64_t> snapshot = ReadSnapshot(sse);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(*snapshot, 2u);
+  EXPECT_EQ(sse.retry_ms(), 2000);
+  for (size_t n = 2; n < 6; ++n) {
+    const uint64_t revision = SendList(n);
+    ASSERT_EQ(revision, n + 1);
+    absl::StatusOr<v1::Event> event = NextEvent(sse);
+    ASSERT_TRUE(event.ok()) << event.status();
+    EXPECT_EQ(event->revision(), revision);
+    ASSERT_GT(event->totals_size(), 0);
+    EXPECT_EQ(event->totals(0).contest_id(), kList);
+  }
+  // Silence is filled with keepalive comments (200 ms in this test).
+  const absl::Time deadline = absl::Now() + kTimeout;
+  while (sse.comments() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GT(sse.comments(), 0);
+}
+
+TEST_F(GatewayTest, ReconnectWithLastEventIdReceivesExactlyTheLaterRevisions) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  std::string last_id;
+  {
+    SseClient& first = Watch("/v1/watch");
+    absl::StatusOr<uint64_t> snapshot = ReadSnapshot(first);
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    ASSERT_EQ(*snapshot, 0u);
+    for (size_t n = 0; n < 5; ++n) {
+      ASSERT_EQ(SendList(n), n + 1);
+      absl::StatusOr<v1::Event> event = NextEvent(first);
+      ASSERT_TRUE(event.ok()) << event.status();
+      ASSERT_EQ(event->revision(), n + 1);
+      last_id = absl::StrCat(event->revision());
+    }
+    sse_.clear();  // the browser goes away
+  }
+  for (size_t n = 5; n < 8; ++n) ASSERT_EQ(SendList(n), n + 1);
+
+  // Last-Event-ID wins over the page's from_revision.
+  SseClient& again =
+      Watch("/v1/watch?from_revision=0", {{"Last-Event-ID", last_id}});
+  for (uint64_t revision = 6; revision <= 8; ++revision) {
+    absl::StatusOr<v1::Event> event = NextEvent(again);
+    ASSERT_TRUE(event.ok()) << event.status();
+    EXPECT_EQ(event->revision(), revision);
+  }
+  ASSERT_EQ(SendList(8), 9u);
+  absl::StatusOr<v1::Event> live = NextEvent(again);
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_EQ(live->revision(), 9u);
+
+  // from_revision alone resumes too.
+  SseClient& by_query = Watch("/v1/watch?from_revision=7");
+  for (uint64_t revision = 8; revision <= 9; ++revision) {
+    absl::StatusOr<v1::Event> event = NextEvent(by_query);
+    ASSERT_TRUE(event.ok()) << event.status();
+    EXPECT_EQ(event->revision(), revision);
+  }
+}
+
+TEST_F(GatewayTest, StaticFilesAreServedAndNothingOutsideThem) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  httplib::Result index = Get("/");
+  ASSERT_TRUE(index) << httplib::to_string(index.error());
+  EXPECT_EQ(index->status, 200);
+  EXPECT_EQ(index->body, "<!doctype html><title>tally</title>");
+  EXPECT_THAT(index->get_header_value("Content-Type"), HasSubstr("text/html"));
+  httplib::Result named = Get("/index.html");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->body, index->body);
+  httplib::Result script = Get("/js/app.js");
+  ASSERT_TRUE(script);
+  EXPECT_EQ(script->status, 200);
+  EXPECT_THAT(script->get_header_value("Content-Type"),
+              HasSubstr("javascript"));
+  httplib::Result style = Get("/style.css");
+  ASSERT_TRUE(style);
+  EXPECT_THAT(style->get_header_value("Content-Type"), HasSubstr("text/css"));
+
+  for (const char* path :
+       {"/missing.html", "/../secret.txt", "/js/../../secret.txt",
+        "/%2e%2e/secret.txt", "/js/%2E%2E/%2E%2E/secret.txt", "/link.txt",
+        "/..", "/js/..%2F..%2Fsecret.txt"}) {
+    SCOPED_TRACE(path);
+    httplib::Result result = Get(path);
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    EXPECT_EQ(result->status, 404);
+    EXPECT_THAT(result->body, ::testing::Not(HasSubstr("private")));
+  }
+}
+
+TEST_F(GatewayTest, UpstreamDownIsServiceUnavailable) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway({"--rpc_timeout_ms", "3000"}));
+  httplib::Result healthy = Get("/healthz");
+  ASSERT_TRUE(healthy);
+  EXPECT_EQ(healthy->status, 200);
+  SseClient& open = Watch("/v1/watch");
+  absl::StatusOr<uint64_t> snapshot = ReadSnapshot(open);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+
+  // The upstream goes away: the open stream ends (the browser reconnects
+  // with its Last-Event-ID) and reads are 503.
+  aggregator_->process.Signal(SIGTERM);
+  EXPECT_TRUE(open.WaitEnd(kTimeout));
+  absl::StatusOr<int> stopped = aggregator_->process.Wait(absl::Minutes(1));
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  ASSERT_EQ(*stopped, 0);
+
+  httplib::Result results = Get("/v1/results");
+  ASSERT_TRUE(results) << httplib::to_string(results.error());
+  EXPECT_EQ(results->status, 503) << results->body;
+  google::protobuf::Struct body;
+  ASSERT_TRUE(ParseJson(results->body, &body).ok()) << results->body;
+  EXPECT_TRUE(body.fields().contains("error"));
+  httplib::Result election = Get("/v1/election");
+  ASSERT_TRUE(election);
+  EXPECT_EQ(election->status, 503);
+  httplib::Result health = Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 503);
+
+  // A new watch ends its response at once, so that the browser retries
+  // after the retry interval.
+  SseClient& sse = Watch("/v1/watch");
+  EXPECT_TRUE(sse.WaitEnd(kTimeout));
+  EXPECT_EQ(sse.retry_ms(), 2000);
+}
+
+TEST_F(GatewayTest, WatchersBeyondTheLimitAreRefusedAndStopEndsStreams) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway({"--max_sse_clients", "2"}));
+  SseClient& one = Watch("/v1/watch");
+  SseClient& two = Watch("/v1/watch");
+  ASSERT_TRUE(ReadSnapshot(one).ok());
+  ASSERT_TRUE(ReadSnapshot(two).ok());
+  SseClient& three = Watch("/v1/watch");
+  absl::StatusOr<int> status = three.Status(kTimeout);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(*status, 503);
+  EXPECT_TRUE(three.WaitEnd(kTimeout));
+  EXPECT_THAT(three.body_of_error(), HasSubstr("limit 2"));
+  // JSON requests are still served while every SSE slot is taken.
+  httplib::Result results = Get("/v1/results");
+  ASSERT_TRUE(results);
+  EXPECT_EQ(results->status, 200);
+
+  // SIGTERM ends the open streams and the gateway exits 0.
+  gateway_->process.Signal(SIGTERM);
+  EXPECT_TRUE(one.WaitEnd(kTimeout));
+  EXPECT_TRUE(two.WaitEnd(kTimeout));
+  absl::StatusOr<int> stopped = gateway_->process.Wait(absl::Minutes(1));
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(*stopped, 0) << gateway_->process.log();
+  gateway_.reset();
+}
+
+}  // namespace
+}  // namespace tally
