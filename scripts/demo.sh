@@ -51,20 +51,22 @@ cleanup() {
 trap cleanup EXIT
 deploy/local-cluster/cluster.sh start --build build --dir "${rundir}" --fresh
 aggregator="$(cat "${rundir}/aggregator.txt")"
+# TLS with the cluster's dev CA, and the station client token.
+flags=(--flagfile "${rundir}/tallyctl.flags")
 echo "Open http://$(cat "${rundir}/gateway.txt")/ in a browser to watch the live results page."
 
 echo
 echo "== Election night at ${speed}x: protocols from 10,310 stations =="
 echo "   (3% sent wrong and corrected later, 2% resent; simulator log:"
 echo "    ${rundir}/simulate.log)"
-"${tallyctl}" simulate --collectors_file "${rundir}/collectors.txt" \
+"${tallyctl}" simulate "${flags[@]}" --collectors_file "${rundir}/collectors.txt" \
   --speed "${speed}" --corrections_percent 3 --duplicates_percent 2 \
   >"${rundir}/simulate.log" 2>&1 &
 simulator=$!
 
 # The live view until every station has reported every contest, redrawn
 # twice a second (a line each time when the output is not a terminal).
-"${tallyctl}" watch --aggregator "${aggregator}" --until_complete \
+"${tallyctl}" watch "${flags[@]}" --aggregator "${aggregator}" --until_complete \
   --refresh_ms 500
 
 if ! wait "${simulator}"; then
@@ -79,8 +81,41 @@ tail -n 1 "${rundir}/simulate.log"
 
 echo
 echo "== Final result =="
-"${tallyctl}" results --aggregator "${aggregator}"
+"${tallyctl}" results "${flags[@]}" --aggregator "${aggregator}"
 
 echo
 echo "== Recount of every total from the stored protocols =="
-"${tallyctl}" verify --aggregator "${aggregator}"
+"${tallyctl}" verify "${flags[@]}" --aggregator "${aggregator}"
+
+echo
+echo "== Operations: Prometheus metrics from the admin endpoints =="
+# GET /metrics over bash's /dev/tcp (no HTTP client needed).
+metrics_of() {
+  local address="$1"
+  exec 3<>"/dev/tcp/${address%:*}/${address##*:}"
+  printf 'GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n' "${address}" >&3
+  cat <&3
+  exec 3<&-
+}
+echo "(every server's endpoint is listed in ${rundir}/admin.txt)"
+metrics_of "$(sed -n 's/^aggregator=//p' "${rundir}/admin.txt")" | awk '
+  /^tally_ingest_protocols_total/ { sub(/^tally_ingest_protocols_total/, "");
+    outcomes = outcomes " " $0 }
+  /^tally_commit_batch_protocols_sum / { protocols = $2 }
+  /^tally_commit_batch_protocols_count / { rounds = $2 }
+  /^tally_commit_duration_seconds_sum / { seconds = $2 }
+  /^tally_revision / { revision = $2 }
+  END {
+    gsub(/\{outcome="/, "", outcomes); gsub(/"\} /, "=", outcomes)
+    print "aggregator: protocols by outcome" outcomes
+    if (rounds > 0)
+      printf "aggregator: %d synced commit rounds up to revision %d, mean %.1f protocols and %.2f ms per round\n",
+        rounds, revision, protocols / rounds, 1000 * seconds / rounds
+  }'
+depth=0
+while IFS='=' read -r name address; do
+  [[ "${name}" == collector-* ]] || continue
+  value="$(metrics_of "${address}" | awk '/^tally_outbox_depth / { print $2 }')"
+  depth=$((depth + ${value:-0}))
+done <"${rundir}/admin.txt"
+echo "collectors: ${depth} protocols waiting in their outboxes"

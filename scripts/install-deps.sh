@@ -11,10 +11,14 @@ packages=(
   libabsl-dev                              # flags, strings, Status, containers
   librocksdb-dev                           # durable stores (aggregator, collector)
   python3-grpcio python3-protobuf          # the Python client test
-  libssl-dev                               # SHA-256 protocol digests
-  libcpp-httplib-dev                       # HTTP/SSE gateway (header + lib)
+  libssl-dev                               # SHA-256 protocol digests, token digests
+  openssl                                  # deploy/tls/gen-dev-certs.sh (dev CA, certificates)
+  libcpp-httplib-dev                       # HTTP/SSE gateway, admin endpoints
+  prometheus-cpp-dev                       # Prometheus metrics (core library)
   libgtest-dev libgmock-dev                # tests
   libbenchmark-dev                         # benchmarks
+  iproute2                                 # ip netns/veth/bridge for tests/multihost
+  python3-yaml                             # the deploy manifests test
   clang-format                             # the format check in the suite
   chromium fonts-liberation                # the web page test (tests/browser)
 )

@@ -6,6 +6,8 @@
 #include "absl/time/clock.h"
 #include "clients/tallyctl/client_flags.h"
 #include "clients/tallyctl/commands.h"
+#include "services/security/station_tokens.h"
+#include "services/security/tls_credentials.h"
 
 ABSL_FLAG(std::string, aggregator, "127.0.0.1:7400",
           "address of the aggregator (or of a relay, for watch)");
@@ -15,8 +17,49 @@ ABSL_FLAG(std::string, contest, "",
           "contest id (watch: comma-separated list; empty: all)");
 ABSL_FLAG(std::string, scope, "",
           "national, region/<id> or district/<id> (watch: comma-separated)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA that verifies the server; default: the system roots");
+ABSL_FLAG(bool, insecure, false,
+          "plain text (servers started with --insecure, local demos only)");
+ABSL_FLAG(std::string, token_file, "",
+          "submit, simulate: file holding the station client token; "
+          "default: the environment variable TALLY_TOKEN");
 
 namespace tally::cli {
+namespace {
+
+// Set once by ConfigureTransport, before any thread starts.
+std::shared_ptr<grpc::ChannelCredentials>& Credentials() {
+  static auto* credentials = new std::shared_ptr<grpc::ChannelCredentials>();
+  return *credentials;
+}
+
+std::string& Token() {
+  static auto* token = new std::string();
+  return *token;
+}
+
+}  // namespace
+
+absl::Status ConfigureTransport() {
+  security::ClientTlsOptions tls;
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  tls.insecure = absl::GetFlag(FLAGS_insecure);
+  auto credentials = security::MakeChannelCredentials(tls);
+  if (!credentials.ok()) return credentials.status();
+  Credentials() = *credentials;
+  auto token =
+      security::ReadToken(absl::GetFlag(FLAGS_token_file), "TALLY_TOKEN");
+  if (!token.ok()) return token.status();
+  Token() = *token;
+  return absl::OkStatus();
+}
+
+void AddStationToken(grpc::ClientContext* context) {
+  if (!Token().empty()) {
+    context->AddMetadata("authorization", "Bearer " + Token());
+  }
+}
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
@@ -26,8 +69,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  if (Credentials() == nullptr) {
+    Credentials() = grpc::SslCredentials(grpc::SslCredentialsOptions());
+  }
+  return grpc::CreateCustomChannel(address, Credentials(), args);
 }
 
 std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration timeout) {

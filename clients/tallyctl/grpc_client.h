@@ -7,12 +7,24 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 
 namespace tally::cli {
 
+// Reads --tls_ca / --insecure and the station client token (--token_file
+// or $TALLY_TOKEN) once, after flag parsing; the error is one line naming
+// the flag.
+absl::Status ConfigureTransport();
+
+// A channel with the configured credentials: TLS (verified by --tls_ca or
+// the system roots) unless --insecure.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// Adds "authorization: Bearer <token>" when a token is configured. Only
+// calls to collectors carry it.
+void AddStationToken(grpc::ClientContext* context);
 
 // A context whose deadline is --timeout_ms from now.
 std::unique_ptr<grpc::ClientContext> CallContext();

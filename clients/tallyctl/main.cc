@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clients/tallyctl/commands.h"
+#include "clients/tallyctl/grpc_client.h"
 
 namespace {
 
@@ -72,6 +73,12 @@ int main(int argc, char** argv) {
     // the program name, so "tallyctl seats --input f" parses "--input f".
     std::vector<char*> positional = absl::ParseCommandLine(argc - 1, argv + 1);
     std::vector<std::string> args(positional.begin(), positional.end());
+    if (absl::Status transport = tally::cli::ConfigureTransport();
+        !transport.ok()) {
+      std::fprintf(stderr, "tallyctl %s: %s\n", name.c_str(),
+                   std::string(transport.message()).c_str());
+      return tally::cli::kExitBadInput;
+    }
     return command.run(args);
   }
   std::fprintf(stderr, "tallyctl: unknown command \"%s\"\n\n%s", name.c_str(),

@@ -53,6 +53,7 @@ grpc::Status SendChunk(v1::Collector::Stub& stub,
   const absl::Duration deadline = std::max(
       kMinChunkDeadline, absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
   std::unique_ptr<grpc::ClientContext> context = CallContext(deadline);
+  AddStationToken(context.get());
   std::unique_ptr<grpc::ClientWriter<v1::SubmitRequest>> writer =
       stub.SubmitStream(context.get(), response);
   v1::SubmitRequest request;

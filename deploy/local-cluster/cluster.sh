@@ -5,15 +5,22 @@
 # the web page (reads from the aggregator, the feed through the relay),
 # each with its own directory, log and PID file under RUNDIR. Ports are picked
 # by the kernel (port 0) and read back from each server's serving line.
+# Every gRPC connection uses TLS with certificates from a development CA
+# (deploy/tls/gen-dev-certs.sh, into RUNDIR/tls), collectors prove their
+# region to the aggregator with their certificates (mutual TLS) and station
+# clients present a token; --insecure runs everything in plain text.
 #
-#   cluster.sh start  [--build DIR] [--dir RUNDIR] [--fresh]
+#   cluster.sh start  [--build DIR] [--dir RUNDIR] [--fresh] [--insecure]
 #   cluster.sh stop   [--dir RUNDIR]
 #   cluster.sh status [--dir RUNDIR]
 #
 # start writes RUNDIR/aggregator.txt (HOST:PORT), RUNDIR/collectors.txt
 # (region=HOST:PORT lines, the input of `tallyctl simulate
 # --collectors_file`), RUNDIR/relay.txt and RUNDIR/gateway.txt (the web
-# page's HOST:PORT; GATEWAY_LISTEN, default 127.0.0.1:0, chooses it). See README.md in this directory.
+# page's HOST:PORT; GATEWAY_LISTEN, default 127.0.0.1:0, chooses it) and
+# RUNDIR/tallyctl.flags, the transport flags for tallyctl (use
+# `tallyctl CMD --flagfile RUNDIR/tallyctl.flags`). See README.md in this
+# directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,11 +31,13 @@ command="${1:-}"
 build="${repo}/build"
 rundir=""
 fresh=0
+insecure=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
     --dir) rundir="$2"; shift 2 ;;
     --fresh) fresh=1; shift ;;
+    --insecure) insecure=1; shift ;;
     *) echo "cluster.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -89,6 +98,22 @@ wait_serving() {
   return 1
 }
 
+# Prints the admin endpoint HOST:PORT from log $1 (the line follows the
+# serving line at once); empty after a second without it.
+admin_of() {
+  local log="$1" tries=0 address
+  while ((tries < 50)); do
+    address="$(grep -m1 -o 'admin endpoint on http://[^/]*' "${log}" \
+      2>/dev/null | sed 's|.*http://||' || true)"
+    if [[ -n "${address}" ]]; then
+      echo "${address}"
+      return 0
+    fi
+    tries=$((tries + 1))
+    sleep 0.02
+  done
+}
+
 start() {
   for bin in "${aggregator_bin}" "${collector_bin}" "${tallyctl_bin}" \
     "${relay_bin}" "${gateway_bin}"; do
@@ -103,11 +128,39 @@ start() {
   fi
   mkdir -p "${rundir}/aggregator/data" "${rundir}/collectors"
   rm -f "${rundir}/collectors.txt" "${rundir}/aggregator.txt" \
-    "${rundir}/relay.txt" "${rundir}/gateway.txt"
+    "${rundir}/relay.txt" "${rundir}/gateway.txt" "${rundir}/admin.txt"
+
+  local regions
+  regions="$("${tallyctl_bin}" simulate --list_regions)" ||
+    die "cannot list the regions"
+
+  # Transport flags of each kind of process, TLS unless --insecure.
+  local tls="${rundir}/tls"
+  local aggregator_tls=(--insecure) relay_tls=(--insecure)
+  local gateway_tls=(--insecure)
+  if ((insecure)); then
+    echo "--insecure" >"${rundir}/tallyctl.flags"
+  else
+    # shellcheck disable=SC2086
+    "${repo}/deploy/tls/gen-dev-certs.sh" "${tls}" ${regions} >/dev/null ||
+      die "cannot make the development certificates in ${tls}"
+    aggregator_tls=(--tls_cert "${tls}/server.pem" --tls_key "${tls}/server.key"
+      --tls_client_ca "${tls}/ca.pem"
+      --collector_identities "${tls}/collector-identities.txt")
+    relay_tls=(--tls_cert "${tls}/server.pem" --tls_key "${tls}/server.key"
+      --tls_ca "${tls}/ca.pem")
+    gateway_tls=(--tls_ca "${tls}/ca.pem")
+    printf -- '--tls_ca=%s\n--token_file=%s\n' "${tls}/ca.pem" \
+      "${tls}/station-client.token" >"${rundir}/tallyctl.flags"
+  fi
+  local tallyctl_flags=(--flagfile "${rundir}/tallyctl.flags")
 
   local log="${rundir}/aggregator/aggregator.log"
   : >"${log}"
-  "${aggregator_bin}" --listen 127.0.0.1:0 \
+  # Every server also opens an admin endpoint (/metrics, /healthz) on a
+  # free loopback port; the addresses go to ${rundir}/admin.txt.
+  "${aggregator_bin}" --listen 127.0.0.1:0 "${aggregator_tls[@]}" \
+    --admin_listen 127.0.0.1:0 \
     --data_dir "${rundir}/aggregator/data" >>"${log}" 2>&1 &
   echo $! >"${rundir}/aggregator.pid"
   local aggregator
@@ -117,20 +170,25 @@ start() {
     exit 1
   fi
   echo "${aggregator}" >"${rundir}/aggregator.txt"
-  echo "aggregator serving on ${aggregator}"
+  echo "aggregator=$(admin_of "${log}")" >"${rundir}/admin.txt"
+  echo "aggregator serving on ${aggregator}; metrics on" \
+    "http://$(admin_of "${log}")/metrics"
 
-  local regions
-  regions="$("${tallyctl_bin}" simulate --list_regions)" ||
-    die "cannot list the regions"
   # Start every collector, then wait for all: they open their stores in
   # parallel.
   for region in ${regions}; do
     local dir="${rundir}/collectors/${region}"
     mkdir -p "${dir}/data"
     : >"${dir}/collector.log"
+    local collector_tls=(--insecure)
+    if ((!insecure)); then
+      collector_tls=(--tls_cert "${tls}/collector-${region}.pem"
+        --tls_key "${tls}/collector-${region}.key" --tls_ca "${tls}/ca.pem"
+        --station_tokens "${tls}/station-tokens.txt")
+    fi
     "${collector_bin}" --region "${region}" --data_dir "${dir}/data" \
-      --listen 127.0.0.1:0 --aggregator "${aggregator}" \
-      >>"${dir}/collector.log" 2>&1 &
+      --listen 127.0.0.1:0 --aggregator "${aggregator}" "${collector_tls[@]}" \
+      --admin_listen 127.0.0.1:0 >>"${dir}/collector.log" 2>&1 &
     echo $! >"${dir}/collector.pid"
   done
   local lines=""
@@ -142,6 +200,8 @@ start() {
       exit 1
     fi
     lines+="${region}=${address}"$'\n'
+    echo "collector-${region}=$(admin_of "${dir}/collector.log")" \
+      >>"${rundir}/admin.txt"
   done
   printf '%s' "${lines}" >"${rundir}/collectors.txt"
   echo "$(wc -l <"${rundir}/collectors.txt") collectors serving; addresses in ${rundir}/collectors.txt"
@@ -151,6 +211,7 @@ start() {
   mkdir -p "${rundir}/relay" "${rundir}/gateway"
   : >"${rundir}/relay/relay.log"
   "${relay_bin}" --listen 127.0.0.1:0 --upstream "${aggregator}" \
+    "${relay_tls[@]}" --admin_listen 127.0.0.1:0 \
     >>"${rundir}/relay/relay.log" 2>&1 &
   echo $! >"${rundir}/relay.pid"
   local relay
@@ -160,11 +221,12 @@ start() {
     exit 1
   fi
   echo "${relay}" >"${rundir}/relay.txt"
+  echo "relay=$(admin_of "${rundir}/relay/relay.log")" >>"${rundir}/admin.txt"
   echo "relay serving on ${relay}"
   : >"${rundir}/gateway/gateway.log"
   "${gateway_bin}" --listen "${gateway_listen}" --upstream "${aggregator}" \
-    --feed "${relay}" --web_dir "${repo}/clients/web" \
-    >>"${rundir}/gateway/gateway.log" 2>&1 &
+    --feed "${relay}" --web_dir "${repo}/clients/web" "${gateway_tls[@]}" \
+    --admin_listen 127.0.0.1:0 >>"${rundir}/gateway/gateway.log" 2>&1 &
   echo $! >"${rundir}/gateway.pid"
   local gateway
   if ! gateway="$(wait_serving "${rundir}/gateway/gateway.log" \
@@ -173,10 +235,13 @@ start() {
     exit 1
   fi
   echo "${gateway}" >"${rundir}/gateway.txt"
+  echo "gateway=$(admin_of "${rundir}/gateway/gateway.log")" \
+    >>"${rundir}/admin.txt"
   echo "gateway serving the results page on http://${gateway}/"
 
   # Healthy: the aggregator answers a query.
-  "${tallyctl_bin}" results --aggregator "${aggregator}" --timeout_ms 5000 \
+  "${tallyctl_bin}" results "${tallyctl_flags[@]}" --aggregator "${aggregator}" \
+    --timeout_ms 5000 \
     >/dev/null || die "the aggregator at ${aggregator} does not answer"
   echo "cluster running in ${rundir}"
 }
@@ -260,7 +325,7 @@ case "${command}" in
   stop) stop ;;
   status) status ;;
   *)
-    echo "usage: cluster.sh start|stop|status [--build DIR] [--dir RUNDIR] [--fresh]" >&2
+    echo "usage: cluster.sh start|stop|status [--build DIR] [--dir RUNDIR] [--fresh] [--insecure]" >&2
     exit 2
     ;;
 esac

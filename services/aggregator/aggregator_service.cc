@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/domain/protocol_digest.h"
 #include "services/domain/scope_text.h"
+#include "services/observability/structured_log.h"
 #include "storage/consistency_check.h"
 
 namespace tally::aggregator {
@@ -41,7 +42,12 @@ bool ScopeGiven(const v1::Scope& scope) {
 class AggregatorService::IngestStream
     : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
  public:
-  explicit IngestStream(AggregatorService* service) : service_(service) {
+  IngestStream(
+      AggregatorService* service, std::string peer,
+      std::optional<absl::StatusOr<security::CollectorIdentity>> identity)
+      : service_(service),
+        peer_(std::move(peer)),
+        identity_(std::move(identity)) {
     service_->open_streams_.fetch_add(1);
     {
       absl::MutexLock lock(&service_->streams_mu_);
@@ -125,6 +131,10 @@ class AggregatorService::IngestStream
       return;
     }
     const v1::IngestHello& hello = request_.hello();
+    if (grpc::Status bound = CheckIdentity(hello); !bound.ok()) {
+      EndWith(bound);
+      return;
+    }
     if (hello.collector_id().empty()) {
       EndWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                            "hello.collector_id is required"));
@@ -150,6 +160,26 @@ class AggregatorService::IngestStream
         service_->options_.max_batch_entries);
     Send(std::move(welcome));
     StartRead(&request_);
+  }
+
+  // With mutual TLS the hello must claim what the certificate is bound
+  // to; the stream's region then restricts every protocol (the committer
+  // rejects a station of another region with PERMISSION_DENIED).
+  grpc::Status CheckIdentity(const v1::IngestHello& hello) const {
+    if (!identity_.has_value()) return grpc::Status::OK;
+    if (!identity_->ok()) return ToGrpc(identity_->status());
+    const security::CollectorIdentity& bound = **identity_;
+    if (hello.region_id() != bound.region_id ||
+        hello.collector_id() != bound.collector_id) {
+      return grpc::Status(
+          grpc::StatusCode::PERMISSION_DENIED,
+          absl::StrCat("certificate identity \"", bound.identity,
+                       "\" may submit only as collector \"", bound.collector_id,
+                       "\" for region \"", bound.region_id,
+                       "\", not as collector \"", hello.collector_id(),
+                       "\" for region \"", hello.region_id(), "\""));
+    }
+    return grpc::Status::OK;
   }
 
   void HandleBatch() {
@@ -252,9 +282,18 @@ class AggregatorService::IngestStream
   }
 
   void EndWith(const grpc::Status& status) {
+    bool decided = false;
     {
       absl::MutexLock lock(&mu_);
-      if (!finish_status_) finish_status_ = status;
+      if (!finish_status_) {
+        finish_status_ = status;
+        decided = true;
+      }
+    }
+    // Shutdown's UNAVAILABLE is routine; anything else is worth a line.
+    if (decided && !status.ok() &&
+        status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      service_->RecordStreamError(status, peer_, collector_id_);
     }
     MaybeFinish();
   }
@@ -285,6 +324,9 @@ class AggregatorService::IngestStream
   AggregatorService* const service_;
   v1::IngestRequest request_;
   bool hello_done_ = false;  // reader side only
+  // With mutual TLS: who the client certificate says the caller is.
+  const std::string peer_;
+  const std::optional<absl::StatusOr<security::CollectorIdentity>> identity_;
   std::string collector_id_;
   std::string region_id_;
 
@@ -308,11 +350,60 @@ AggregatorService::AggregatorService(AggregatorState* state,
       options_(options),
       definition_digest_(storage::AggregatorStore::DefinitionDigest(
                              state->index().definition())
-                             .value_or("")) {}
+                             .value_or("")),
+      metrics_(options.metrics) {
+  if (metrics_ == nullptr) {
+    private_metrics_ = std::make_unique<obs::MetricsRegistry>();
+    metrics_ = private_metrics_.get();
+  }
+}
+
+void AggregatorService::RecordStreamError(const grpc::Status& status,
+                                          absl::string_view peer,
+                                          absl::string_view collector_id) {
+  const char* code = "OTHER";
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+      code = "UNAUTHENTICATED";
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      code = "PERMISSION_DENIED";
+      break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      code = "INVALID_ARGUMENT";
+      break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      code = "RESOURCE_EXHAUSTED";
+      break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      code = "FAILED_PRECONDITION";
+      break;
+    default:
+      break;
+  }
+  metrics_
+      ->AddCounter("tally_ingest_streams_refused_total",
+                   "Ingest streams ended with an error, by gRPC code "
+                   "(identity refusals, malformed streams).",
+                   {{"code", code}})
+      ->Increment();
+  obs::LogWarning("ingest stream refused",
+                  {{"code", code},
+                   {"peer", peer},
+                   {"collector", collector_id},
+                   {"reason", status.error_message()}});
+}
 
 grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
-AggregatorService::Ingest(grpc::CallbackServerContext*) {
-  return new IngestStream(this);
+AggregatorService::Ingest(grpc::CallbackServerContext* context) {
+  // The certificate is known when the call arrives; the hello is checked
+  // against it when it is read.
+  std::optional<absl::StatusOr<security::CollectorIdentity>> identity;
+  if (options_.collector_identities != nullptr) {
+    identity =
+        options_.collector_identities->Authorize(context->auth_context().get());
+  }
+  return new IngestStream(this, context->peer(), std::move(identity));
 }
 
 void AggregatorService::EndIngestStreams() {

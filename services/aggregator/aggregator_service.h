@@ -6,12 +6,16 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/committer.h"
+#include "services/observability/metrics.h"
+#include "services/security/collector_identities.h"
 #include "storage/aggregator_store.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 
@@ -25,6 +29,13 @@ struct ServiceOptions {
   // memory stays bounded by streams x in-flight x batch size.
   uint32_t max_inflight_batches = 4;
   uint64_t epoch = 0;
+  // Set with mutual TLS: each Ingest stream's client certificate must be
+  // listed, and its hello must name the listed collector id and region
+  // (else PERMISSION_DENIED). Null: the hello is trusted.
+  std::shared_ptr<const security::CollectorIdentities> collector_identities;
+  // Where refused and failed Ingest streams are counted. Null: a private
+  // registry nobody scrapes.
+  obs::MetricsRegistry* metrics = nullptr;
 };
 
 class AggregatorService : public v1::Aggregator::CallbackService {
@@ -60,6 +71,11 @@ class AggregatorService : public v1::Aggregator::CallbackService {
  private:
   class IngestStream;
 
+  // Counts and logs an Ingest stream that ends with an error, so refused
+  // identities and malformed streams show up in metrics and audit logs.
+  void RecordStreamError(const grpc::Status& status, absl::string_view peer,
+                         absl::string_view collector_id);
+
   AggregatorState* const state_;
   storage::AggregatorStore* const store_;
   Committer* const committer_;
@@ -69,6 +85,8 @@ class AggregatorService : public v1::Aggregator::CallbackService {
   absl::Mutex streams_mu_;
   absl::flat_hash_set<IngestStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
   bool shutting_down_ ABSL_GUARDED_BY(streams_mu_) = false;
+  std::unique_ptr<obs::MetricsRegistry> private_metrics_;
+  obs::MetricsRegistry* metrics_;
 };
 
 }  // namespace tally::aggregator

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "services/domain/protocol_digest.h"
 #include "services/domain/protocol_validation.h"
+#include "services/observability/structured_log.h"
 
 namespace tally::aggregator {
 namespace {
@@ -34,11 +35,9 @@ std::array<uint8_t, 32> DigestArray(const std::string& bytes) {
 // A storage failure mid-commit leaves memory ahead of disk; the only safe
 // continuation is a restart, which rebuilds memory from what is durable.
 [[noreturn]] void DieOnStorageFailure(const absl::Status& status) {
-  std::fprintf(stderr,
-               "tally-aggregator: FATAL: commit failed, restarting from the "
-               "durable state is required: %s\n",
-               std::string(status.message()).c_str());
-  std::fflush(stderr);
+  obs::LogError(
+      "FATAL: commit failed, restarting from the durable state is required",
+      {{"reason", status.message()}});
   std::abort();
 }
 
@@ -67,7 +66,37 @@ Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
       store_(store),
       hub_(hub),
       epoch_(epoch),
-      options_(options) {}
+      options_(options) {
+  obs::MetricsRegistry* metrics = options_.metrics;
+  if (metrics == nullptr) {
+    private_metrics_ = std::make_unique<obs::MetricsRegistry>();
+    metrics = private_metrics_.get();
+  }
+  constexpr char kOutcomes[] =
+      "Protocols the committer classified, by outcome (rate() of it is the "
+      "ingest rate).";
+  outcome_accepted_ = metrics->AddCounter("tally_ingest_protocols_total",
+                                          kOutcomes, {{"outcome", "accepted"}});
+  outcome_duplicate_ = metrics->AddCounter(
+      "tally_ingest_protocols_total", kOutcomes, {{"outcome", "duplicate"}});
+  outcome_stale_ = metrics->AddCounter("tally_ingest_protocols_total",
+                                       kOutcomes, {{"outcome", "stale"}});
+  outcome_conflict_ = metrics->AddCounter("tally_ingest_protocols_total",
+                                          kOutcomes, {{"outcome", "conflict"}});
+  outcome_rejected_ = metrics->AddCounter("tally_ingest_protocols_total",
+                                          kOutcomes, {{"outcome", "rejected"}});
+  // Group commit: 1 .. 16384 protocols per synced WriteBatch.
+  round_protocols_ = metrics->AddHistogram(
+      "tally_commit_batch_protocols",
+      "Protocols per commit round (one synced RocksDB WriteBatch).",
+      obs::ExponentialBuckets(1, 2, 15));
+  // 0.25 ms .. about 4 s: an fsync is around a millisecond on SSDs.
+  round_seconds_ = metrics->AddHistogram(
+      "tally_commit_duration_seconds",
+      "Time of a commit round from classification to durable write, "
+      "acknowledgement and publication.",
+      obs::ExponentialBuckets(0.00025, 2, 15));
+}
 
 Committer::~Committer() { Stop(); }
 
@@ -122,6 +151,9 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
   Round round;
   uint64_t protocols = 0;
   uint64_t accepted = 0;
+  uint64_t duplicate = 0;
+  uint64_t stale = 0;
+  uint64_t conflict_count = 0;
   uint64_t revision = 0;
   bool advances = false;
   {
@@ -149,6 +181,7 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
         // Exactly-once across hops: a resend after a crash or reconnect
         // carries sequences at or below the stored cursor.
         if (entry.seq() <= cursor) {
+          ++duplicate;
           result->set_outcome(v1::OUTCOME_DUPLICATE);
           result->set_message(absl::StrCat("sequence ", entry.seq(),
                                            " of collector ", item.collector_id,
@@ -173,6 +206,7 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
         const std::array<uint8_t, 32> digest = DigestArray(protocol.digest());
 
         if (latest != nullptr && protocol.version() < latest->version) {
+          ++stale;
           result->set_outcome(v1::OUTCOME_STALE);
           result->set_message(absl::StrCat(
               "version ", protocol.version(),
@@ -181,6 +215,7 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
         }
         if (latest != nullptr && protocol.version() == latest->version) {
           if (digest == latest->digest) {
+            ++duplicate;
             result->set_outcome(v1::OUTCOME_DUPLICATE);
             result->set_message(
                 "this version with this content is already "
@@ -203,6 +238,7 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
           conflict.value.set_collector_id(item.collector_id);
           conflict.value.set_collector_seq(entry.seq());
           round.batch.conflicts.push_back(std::move(conflict));
+          ++conflict_count;
           continue;
         }
 
@@ -327,9 +363,17 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
   stats_.protocols.fetch_add(protocols, std::memory_order_relaxed);
   stats_.accepted.fetch_add(accepted, std::memory_order_relaxed);
   stats_.last_commit_protocols.store(protocols, std::memory_order_relaxed);
-  stats_.last_commit_micros.store(
-      absl::ToInt64Microseconds(absl::Now() - started),
-      std::memory_order_relaxed);
+  const absl::Duration took = absl::Now() - started;
+  stats_.last_commit_micros.store(absl::ToInt64Microseconds(took),
+                                  std::memory_order_relaxed);
+  outcome_accepted_->Increment(accepted);
+  outcome_duplicate_->Increment(duplicate);
+  outcome_stale_->Increment(stale);
+  outcome_conflict_->Increment(conflict_count);
+  outcome_rejected_->Increment(protocols - accepted - duplicate - stale -
+                               conflict_count);
+  round_protocols_->Observe(static_cast<double>(protocols));
+  round_seconds_->Observe(absl::ToDoubleSeconds(took));
 }
 
 }  // namespace tally::aggregator

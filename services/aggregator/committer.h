@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/watch_hub.h"
+#include "services/observability/metrics.h"
 #include "storage/aggregator_store.h"
 #include "tally/v1/aggregator.pb.h"
 
@@ -41,6 +43,9 @@ struct CommitterOptions {
   size_t max_protocols_per_commit = 16384;
   // Events kept for Watch replay; older ones are deleted.
   uint64_t retained_events = 100000;
+  // Where the committer's metrics are registered (outcomes, round size and
+  // latency). Null: a private registry nobody scrapes.
+  obs::MetricsRegistry* metrics = nullptr;
 };
 
 struct CommitterStats {
@@ -78,6 +83,16 @@ class Committer {
   const uint64_t epoch_;
   const CommitterOptions options_;
   CommitterStats stats_;
+
+  // Prometheus series (owned by options_.metrics or private_metrics_).
+  std::unique_ptr<obs::MetricsRegistry> private_metrics_;
+  obs::Counter* outcome_accepted_;
+  obs::Counter* outcome_duplicate_;
+  obs::Counter* outcome_stale_;
+  obs::Counter* outcome_conflict_;
+  obs::Counter* outcome_rejected_;
+  obs::Histogram* round_protocols_;
+  obs::Histogram* round_seconds_;
 
   absl::Mutex queue_mu_;
   std::deque<IngestItem> queue_ ABSL_GUARDED_BY(queue_mu_);

@@ -12,6 +12,8 @@
 #include "services/aggregator/watch_hub.h"
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_loader.h"
+#include "services/observability/admin_server.h"
+#include "services/observability/metrics.h"
 #include "storage/aggregator_store.h"
 
 namespace tally::aggregator {
@@ -64,9 +66,48 @@ absl::StatusOr<v1::ElectionDefinition> ChooseDefinition(
   return EmbeddedDefaultDefinition();
 }
 
+// The aggregator's scrape-time series: the feed's revision, watchers,
+// open Ingest streams and the count against the definition.
+void AddAggregatorGauges(obs::MetricsRegistry& metrics, AggregatorState* state,
+                         WatchHub* hub, AggregatorService* service) {
+  metrics.AddGaugeCallback(
+      "tally_revision", "Latest committed revision published to the feed.",
+      [hub] { return static_cast<double>(hub->published_revision()); });
+  metrics.AddGaugeCallback(
+      "tally_watchers", "Open Watch streams (relays, gateways, clients).",
+      [hub] { return static_cast<double>(hub->watcher_count()); });
+  metrics.AddCounterCallback(
+      "tally_watch_resyncs_total",
+      "Watchers that fell behind their queue limit and were resynchronised.",
+      [hub] { return static_cast<double>(hub->resync_count()); });
+  metrics.AddGaugeCallback(
+      "tally_ingest_streams", "Open Ingest streams (one per collector).",
+      [service] { return static_cast<double>(service->open_streams()); });
+  auto progress = [state](auto field) {
+    return [state, field] {
+      absl::ReaderMutexLock lock(&state->mu);
+      return static_cast<double>(field(state->Progress()));
+    };
+  };
+  metrics.AddGaugeCallback(
+      "tally_stations_reported", "Stations with at least one counted protocol.",
+      progress([](const v1::Progress& p) { return p.stations_reported(); }));
+  metrics.AddGaugeCallback(
+      "tally_stations_expected", "Stations of the election definition.",
+      progress([](const v1::Progress& p) { return p.stations_expected(); }));
+  metrics.AddGaugeCallback(
+      "tally_protocols_counted",
+      "Protocols counted (latest versions) over all contests.",
+      progress([](const v1::Progress& p) { return p.protocols_counted(); }));
+}
+
 }  // namespace
 
 struct AggregatorServer::Parts {
+  // Declared first so they are destroyed last: scrapes read every part.
+  obs::MetricsRegistry metrics;
+  std::unique_ptr<obs::AdminServer> admin;
+  std::atomic<bool> serving{false};
   std::unique_ptr<storage::AggregatorStore> store;
   std::unique_ptr<AggregatorState> state;
   std::unique_ptr<StoreEventSource> events;
@@ -125,6 +166,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   CommitterOptions committer_options;
   committer_options.retained_events = config.retained_events;
   committer_options.max_protocols_per_commit = config.max_protocols_per_commit;
+  committer_options.metrics = &parts->metrics;
   parts->committer =
       std::make_unique<Committer>(parts->state.get(), parts->store.get(),
                                   parts->hub.get(), *epoch, committer_options);
@@ -133,6 +175,8 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   service_options.max_batch_entries = config.max_batch_entries;
   service_options.max_inflight_batches = config.max_inflight_batches;
   service_options.epoch = *epoch;
+  service_options.collector_identities = config.collector_identities;
+  service_options.metrics = &parts->metrics;
   parts->service = std::make_unique<AggregatorService>(
       parts->state.get(), parts->store.get(), parts->committer.get(),
       service_options);
@@ -141,7 +185,10 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(config.listen,
+                           config.credentials != nullptr
+                               ? config.credentials
+                               : grpc::InsecureServerCredentials(),
                            &parts->port);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
@@ -163,6 +210,24 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
         absl::StrCat("cannot listen on ", config.listen));
   }
   parts->listen = config.listen;
+  obs::AddProcessMetrics(parts->metrics, "tally-aggregator",
+                         TALLY_VERSION_STRING);
+  AddAggregatorGauges(parts->metrics, parts->state.get(), parts->hub.get(),
+                      parts->service.get());
+  if (!config.admin_listen.empty()) {
+    std::atomic<bool>* serving = &parts->serving;
+    absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
+        obs::AdminServer::Start(config.admin_listen, &parts->metrics,
+                                [serving] { return serving->load(); });
+    if (!admin.ok()) {
+      parts->server->Shutdown();
+      parts->committer->Stop();
+      parts->hub->Shutdown();
+      return admin.status();
+    }
+    parts->admin = *std::move(admin);
+  }
+  parts->serving = true;
   return std::unique_ptr<AggregatorServer>(
       new AggregatorServer(std::move(parts)));
 }
@@ -173,6 +238,10 @@ AggregatorServer::AggregatorServer(std::unique_ptr<Parts> parts)
 AggregatorServer::~AggregatorServer() { Shutdown(absl::Seconds(5)); }
 
 int AggregatorServer::port() const { return parts_->port; }
+
+std::string AggregatorServer::admin_address() const {
+  return parts_->admin != nullptr ? parts_->admin->address() : "";
+}
 
 uint64_t AggregatorServer::revision() const {
   absl::ReaderMutexLock lock(&parts_->state->mu);
@@ -192,6 +261,7 @@ std::string AggregatorServer::Describe() const {
 void AggregatorServer::Shutdown(absl::Duration grace) {
   if (parts_ == nullptr || parts_->stopped) return;
   parts_->stopped = true;
+  parts_->serving = false;
   if (auto* health = parts_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
@@ -202,6 +272,8 @@ void AggregatorServer::Shutdown(absl::Duration grace) {
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->committer->Stop();
   parts_->server->Wait();
+  // Scrapes read the store's and hub's counters: stop them before closing.
+  if (parts_->admin != nullptr) parts_->admin->Stop();
   parts_->store.reset();  // closes RocksDB; the WAL is already synced
 }
 

@@ -10,6 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
+#include "services/security/collector_identities.h"
 
 namespace tally::aggregator {
 
@@ -29,6 +31,15 @@ struct AggregatorConfig {
   int max_message_bytes = 64 << 20;
   size_t watch_queue_limit = 1024;
   absl::Duration progress_interval = absl::Seconds(1);
+  // Transport security (services/security). Null: plain text, for tests
+  // that build the server in-process; the binary always sets it.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // When set, Ingest requires a verified client certificate listed here,
+  // and a collector may only speak for the region and collector id its
+  // certificate is bound to. Null: the hello is trusted (plain text).
+  std::shared_ptr<const security::CollectorIdentities> collector_identities;
+  // HOST:PORT of the admin endpoint (/metrics, /healthz); empty: none.
+  std::string admin_listen;
 };
 
 class AggregatorServer {
@@ -39,6 +50,8 @@ class AggregatorServer {
 
   int port() const;
   uint64_t revision() const;
+  // HOST:PORT of the admin endpoint; empty without one.
+  std::string admin_address() const;
   // A one-line description for logs: address, revision, election.
   std::string Describe() const;
 

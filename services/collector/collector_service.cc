@@ -9,13 +9,19 @@
 #include "absl/synchronization/mutex.h"
 #include "services/domain/protocol_digest.h"
 #include "services/domain/protocol_validation.h"
+#include "services/observability/structured_log.h"
 
 namespace tally::collector {
 namespace {
 
-// Station clients are not authenticated yet; every protocol is attributed
-// to this until tokens bind a caller to a name.
+// Without tokens (--insecure demos) callers have no name; their
+// protocols are attributed to this.
 constexpr char kAnonymousSubmitter[] = "station-client";
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
 
 v1::ProtocolResult Rejected(const v1::StationProtocol& protocol,
                             const absl::Status& status) {
@@ -48,8 +54,19 @@ class CollectorService::SubmitStreamReactor
     : public grpc::ServerReadReactor<v1::SubmitRequest> {
  public:
   SubmitStreamReactor(CollectorService* service,
-                      v1::SubmitStreamResponse* response)
+                      v1::SubmitStreamResponse* response,
+                      absl::StatusOr<const security::StationClient*> client)
       : service_(service), response_(response) {
+    if (!client.ok()) {
+      // Nothing is read from an unauthenticated caller.
+      {
+        absl::MutexLock lock(&mu_);
+        finished_ = true;
+      }
+      Finish(ToGrpc(client.status()));
+      return;
+    }
+    client_ = *client;
     reading_ = true;
     StartRead(&request_);
   }
@@ -65,7 +82,7 @@ class CollectorService::SubmitStreamReactor
       return;
     }
     std::variant<Submission, v1::ProtocolResult> prepared =
-        service_->Prepare(request_);
+        service_->Prepare(request_, client_);
     bool read_more = true;
     bool refused = false;
     {
@@ -151,6 +168,7 @@ class CollectorService::SubmitStreamReactor
       return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
     }
     for (v1::ProtocolResult& result : results_) {
+      service_->CountResult(result);
       switch (result.outcome()) {
         case v1::OUTCOME_ACCEPTED:
           response_->set_accepted(response_->accepted() + 1);
@@ -172,6 +190,7 @@ class CollectorService::SubmitStreamReactor
 
   CollectorService* const service_;
   v1::SubmitStreamResponse* const response_;
+  const security::StationClient* client_ = nullptr;
   v1::SubmitRequest request_;
 
   absl::Mutex mu_;
@@ -192,15 +211,78 @@ CollectorService::CollectorService(const ElectionIndex* index,
       store_(store),
       writer_(writer),
       forwarder_(forwarder),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  obs::MetricsRegistry* metrics = options_.metrics;
+  if (metrics == nullptr) {
+    private_metrics_ = std::make_unique<obs::MetricsRegistry>();
+    metrics = private_metrics_.get();
+  }
+  constexpr char kHelp[] =
+      "Protocols submitted to this collector, by verdict (accepted means "
+      "durable in the outbox).";
+  constexpr char kName[] = "tally_collector_protocols_total";
+  accepted_ = metrics->AddCounter(kName, kHelp, {{"outcome", "accepted"}});
+  duplicate_ = metrics->AddCounter(kName, kHelp, {{"outcome", "duplicate"}});
+  stale_ = metrics->AddCounter(kName, kHelp, {{"outcome", "stale"}});
+  rejected_ = metrics->AddCounter(kName, kHelp, {{"outcome", "rejected"}});
+  unauthenticated_ = metrics->AddCounter(
+      "tally_collector_unauthenticated_calls_total",
+      "Calls refused for a missing or unknown station token.");
+}
+
+void CollectorService::CountResult(const v1::ProtocolResult& result) const {
+  switch (result.outcome()) {
+    case v1::OUTCOME_ACCEPTED:
+      accepted_->Increment();
+      break;
+    case v1::OUTCOME_DUPLICATE:
+      duplicate_->Increment();
+      break;
+    case v1::OUTCOME_STALE:
+      stale_->Increment();
+      break;
+    default:
+      rejected_->Increment();
+      break;
+  }
+}
+
+absl::StatusOr<const security::StationClient*> CollectorService::Authenticate(
+    const grpc::CallbackServerContext* context) const {
+  if (options_.station_tokens == nullptr) {
+    return static_cast<const security::StationClient*>(nullptr);
+  }
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  const absl::string_view value =
+      it == metadata.end()
+          ? absl::string_view()
+          : absl::string_view(it->second.data(), it->second.size());
+  absl::StatusOr<const security::StationClient*> client =
+      options_.station_tokens->Authenticate(value);
+  if (!client.ok()) {
+    unauthenticated_->Increment();
+    obs::LogWarning(
+        "station client refused",
+        {{"peer", context->peer()}, {"reason", client.status().message()}});
+  }
+  return client;
+}
 
 std::variant<Submission, v1::ProtocolResult> CollectorService::Prepare(
-    const v1::SubmitRequest& request) const {
+    const v1::SubmitRequest& request,
+    const security::StationClient* client) const {
   if (!request.has_protocol()) {
     return Rejected(request.protocol(),
                     absl::InvalidArgumentError("protocol is required"));
   }
   const v1::StationProtocol& protocol = request.protocol();
+  if (client != nullptr && !client->MaySubmit(protocol.station_id())) {
+    return Rejected(protocol, absl::PermissionDeniedError(absl::StrCat(
+                                  "station client \"", client->name,
+                                  "\" may not submit for station_id ",
+                                  protocol.station_id())));
+  }
   ProtocolVerdict verdict =
       ValidateProtocol(*index_, protocol, {options_.region_id});
   if (!verdict.accepted()) {
@@ -212,7 +294,8 @@ std::variant<Submission, v1::ProtocolResult> CollectorService::Prepare(
   }
   Submission submission;
   submission.protocol = protocol;
-  submission.protocol.set_submitted_by(kAnonymousSubmitter);
+  submission.protocol.set_submitted_by(client != nullptr ? client->name
+                                                         : kAnonymousSubmitter);
   submission.protocol.set_digest(ProtocolDigest(submission.protocol));
   const ContestInfo* contest = index_->FindContest(protocol.contest_id());
   submission.key = storage::ProtocolKey{static_cast<uint16_t>(contest->index),
@@ -225,14 +308,22 @@ grpc::ServerUnaryReactor* CollectorService::Submit(
     grpc::CallbackServerContext* context, const v1::SubmitRequest* request,
     v1::SubmitResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::variant<Submission, v1::ProtocolResult> prepared = Prepare(*request);
+  absl::StatusOr<const security::StationClient*> client = Authenticate(context);
+  if (!client.ok()) {
+    reactor->Finish(ToGrpc(client.status()));
+    return reactor;
+  }
+  std::variant<Submission, v1::ProtocolResult> prepared =
+      Prepare(*request, *client);
   if (auto* verdict = std::get_if<v1::ProtocolResult>(&prepared)) {
+    CountResult(*verdict);
     *response->mutable_result() = *verdict;
     reactor->Finish(StatusOf(*verdict));
     return reactor;
   }
   Submission& submission = std::get<Submission>(prepared);
-  submission.done = [reactor, response](v1::ProtocolResult result) {
+  submission.done = [this, reactor, response](v1::ProtocolResult result) {
+    CountResult(result);
     const grpc::Status status = StatusOf(result);
     *response->mutable_result() = std::move(result);
     reactor->Finish(status);
@@ -247,13 +338,21 @@ grpc::ServerUnaryReactor* CollectorService::Submit(
 }
 
 grpc::ServerReadReactor<v1::SubmitRequest>* CollectorService::SubmitStream(
-    grpc::CallbackServerContext*, v1::SubmitStreamResponse* response) {
-  return new SubmitStreamReactor(this, response);
+    grpc::CallbackServerContext* context, v1::SubmitStreamResponse* response) {
+  return new SubmitStreamReactor(this, response, Authenticate(context));
 }
 
 grpc::ServerUnaryReactor* CollectorService::GetCollectorStatus(
     grpc::CallbackServerContext* context, const v1::GetCollectorStatusRequest*,
     v1::CollectorStatus* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The status is for the region's operators, who hold a token too.
+  if (absl::StatusOr<const security::StationClient*> client =
+          Authenticate(context);
+      !client.ok()) {
+    reactor->Finish(ToGrpc(client.status()));
+    return reactor;
+  }
   response->set_collector_id(options_.collector_id);
   response->set_region_id(options_.region_id);
   response->set_outbox_depth(store_->depth());
@@ -263,7 +362,6 @@ grpc::ServerUnaryReactor* CollectorService::GetCollectorStatus(
   response->set_submit_rate(writer_->submit_rate().PerSecond());
   response->set_forward_rate(forwarder_->forward_rate().PerSecond());
   response->set_last_error(forwarder_->last_error());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/observability/structured_log.h"
 
 namespace tally::collector {
 namespace {
@@ -36,7 +37,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ForwarderOptions& options) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
   return grpc::CreateCustomChannel(options.aggregator_address,
-                                   grpc::InsecureChannelCredentials(), args);
+                                   options.credentials != nullptr
+                                       ? options.credentials
+                                       : grpc::InsecureChannelCredentials(),
+                                   args);
 }
 
 }  // namespace
@@ -92,8 +96,29 @@ std::string Forwarder::last_error() const {
 }
 
 void Forwarder::SetError(const absl::Status& status) {
-  absl::MutexLock lock(&mu_);
-  last_error_ = status.ok() ? "" : status.ToString();
+  std::string error = status.ok() ? "" : status.ToString();
+  {
+    absl::MutexLock lock(&mu_);
+    // Logged on change only: a collector retrying against an aggregator
+    // that is down writes one line, not one per attempt.
+    const bool changed =
+        status.ok() ? !forwarding_logged_ : error != last_error_;
+    last_error_ = error;
+    forwarding_logged_ = status.ok();
+    if (!changed) return;
+  }
+  if (status.ok()) {
+    obs::LogInfo("forwarding to the aggregator",
+                 {{"aggregator", options_.aggregator_address},
+                  {"acked_seq", store_->acked_seq()},
+                  {"outbox_depth", store_->depth()}});
+  } else {
+    obs::LogWarning("aggregator stream failed, will retry",
+                    {{"aggregator", options_.aggregator_address},
+                     {"code", absl::StatusCodeToString(status.code())},
+                     {"reason", status.message()},
+                     {"outbox_depth", store_->depth()}});
+  }
 }
 
 bool Forwarder::Sleep(absl::Duration delay) {
@@ -184,6 +209,9 @@ absl::Status Forwarder::RunSession(bool* welcomed) {
   hello.mutable_hello()->set_collector_id(options_.collector_id);
   hello.mutable_hello()->set_region_id(options_.region_id);
   const bool hello_sent = stream->Write(hello);
+  // The stream ended on its own (a failed write, or the reader saw its
+  // end): Finish then reports the real cause, which a cancel would hide.
+  bool broken = !hello_sent;
 
   uint64_t sent = 0;
   uint32_t max_batch = options_.max_batch_entries;
@@ -221,7 +249,10 @@ absl::Status Forwarder::RunSession(bool* welcomed) {
             absl::MutexLock lock(&mu_);
             while (true) {
               if (stopping_) return absl::OkStatus();
-              if (session.reader_done) return absl::OkStatus();
+              if (session.reader_done) {
+                broken = true;
+                return absl::OkStatus();
+              }
               if (!session.inflight.empty() &&
                   absl::Now() - session.last_progress > options_.ack_timeout) {
                 return absl::DeadlineExceededError(absl::StrCat(
@@ -258,15 +289,32 @@ absl::Status Forwarder::RunSession(bool* welcomed) {
             if (session.inflight.empty()) session.last_progress = absl::Now();
             session.inflight.push_back(last);
           }
-          if (!stream->Write(request)) return absl::OkStatus();
+          if (!stream->Write(request)) {
+            broken = true;
+            return absl::OkStatus();
+          }
           sent = last;
         }
       }();
     }
   }
 
-  // Abandon the stream: whatever is unacknowledged stays in the outbox.
-  context.TryCancel();
+  // Abandon the stream: whatever is unacknowledged stays in the outbox. A
+  // broken stream's reader ends by itself (bounded wait, then cancel), so
+  // that Finish returns the transport's or the aggregator's status instead
+  // of CANCELLED.
+  bool cancel = true;
+  {
+    absl::MutexLock lock(&mu_);
+    if (broken) {
+      const absl::Time deadline = absl::Now() + absl::Seconds(5);
+      while (!session.reader_done && absl::Now() < deadline) {
+        wake_.WaitWithDeadline(&mu_, deadline);
+      }
+    }
+    cancel = !session.reader_done;
+  }
+  if (cancel) context.TryCancel();
   reader.join();
   const grpc::Status finished = stream->Finish();
   {

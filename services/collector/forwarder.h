@@ -39,6 +39,9 @@ struct ForwarderOptions {
   absl::Duration welcome_timeout = absl::Seconds(10);
   absl::Duration ack_timeout = absl::Seconds(60);
   int max_message_bytes = 64 << 20;
+  // TLS (with the collector's client certificate) to the aggregator.
+  // Null: plain text.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 class Forwarder {
@@ -80,6 +83,8 @@ class Forwarder {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::string last_error_ ABSL_GUARDED_BY(mu_);
+  // Whether the current healthy stream has been logged.
+  bool forwarding_logged_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -12,6 +12,8 @@
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/domain/election_loader.h"
+#include "services/observability/admin_server.h"
+#include "services/observability/metrics.h"
 #include "storage/aggregator_store.h"
 #include "storage/collector_store.h"
 
@@ -34,9 +36,37 @@ absl::Status BindStoreToDefinition(storage::CollectorStore& store,
   return store.SaveDefinitionDigest(*digest);
 }
 
+// The collector's scrape-time series: the outbox and the link upstream.
+void AddCollectorGauges(obs::MetricsRegistry& metrics,
+                        const storage::CollectorStore* store,
+                        const Forwarder* forwarder) {
+  metrics.AddGaugeCallback(
+      "tally_outbox_depth",
+      "Protocols durable in the outbox, not yet acknowledged by the "
+      "aggregator.",
+      [store] { return static_cast<double>(store->depth()); });
+  metrics.AddCounterCallback(
+      "tally_outbox_appended_total",
+      "Protocols appended to the outbox (its last sequence number).",
+      [store] { return static_cast<double>(store->last_seq()); });
+  metrics.AddCounterCallback(
+      "tally_outbox_acknowledged_total",
+      "Outbox entries the aggregator acknowledged as durable (its acked "
+      "sequence number).",
+      [store] { return static_cast<double>(store->acked_seq()); });
+  metrics.AddGaugeCallback(
+      "tally_aggregator_connected",
+      "1 while the forwarding stream to the aggregator is up.",
+      [forwarder] { return forwarder->connected() ? 1.0 : 0.0; });
+}
+
 }  // namespace
 
 struct CollectorServer::Parts {
+  // Declared first so they are destroyed last: scrapes read every part.
+  obs::MetricsRegistry metrics;
+  std::unique_ptr<obs::AdminServer> admin;
+  std::atomic<bool> serving{false};
   std::unique_ptr<storage::CollectorStore> store;
   std::unique_ptr<ElectionIndex> index;
   std::unique_ptr<Forwarder> forwarder;
@@ -87,6 +117,7 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   forwarder_options.max_batch_entries = config.forward_batch_entries;
   forwarder_options.max_inflight_batches = config.forward_inflight_batches;
   forwarder_options.max_message_bytes = config.max_message_bytes;
+  forwarder_options.credentials = config.aggregator_credentials;
   parts->forwarder =
       std::make_unique<Forwarder>(parts->store.get(), forwarder_options);
   Forwarder* forwarder = parts->forwarder.get();
@@ -98,6 +129,8 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   CollectorServiceOptions service_options;
   service_options.collector_id = parts->config.collector_id;
   service_options.region_id = config.region_id;
+  service_options.station_tokens = config.station_tokens;
+  service_options.metrics = &parts->metrics;
   parts->service = std::make_unique<CollectorService>(
       parts->index.get(), parts->store.get(), parts->writer.get(), forwarder,
       service_options);
@@ -107,7 +140,10 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(config.listen,
+                           config.credentials != nullptr
+                               ? config.credentials
+                               : grpc::InsecureServerCredentials(),
                            &parts->port);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
@@ -125,6 +161,24 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen));
   }
+  obs::AddProcessMetrics(parts->metrics, "tally-collector",
+                         TALLY_VERSION_STRING);
+  AddCollectorGauges(parts->metrics, parts->store.get(),
+                     parts->forwarder.get());
+  if (!config.admin_listen.empty()) {
+    std::atomic<bool>* serving = &parts->serving;
+    absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
+        obs::AdminServer::Start(config.admin_listen, &parts->metrics,
+                                [serving] { return serving->load(); });
+    if (!admin.ok()) {
+      parts->server->Shutdown();
+      parts->writer->Stop();
+      parts->forwarder->Stop();
+      return admin.status();
+    }
+    parts->admin = *std::move(admin);
+  }
+  parts->serving = true;
   return std::unique_ptr<CollectorServer>(
       new CollectorServer(std::move(parts)));
 }
@@ -135,6 +189,10 @@ CollectorServer::CollectorServer(std::unique_ptr<Parts> parts)
 CollectorServer::~CollectorServer() { Shutdown(absl::Seconds(5)); }
 
 int CollectorServer::port() const { return parts_->port; }
+
+std::string CollectorServer::admin_address() const {
+  return parts_->admin != nullptr ? parts_->admin->address() : "";
+}
 
 std::string CollectorServer::Describe() const {
   const std::string& listen = parts_->config.listen;
@@ -150,6 +208,7 @@ std::string CollectorServer::Describe() const {
 void CollectorServer::Shutdown(absl::Duration grace) {
   if (parts_ == nullptr || parts_->stopped) return;
   parts_->stopped = true;
+  parts_->serving = false;
   if (auto* health = parts_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
@@ -159,6 +218,7 @@ void CollectorServer::Shutdown(absl::Duration grace) {
   parts_->server->Wait();
   parts_->writer->Stop();
   parts_->forwarder->Stop();
+  if (parts_->admin != nullptr) parts_->admin->Stop();
   parts_->store.reset();
 }
 

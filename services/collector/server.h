@@ -10,6 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "services/security/station_tokens.h"
 
 namespace tally::collector {
 
@@ -28,6 +31,15 @@ struct CollectorConfig {
   uint32_t forward_batch_entries = 512;
   uint32_t forward_inflight_batches = 4;
   int max_message_bytes = 64 << 20;
+  // Transport security (services/security). Null: plain text, for tests
+  // that build the server in-process; the binary always sets both.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  std::shared_ptr<grpc::ChannelCredentials> aggregator_credentials;
+  // Station-client tokens. Null: clients are not authenticated (only
+  // with --insecure).
+  std::shared_ptr<const security::StationTokens> station_tokens;
+  // HOST:PORT of the admin endpoint (/metrics, /healthz); empty: none.
+  std::string admin_listen;
 };
 
 class CollectorServer {
@@ -37,6 +49,8 @@ class CollectorServer {
   ~CollectorServer();
 
   int port() const;
+  // HOST:PORT of the admin endpoint; empty without one.
+  std::string admin_address() const;
   // A one-line description for logs: address, region, outbox.
   std::string Describe() const;
 

@@ -17,6 +17,8 @@
 #include "services/gateway/static_files.h"
 #include "services/gateway/task_pool.h"
 #include "services/gateway/upstream.h"
+#include "services/observability/admin_server.h"
+#include "services/observability/metrics.h"
 
 namespace tally::gateway {
 namespace {
@@ -74,6 +76,10 @@ void SetGrpcError(httplib::Response& response, const grpc::Status& status) {
 }  // namespace
 
 struct GatewayServer::Parts {
+  // Declared first so they are destroyed last: scrapes read every part.
+  obs::MetricsRegistry metrics;
+  std::unique_ptr<obs::AdminServer> admin;
+  std::atomic<bool> serving{false};
   GatewayConfig config;
   std::unique_ptr<Upstream> upstream;
   std::unique_ptr<WatchSessions> watches;
@@ -84,6 +90,9 @@ struct GatewayServer::Parts {
   bool stopped = false;
 
   void Route(const httplib::Request& request, httplib::Response& response);
+  // Counts a finished routing decision by endpoint and HTTP status.
+  void CountRequest(const httplib::Request& request,
+                    const httplib::Response& response);
   void Election(const httplib::Request& request, httplib::Response& response);
   void Results(const httplib::Request& request, httplib::Response& response);
   void Health(httplib::Response& response);
@@ -146,6 +155,32 @@ void GatewayServer::Parts::Results(const httplib::Request& request,
   SetJson(response, answer);
 }
 
+void GatewayServer::Parts::CountRequest(const httplib::Request& request,
+                                        const httplib::Response& response) {
+  // A fixed set of endpoint labels: paths come from clients and must not
+  // create series.
+  const std::string& path = request.path;
+  const char* endpoint = "static";
+  if (path == "/v1/election") {
+    endpoint = "election";
+  } else if (path == "/v1/results") {
+    endpoint = "results";
+  } else if (path == "/v1/watch") {
+    endpoint = "watch";
+  } else if (path == "/healthz") {
+    endpoint = "healthz";
+  } else if (path == "/v1" || absl::StartsWith(path, "/v1/")) {
+    endpoint = "unknown";
+  }
+  metrics
+      .AddCounter(
+          "tally_http_requests_total",
+          "HTTP requests by endpoint and status code (an SSE stream "
+          "counts once, when it opens).",
+          {{"endpoint", endpoint}, {"code", absl::StrCat(response.status)}})
+      ->Increment();
+}
+
 void GatewayServer::Parts::Health(httplib::Response& response) {
   const grpc::Status status = upstream->CheckHealth();
   response.set_header("Cache-Control", "no-cache");
@@ -188,7 +223,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (parts->config.feed.empty()) parts->config.feed = config.upstream;
   parts->address = *address;
   parts->upstream = std::make_unique<Upstream>(
-      parts->config.upstream, parts->config.feed, config.rpc_timeout);
+      parts->config.upstream, parts->config.feed, config.rpc_timeout,
+      config.upstream_credentials);
   parts->watches =
       std::make_unique<WatchSessions>(parts->upstream.get(), config.watch);
 
@@ -208,6 +244,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   http.set_pre_routing_handler(
       [raw](const httplib::Request& request, httplib::Response& response) {
         raw->Route(request, response);
+        raw->CountRequest(request, response);
         return httplib::Server::HandlerResponse::Handled;
       });
   http.set_exception_handler([](const httplib::Request&,
@@ -243,6 +280,22 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot serve on ", config.listen));
   }
+  obs::AddProcessMetrics(parts->metrics, "tally-gateway", TALLY_VERSION_STRING);
+  parts->metrics.AddGaugeCallback(
+      "tally_sse_clients", "Open /v1/watch Server-Sent Events streams.",
+      [raw] { return static_cast<double>(raw->watches->open_streams()); });
+  if (!config.admin_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
+        obs::AdminServer::Start(config.admin_listen, &parts->metrics,
+                                [raw] { return raw->serving.load(); });
+    if (!admin.ok()) {
+      http.stop();
+      parts->listener.join();
+      return admin.status();
+    }
+    parts->admin = *std::move(admin);
+  }
+  parts->serving = true;
   return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(parts)));
 }
 
@@ -255,6 +308,10 @@ std::string GatewayServer::address() const {
   return absl::StrCat(parts_->address.host, ":", parts_->address.port);
 }
 
+std::string GatewayServer::admin_address() const {
+  return parts_->admin != nullptr ? parts_->admin->address() : "";
+}
+
 std::string GatewayServer::Describe() const {
   return absl::StrCat("serving on ", address(), " for upstream ",
                       parts_->config.upstream, ", feed ", parts_->config.feed,
@@ -264,6 +321,7 @@ std::string GatewayServer::Describe() const {
 bool GatewayServer::Shutdown(absl::Duration grace) {
   if (parts_ == nullptr || parts_->stopped) return true;
   parts_->stopped = true;
+  parts_->serving = false;
   const absl::Time deadline = absl::Now() + grace;
   // The accept loop stops first, so that workers close each connection
   // after its current response instead of waiting for another request;
@@ -278,8 +336,10 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
     return false;
   }
   parts_->listener.join();
-  return parts_->watches->WaitIdle(
+  const bool idle = parts_->watches->WaitIdle(
       std::max(deadline - absl::Now(), absl::Milliseconds(100)));
+  if (parts_->admin != nullptr) parts_->admin->Stop();
+  return idle;
 }
 
 }  // namespace tally::gateway

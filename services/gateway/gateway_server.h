@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "services/gateway/watch_sessions.h"
 
 namespace tally::gateway {
@@ -21,12 +22,16 @@ struct GatewayConfig {
   std::string upstream = "127.0.0.1:7400";
   // Feed for Watch; empty: the upstream.
   std::string feed;
+  // TLS towards the upstream and the feed; null: plain text.
+  std::shared_ptr<grpc::ChannelCredentials> upstream_credentials;
   std::string web_dir;
   absl::Duration rpc_timeout = absl::Seconds(5);
   // Worker threads beyond the SSE limit, for JSON and file requests, so
   // that watchers never take every thread.
   size_t http_workers = 64;
   WatchOptions watch;
+  // HOST:PORT of the admin endpoint (/metrics, /healthz); empty: none.
+  std::string admin_listen;
 };
 
 class GatewayServer {
@@ -39,6 +44,8 @@ class GatewayServer {
 
   // HOST:PORT actually served.
   std::string address() const;
+  // HOST:PORT of the admin endpoint; empty without one.
+  std::string admin_address() const;
   // "serving on HOST:PORT ..." for the start line.
   std::string Describe() const;
 

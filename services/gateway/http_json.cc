@@ -1,10 +1,9 @@
 #include "services/gateway/http_json.h"
 
-#include <cstdio>
-
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "services/domain/proto_json.h"
+#include "services/observability/json_text.h"
 
 namespace tally::gateway {
 
@@ -24,44 +23,8 @@ int HttpStatusFor(grpc::StatusCode code) {
   }
 }
 
-std::string JsonQuote(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out.push_back('"');
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x",
-                        static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += escaped;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::string ErrorJson(absl::string_view message) {
-  return absl::StrCat("{\"error\":", JsonQuote(message), "}");
+  return absl::StrCat("{\"error\":", obs::JsonQuote(message), "}");
 }
 
 bool MessageJson(const google::protobuf::Message& message, std::string* json) {

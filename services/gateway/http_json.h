@@ -16,9 +16,6 @@ namespace tally::gateway {
 // 502 (the upstream failed).
 int HttpStatusFor(grpc::StatusCode code);
 
-// `text` as a JSON string literal, quotes included.
-std::string JsonQuote(absl::string_view text);
-
 // {"error":"<message>"}
 std::string ErrorJson(absl::string_view message);
 

@@ -11,6 +11,8 @@
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
 #include "services/gateway/gateway_server.h"
+#include "services/observability/server_flags.h"
+#include "services/security/tls_credentials.h"
 
 #ifndef TALLY_WEB_DIR
 #define TALLY_WEB_DIR "clients/web"
@@ -23,6 +25,11 @@ ABSL_FLAG(std::string, upstream, "127.0.0.1:7400",
 ABSL_FLAG(std::string, feed, "",
           "Feed service for /v1/watch: the aggregator or a tally-relay "
           "(host:port); default: --upstream");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA that verifies --upstream and --feed; default: the system "
+          "roots");
+ABSL_FLAG(bool, insecure, false,
+          "plain text to --upstream and --feed (local demos only)");
 ABSL_FLAG(std::string, web_dir, TALLY_WEB_DIR,
           "directory of the web page's files");
 ABSL_FLAG(uint32_t, rpc_timeout_ms, 5000, "deadline of each unary call");
@@ -41,8 +48,9 @@ ABSL_FLAG(uint32_t, shutdown_grace_ms, 5000,
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "tally-gateway [--listen HOST:PORT] [--upstream HOST:PORT] "
-      "[--feed HOST:PORT] [--web_dir DIR]");
+      "[--feed HOST:PORT] [--web_dir DIR] (--tls_ca PEM | --insecure)");
   absl::ParseCommandLine(argc, argv);
+  if (!tally::obs::ConfigureLoggingFromFlags("tally-gateway").ok()) return 2;
 
   // A browser that closes its connection must end one stream, not the
   // process.
@@ -60,6 +68,20 @@ int main(int argc, char** argv) {
   config.upstream = absl::GetFlag(FLAGS_upstream);
   config.feed = absl::GetFlag(FLAGS_feed);
   config.web_dir = absl::GetFlag(FLAGS_web_dir);
+  config.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  {
+    // HTTP itself is plain: browsers' TLS ends at the ingress in front.
+    tally::security::ClientTlsOptions tls;
+    tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+    tls.insecure = absl::GetFlag(FLAGS_insecure);
+    auto credentials = tally::security::MakeChannelCredentials(tls);
+    if (!credentials.ok()) {
+      tally::obs::LogError("refusing to start",
+                           {{"reason", credentials.status().message()}});
+      return 2;
+    }
+    config.upstream_credentials = *credentials;
+  }
   config.rpc_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_rpc_timeout_ms));
   config.http_workers = absl::GetFlag(FLAGS_http_workers);
   config.watch.max_clients = absl::GetFlag(FLAGS_max_sse_clients);
@@ -70,32 +92,32 @@ int main(int argc, char** argv) {
   if (config.rpc_timeout <= absl::ZeroDuration() ||
       config.watch.keepalive_interval <= absl::ZeroDuration() ||
       config.watch.watch_deadline <= absl::ZeroDuration()) {
-    std::fprintf(stderr,
-                 "tally-gateway: --rpc_timeout_ms, --keepalive_ms and "
-                 "--watch_deadline_s must be positive\n");
+    tally::obs::LogError(
+        "--rpc_timeout_ms, --keepalive_ms and --watch_deadline_s must be "
+        "positive");
     return 1;
   }
   auto server = tally::gateway::GatewayServer::Start(config);
   if (!server.ok()) {
-    std::fprintf(stderr, "tally-gateway: %s\n",
-                 std::string(server.status().message()).c_str());
+    tally::obs::LogError(
+        "cannot start",
+        {{"reason", server.status().message()},
+         {"code", absl::StatusCodeToString(server.status().code())}});
     return 1;
   }
-  std::printf("tally-gateway: %s\n", (*server)->Describe().c_str());
-  std::fflush(stdout);
+  tally::obs::LogServing(
+      (*server)->Describe(), (*server)->admin_address(),
+      {{"upstream", config.upstream}, {"tls", !absl::GetFlag(FLAGS_insecure)}});
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  std::printf("tally-gateway: signal %d, draining\n", signal);
-  std::fflush(stdout);
+  tally::obs::LogInfo("stop signal, draining", {{"signal", signal}});
   if (!(*server)->Shutdown(
           absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)))) {
-    std::printf(
-        "tally-gateway: requests still running after the grace period\n");
-    std::fflush(stdout);
+    tally::obs::LogWarning("requests still running after the grace period");
     // Their threads still run; skip destructors that would race them.
     std::_Exit(0);
   }
-  std::printf("tally-gateway: stopped\n");
+  tally::obs::LogInfo("stopped");
   return 0;
 }

@@ -10,11 +10,14 @@
 #include "google/protobuf/empty.pb.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "services/observability/structured_log.h"
 
 namespace tally::gateway {
 namespace {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& address,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   grpc::ChannelArguments args;
   // Snapshots can be large; the servers allow 64 MiB messages.
   args.SetMaxReceiveMessageSize(64 << 20);
@@ -24,8 +27,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(
+      address,
+      credentials != nullptr ? credentials : grpc::InsecureChannelCredentials(),
+      args);
 }
 
 // grpc.health.v1.HealthCheckResponse.ServingStatus
@@ -34,12 +39,13 @@ constexpr uint64_t kServing = 1;
 }  // namespace
 
 Upstream::Upstream(const std::string& aggregator_address,
-                   const std::string& feed_address, absl::Duration rpc_timeout)
+                   const std::string& feed_address, absl::Duration rpc_timeout,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials)
     : rpc_timeout_(rpc_timeout),
-      aggregator_channel_(MakeChannel(aggregator_address)),
+      aggregator_channel_(MakeChannel(aggregator_address, credentials)),
       feed_channel_(feed_address == aggregator_address
                         ? aggregator_channel_
-                        : MakeChannel(feed_address)),
+                        : MakeChannel(feed_address, credentials)),
       aggregator_(v1::Aggregator::NewStub(aggregator_channel_)),
       feed_(v1::Feed::NewStub(feed_channel_)) {}
 
@@ -52,9 +58,8 @@ Upstream::~Upstream() {
               +[](size_t* live) { return *live == 0; }, &live_watches_),
           absl::Seconds(30))) {
     // A call still uses the channels: leave them to the process's end.
-    std::fprintf(stderr,
-                 "tally-gateway: %zu watch calls outlived the gateway\n",
-                 live_watches_);
+    obs::LogWarning("watch calls outlived the gateway",
+                    {{"calls", live_watches_}});
     new std::shared_ptr<grpc::Channel>(aggregator_channel_);
     new std::shared_ptr<grpc::Channel>(feed_channel_);
   }

@@ -22,8 +22,10 @@ class Upstream {
  public:
   // Channels connect lazily: a missing upstream shows up as UNAVAILABLE
   // on calls, not as a start failure (the gateway may start first).
+  // `credentials`: TLS towards both upstreams; null: plain text.
   Upstream(const std::string& aggregator_address,
-           const std::string& feed_address, absl::Duration rpc_timeout);
+           const std::string& feed_address, absl::Duration rpc_timeout,
+           std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
   v1::Aggregator::Stub* aggregator() { return aggregator_.get(); }
   v1::Feed::Stub* feed() { return feed_.get(); }

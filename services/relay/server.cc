@@ -7,6 +7,9 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "services/observability/admin_server.h"
+#include "services/observability/metrics.h"
+#include "services/observability/structured_log.h"
 #include "services/relay/relay_feed.h"
 #include "services/relay/relay_state.h"
 #include "services/relay/upstream.h"
@@ -14,6 +17,9 @@
 namespace tally::relay {
 
 struct RelayServer::Parts {
+  // Declared first so they are destroyed last: scrapes read every part.
+  obs::MetricsRegistry metrics;
+  std::unique_ptr<obs::AdminServer> admin;
   std::unique_ptr<RelayState> state;
   std::unique_ptr<RelayFeed> feed;
   std::unique_ptr<Upstream> upstream;
@@ -31,9 +37,25 @@ struct RelayServer::Parts {
   bool health_closed ABSL_GUARDED_BY(health_mu) = false;
 
   void SetServing(bool on) {
+    bool changed = false;
+    {
+      absl::MutexLock lock(&health_mu);
+      changed = serving != on;
+      serving = on;
+      ApplyHealthLocked();
+    }
+    if (!changed) return;
+    if (on) {
+      obs::LogInfo("feed serving", {{"revision", state->revision()},
+                                    {"upstream", upstream_address}});
+    } else {
+      obs::LogWarning("feed not serving until a new upstream snapshot",
+                      {{"upstream", upstream_address}});
+    }
+  }
+  bool healthy() {
     absl::MutexLock lock(&health_mu);
-    serving = on;
-    ApplyHealthLocked();
+    return serving && !health_closed;
   }
   void ApplyHealthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu) {
     if (server == nullptr || health_closed) return;
@@ -61,7 +83,10 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(config.listen,
+                           config.credentials != nullptr
+                               ? config.credentials
+                               : grpc::InsecureServerCredentials(),
                            &parts->port);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
@@ -87,6 +112,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
 
   UpstreamOptions upstream_options;
   upstream_options.address = config.upstream;
+  upstream_options.credentials = config.upstream_credentials;
   upstream_options.max_message_bytes = config.max_message_bytes;
   upstream_options.retained_events = config.retained_events;
   upstream_options.max_backoff =
@@ -99,6 +125,44 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
       upstream_options, parts->state.get(), parts->feed.get(),
       [raw](bool on) { raw->SetServing(on); });
   parts->upstream->Start();
+
+  obs::MetricsRegistry& metrics = parts->metrics;
+  obs::AddProcessMetrics(metrics, "tally-relay", TALLY_VERSION_STRING);
+  metrics.AddGaugeCallback(
+      "tally_revision", "Latest revision this relay holds and serves.",
+      [raw] { return static_cast<double>(raw->state->revision()); });
+  metrics.AddGaugeCallback(
+      "tally_watchers", "Open Watch streams served by this relay.",
+      [raw] { return static_cast<double>(raw->feed->watcher_count()); });
+  metrics.AddCounterCallback(
+      "tally_watch_resyncs_total",
+      "Watchers that fell behind their queue limit and were resynchronised.",
+      [raw] { return static_cast<double>(raw->feed->resync_count()); });
+  metrics.AddCounterCallback(
+      "tally_upstream_connections_total",
+      "Watch streams opened to the upstream (1 + reconnections).",
+      [raw] { return static_cast<double>(raw->upstream->connections()); });
+  metrics.AddCounterCallback(
+      "tally_upstream_resnapshots_total",
+      "Fresh upstream snapshots taken after the first (gap too large to "
+      "resume).",
+      [raw] { return static_cast<double>(raw->upstream->resnapshots()); });
+  metrics.AddGaugeCallback(
+      "tally_feed_serving",
+      "1 while the relay holds a complete snapshot and serves watchers.",
+      [raw] { return raw->healthy() ? 1.0 : 0.0; });
+  if (!config.admin_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
+        obs::AdminServer::Start(config.admin_listen, &metrics,
+                                [raw] { return raw->healthy(); });
+    if (!admin.ok()) {
+      parts->upstream->Stop();
+      parts->feed->Shutdown();
+      parts->server->Shutdown();
+      return admin.status();
+    }
+    parts->admin = *std::move(admin);
+  }
   return std::unique_ptr<RelayServer>(new RelayServer(std::move(parts)));
 }
 
@@ -108,6 +172,10 @@ RelayServer::RelayServer(std::unique_ptr<Parts> parts)
 RelayServer::~RelayServer() { Shutdown(absl::Seconds(5)); }
 
 int RelayServer::port() const { return parts_->port; }
+
+std::string RelayServer::admin_address() const {
+  return parts_->admin != nullptr ? parts_->admin->address() : "";
+}
 
 uint64_t RelayServer::revision() const { return parts_->state->revision(); }
 
@@ -132,6 +200,7 @@ void RelayServer::Shutdown(absl::Duration grace) {
   parts_->feed->Shutdown();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->server->Wait();
+  if (parts_->admin != nullptr) parts_->admin->Stop();
 }
 
 }  // namespace tally::relay

@@ -10,6 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
 
 namespace tally::relay {
 
@@ -27,6 +29,12 @@ struct RelayConfig {
   // How long a call resuming from a revision the relay does not have yet
   // waits for it before OUT_OF_RANGE.
   absl::Duration ahead_wait = absl::Seconds(2);
+  // Transport security (services/security). Null: plain text, for tests
+  // that build the server in-process; the binary always sets both.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  std::shared_ptr<grpc::ChannelCredentials> upstream_credentials;
+  // HOST:PORT of the admin endpoint (/metrics, /healthz); empty: none.
+  std::string admin_listen;
 };
 
 class RelayServer {
@@ -36,6 +44,8 @@ class RelayServer {
   ~RelayServer();
 
   int port() const;
+  // HOST:PORT of the admin endpoint; empty without one.
+  std::string admin_address() const;
   // Revision of the relay's state (0 before the first snapshot).
   uint64_t revision() const;
   // A one-line description for logs: address, upstream, revision.

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/observability/structured_log.h"
 #include "tally/v1/feed.grpc.pb.h"
 
 namespace tally::relay {
@@ -29,7 +30,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const UpstreamOptions& options) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
   return grpc::CreateCustomChannel(options.address,
-                                   grpc::InsecureChannelCredentials(), args);
+                                   options.credentials != nullptr
+                                       ? options.credentials
+                                       : grpc::InsecureChannelCredentials(),
+                                   args);
 }
 
 }  // namespace
@@ -102,9 +106,10 @@ void Upstream::Loop() {
     // An outage repeats the same error: log its first and every tenth.
     const std::string why = ended.ToString();
     if (why != last_error || failures % 10 == 0) {
-      std::fprintf(stderr, "tally-relay: upstream %s: %s (attempt %llu)\n",
-                   options_.address.c_str(), why.c_str(),
-                   static_cast<unsigned long long>(failures + 1));
+      obs::LogWarning("upstream stream ended, reconnecting",
+                      {{"upstream", options_.address},
+                       {"reason", why},
+                       {"attempt", failures + 1}});
     }
     last_error = why;
     ++failures;
@@ -121,9 +126,10 @@ void Upstream::WatchdogLoop() {
   while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), tick)) {
     if (context_ != nullptr &&
         absl::Now() - last_message_ > options_.idle_timeout) {
-      std::fprintf(stderr,
-                   "tally-relay: upstream silent for %s, reconnecting\n",
-                   absl::FormatDuration(options_.idle_timeout).c_str());
+      obs::LogWarning(
+          "upstream silent, reconnecting",
+          {{"upstream", options_.address},
+           {"silent_for", absl::FormatDuration(options_.idle_timeout)}});
       context_->TryCancel();
       last_message_ = absl::Now();  // one cancel per silence
     }
@@ -288,8 +294,9 @@ absl::Status Upstream::RunStream(uint64_t from, bool* received) {
       case v1::WatchResponse::kResync:
         // The upstream dropped our queue; its fresh snapshot follows on
         // this stream.
-        std::fprintf(stderr, "tally-relay: upstream resync: %s\n",
-                     response.resync().reason().c_str());
+        obs::LogWarning("upstream resync",
+                        {{"upstream", options_.address},
+                         {"reason", response.resync().reason()}});
         in_snapshot = true;
         pending = aggregator::SnapshotView();
         break;

@@ -42,6 +42,8 @@ struct UpstreamOptions {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
   absl::Duration idle_timeout = absl::Seconds(30);
+  // TLS towards the upstream; null: plain text.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 class Upstream {

@@ -145,7 +145,7 @@ function runTool(args, timeoutMs) {
 // tallyctl submit in the background (several regions at once).
 function submit(name, collector, file, logDir) {
   const entry = startProcess(name, opts.tallyctl,
-      ['submit', '--collector', collector, file], logDir);
+      ['submit', '--insecure', '--collector', collector, file], logDir);
   return waitFor(`${name} to finish`, SUBMIT_MS, () => {
     if (!entry.exited) return undefined;
     if (entry.exited.code !== 0) {
@@ -316,7 +316,8 @@ async function main() {
   let browser = null;
   try {
     const aggregator = startProcess('aggregator', opts.aggregator,
-        ['--data_dir', path.join(work, 'aggregator'), '--listen', '127.0.0.1:0'],
+        ['--data_dir', path.join(work, 'aggregator'), '--listen', '127.0.0.1:0',
+          '--insecure'],
         work);
     const aggregatorAddress = await servingAddress(aggregator);
     log(`aggregator serving on ${aggregatorAddress}`);
@@ -342,7 +343,7 @@ async function main() {
 
     const gateway = startProcess('gateway', opts.gateway,
         ['--listen', '127.0.0.1:0', '--upstream', aggregatorAddress,
-          '--web_dir', opts.web_dir], work);
+          '--web_dir', opts.web_dir, '--insecure'], work);
     const base = `http://${await servingAddress(gateway)}`;
     log(`gateway serving on ${base}`);
 
@@ -362,7 +363,7 @@ async function main() {
       const entry = startProcess(`collector-${region.region}`, opts.collector,
           ['--region', region.region, '--data_dir',
             path.join(work, `collector-${region.region}`), '--listen', '127.0.0.1:0',
-            '--aggregator', aggregatorAddress], work);
+            '--aggregator', aggregatorAddress, '--insecure'], work);
       region.address = await servingAddress(entry);
       splitByStation(readProtocols(region.file)).forEach((part, i) => {
         const file = path.join(work, `phase${i + 1}-${region.region}.jsonl`);

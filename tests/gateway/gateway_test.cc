@@ -146,7 +146,8 @@ class GatewayTest : public ::testing::Test {
   void StartAggregator() {
     const std::string data_dir = dir_ + "/aggregator";
     absl::StatusOr<testing::Server> server = testing::StartServer(
-        AGGREGATOR_PATH, {"--data_dir", data_dir, "--listen", "127.0.0.1:0"},
+        AGGREGATOR_PATH,
+        {"--data_dir", data_dir, "--listen", "127.0.0.1:0", "--insecure"},
         dir_ + ".aggregator.log", absl::Minutes(2));
     ASSERT_TRUE(server.ok()) << server.status();
     aggregator_ = std::make_unique<testing::Server>(*std::move(server));
@@ -160,7 +161,7 @@ class GatewayTest : public ::testing::Test {
     std::vector<std::string> args = {
         "--listen",         "127.0.0.1:0", "--upstream",     upstream,
         "--web_dir",        web_dir_,      "--keepalive_ms", "200",
-        "--rpc_timeout_ms", "10000"};
+        "--rpc_timeout_ms", "10000",       "--insecure"};
     args.insert(args.end(), extra.begin(), extra.end());
     absl::StatusOr<testing::Server> server = testing::StartServer(
         GATEWAY_PATH, args, absl::StrCat(dir_, ".gateway", ++gateways_, ".log"),

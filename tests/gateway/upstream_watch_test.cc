@@ -47,7 +47,7 @@ class UpstreamWatchTest : public ::testing::Test {
     dir_ = tally::testing::MakeTempDir("upstream-watch");
     absl::StatusOr<tally::testing::Server> server = tally::testing::StartServer(
         AGGREGATOR_PATH,
-        {"--data_dir", dir_ + "/data", "--listen", "127.0.0.1:0"},
+        {"--data_dir", dir_ + "/data", "--listen", "127.0.0.1:0", "--insecure"},
         dir_ + ".log", absl::Minutes(2));
     ASSERT_TRUE(server.ok()) << server.status();
     aggregator_ = std::make_unique<tally::testing::Server>(*std::move(server));

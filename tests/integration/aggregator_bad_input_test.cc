@@ -115,7 +115,7 @@ class BadInputTest : public ::testing::Test {
   void StartAggregator(std::vector<std::string> extra = {}) {
     data_dir_ = testing::MakeTempDir("bad-input");
     std::vector<std::string> args = {"--data_dir", data_dir_, "--listen",
-                                     "127.0.0.1:0"};
+                                     "127.0.0.1:0", "--insecure"};
     args.insert(args.end(), extra.begin(), extra.end());
     absl::StatusOr<testing::Server> server = testing::StartServer(
         AGGREGATOR_PATH, args, data_dir_ + ".log", absl::Minutes(2));

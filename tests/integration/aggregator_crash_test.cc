@@ -137,7 +137,8 @@ class CrashTest : public ::testing::Test {
 
   absl::StatusOr<testing::Server> Start(const std::string& label) {
     return testing::StartServer(
-        AGGREGATOR_PATH, {"--data_dir", data_dir_, "--listen", "127.0.0.1:0"},
+        AGGREGATOR_PATH,
+        {"--data_dir", data_dir_, "--listen", "127.0.0.1:0", "--insecure"},
         absl::StrCat(data_dir_, ".", label, ".log"), kStartTimeout);
   }
 

@@ -58,7 +58,7 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 constexpr absl::Duration kStartTimeout = absl::Seconds(120);
 
 std::vector<std::string> AggregatorArgs(const std::string& data_dir) {
-  return {"--data_dir", data_dir, "--listen", "127.0.0.1:0"};
+  return {"--data_dir", data_dir, "--listen", "127.0.0.1:0", "--insecure"};
 }
 
 // Keeps the first few failures of a collector thread (gtest assertions are

@@ -308,7 +308,7 @@ class WatchTest : public ::testing::Test {
   void StartAggregator(std::vector<std::string> extra = {}) {
     data_dir_ = testing::MakeTempDir("watch");
     std::vector<std::string> args = {"--data_dir", data_dir_, "--listen",
-                                     "127.0.0.1:0"};
+                                     "127.0.0.1:0", "--insecure"};
     args.insert(args.end(), extra.begin(), extra.end());
     absl::StatusOr<testing::Server> server = testing::StartServer(
         AGGREGATOR_PATH, args, data_dir_ + ".log", absl::Minutes(2));
@@ -632,8 +632,8 @@ TEST_F(WatchTest, TallyctlWatchJsonPrintsRevisions) {
   const std::string log = log_dir + "/out";
   absl::StatusOr<testing::Process> tallyctl =
       testing::Process::Start(TALLYCTL_PATH,
-                              {"watch", "--aggregator", server_->address,
-                               "--json", "--max_events", "3"},
+                              {"watch", "--insecure", "--aggregator",
+                               server_->address, "--json", "--max_events", "3"},
                               log);
   ASSERT_TRUE(tallyctl.ok()) << tallyctl.status();
   // Live events are only sent after the snapshot: wait for its end.

@@ -85,7 +85,7 @@ class CollectorTest : public ::testing::Test {
   void StartAggregator(const std::string& listen) {
     absl::StatusOr<testing::Server> server = testing::StartServer(
         AGGREGATOR_PATH,
-        {"--data_dir", dir_ + "/aggregator", "--listen", listen},
+        {"--data_dir", dir_ + "/aggregator", "--listen", listen, "--insecure"},
         absl::StrCat(dir_, ".aggregator.", ++starts_, ".log"), kStartTimeout);
     ASSERT_TRUE(server.ok()) << server.status();
     aggregator_ = std::make_unique<testing::Server>(*std::move(server));
@@ -97,7 +97,7 @@ class CollectorTest : public ::testing::Test {
     absl::StatusOr<testing::Server> server = testing::StartServer(
         COLLECTOR_PATH,
         {"--region", region_, "--data_dir", dir_ + "/collector", "--listen",
-         "127.0.0.1:0", "--aggregator", aggregator_->address},
+         "127.0.0.1:0", "--aggregator", aggregator_->address, "--insecure"},
         absl::StrCat(dir_, ".collector.", ++starts_, ".log"), kStartTimeout);
     ASSERT_TRUE(server.ok()) << server.status();
     collector_ = std::make_unique<testing::Server>(*std::move(server));

@@ -98,7 +98,7 @@ class ElectionNightTest : public ::testing::Test {
   void StartAggregator(const std::string& listen) {
     absl::StatusOr<testing::Server> server = testing::StartServer(
         AGGREGATOR_PATH,
-        {"--data_dir", dir_ + "/aggregator", "--listen", listen},
+        {"--data_dir", dir_ + "/aggregator", "--listen", listen, "--insecure"},
         NextLog("aggregator"), kStartTimeout);
     ASSERT_TRUE(server.ok()) << server.status();
     aggregator_ = std::make_unique<testing::Server>(*std::move(server));
@@ -110,7 +110,8 @@ class ElectionNightTest : public ::testing::Test {
     absl::StatusOr<testing::Server> server = testing::StartServer(
         COLLECTOR_PATH,
         {"--region", region, "--data_dir", dir_ + "/collector-" + region,
-         "--listen", listen, "--aggregator", aggregator_->address},
+         "--listen", listen, "--aggregator", aggregator_->address,
+         "--insecure"},
         NextLog("collector-" + region), kStartTimeout);
     ASSERT_TRUE(server.ok()) << server.status();
     collectors_[region] = std::make_unique<testing::Server>(*std::move(server));
@@ -168,7 +169,7 @@ class ElectionNightTest : public ::testing::Test {
             absl::StrCat(kCorrectionsPercent), "--duplicates_percent",
             absl::StrCat(kDuplicatesPercent), "--speed", absl::StrCat(speed),
             // Rides out a collector restart: about a minute of backoff.
-            "--max_attempts", "14"};
+            "--max_attempts", "14", "--insecure"};
   }
 
   // Stations with a counted national-list protocol.
@@ -251,11 +252,12 @@ TEST_F(ElectionNightTest, AggregatorOutageMidNightDrainsExactly) {
   }
   auto submit_all = [&](bool first_half) {
     for (const auto& [region, paths] : halves) {
-      absl::StatusOr<testing::CommandResult> sent = testing::RunCommand(
-          TALLYCTL_PATH,
-          {"submit", "--collector", collectors_.at(region)->address,
-           first_half ? paths.first : paths.second},
-          kNightTimeout);
+      absl::StatusOr<testing::CommandResult> sent =
+          testing::RunCommand(TALLYCTL_PATH,
+                              {"submit", "--insecure", "--collector",
+                               collectors_.at(region)->address,
+                               first_half ? paths.first : paths.second},
+                              kNightTimeout);
       ASSERT_TRUE(sent.ok()) << sent.status();
       ASSERT_EQ(sent->exit_code, 0) << region << ": " << sent->output;
       EXPECT_THAT(sent->output, HasSubstr(" 0 rejected")) << sent->output;

@@ -56,7 +56,8 @@ class Aggregator:
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [binary, "--data_dir", data_dir, "--listen", "127.0.0.1:0"],
+                [binary, "--data_dir", data_dir, "--listen", "127.0.0.1:0",
+                 "--insecure"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def log(self):

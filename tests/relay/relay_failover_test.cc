@@ -149,9 +149,11 @@ TEST_F(RelayTest, AggregatorRestartsUnderTheRelayAndWatchersMissNothing) {
     next += 15;
   }
   EXPECT_TRUE(relay->process.running());
-  // It did lose its upstream and come back (twice).
+  // It did lose its upstream and come back (twice), and logged it.
   EXPECT_THAT(relay->process.log(),
-              ::testing::HasSubstr("tally-relay: upstream"));
+              ::testing::HasSubstr("level=warning service=tally-relay "
+                                   "msg=\"upstream stream ended, "
+                                   "reconnecting\""));
 }
 
 TEST_F(RelayTest, RelayOfARelayResnapshotsWhenItsUpstreamSaysCompacted) {

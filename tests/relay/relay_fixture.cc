@@ -225,7 +225,8 @@ void RelayTest::TearDown() {
 
 void RelayTest::StartAggregator(const std::string& listen,
                                 std::vector<std::string> extra) {
-  std::vector<std::string> args = {"--data_dir", data_dir_, "--listen", listen};
+  std::vector<std::string> args = {"--data_dir", data_dir_, "--listen", listen,
+                                   "--insecure"};
   args.insert(args.end(), extra.begin(), extra.end());
   absl::StatusOr<testing::Server> server = testing::StartServer(
       AGGREGATOR_PATH, args,
@@ -255,7 +256,8 @@ testing::Server* RelayTest::StartRelay(std::vector<std::string> extra,
       "--upstream",
       upstream.empty() ? aggregator_address_ : upstream,
       "--reconnect_max_backoff_ms",
-      "500"};
+      "500",
+      "--insecure"};
   args.insert(args.end(), extra.begin(), extra.end());
   absl::StatusOr<testing::Server> server = testing::StartServer(
       RELAY_PATH, args, absl::StrCat(data_dir_, ".relay", ++starts_, ".log"),

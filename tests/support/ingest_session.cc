@@ -15,13 +15,10 @@ absl::Status FromGrpc(const grpc::Status& status) {
 
 absl::StatusOr<std::unique_ptr<IngestSession>> IngestSession::Open(
     const std::string& address, const std::string& collector_id,
-    const std::string& region_id, absl::Duration deadline) {
+    const std::string& region_id, absl::Duration deadline,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   std::unique_ptr<IngestSession> session(new IngestSession());
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  session->channel_ = grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args);
+  session->channel_ = MakeChannel(address, std::move(credentials));
   session->stub_ = v1::Aggregator::NewStub(session->channel_);
   session->context_.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   session->stream_ = session->stub_->Ingest(&session->context_);
@@ -103,12 +100,16 @@ std::vector<v1::OutboxEntry> Entries(
   return entries;
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& address,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(
+      address,
+      credentials != nullptr ? credentials : grpc::InsecureChannelCredentials(),
+      args);
 }
 
 std::unique_ptr<grpc::ClientContext> DeadlineContext(absl::Duration timeout) {

@@ -17,11 +17,11 @@ namespace tally::testing {
 class IngestSession {
  public:
   // Connects and exchanges hello/welcome. Every call is bounded by
-  // `deadline` from now.
+  // `deadline` from now. `credentials`: TLS (null: plain text).
   static absl::StatusOr<std::unique_ptr<IngestSession>> Open(
       const std::string& address, const std::string& collector_id,
-      const std::string& region_id,
-      absl::Duration deadline = absl::Seconds(60));
+      const std::string& region_id, absl::Duration deadline = absl::Seconds(60),
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
   // Cancels a stream still open (for example after its server died).
   ~IngestSession();
@@ -57,8 +57,11 @@ class IngestSession {
 std::vector<v1::OutboxEntry> Entries(
     const std::vector<v1::StationProtocol>& protocols, uint64_t first_seq);
 
-// A loopback channel with the same message size limits as the servers.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// A loopback channel with the same message size limits as the servers;
+// plain text unless `credentials` are given.
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& address,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 // A client context whose deadline is `timeout` from now.
 std::unique_ptr<grpc::ClientContext> DeadlineContext(absl::Duration timeout);

@@ -1,0 +1,1540 @@
+#!/usr/bin/python3
+"""Checks the deployment files against the binaries they run.
+
+  manifests_test.py --source SOURCE_DIR --build BUILD_DIR
+
+Docker, Compose and Kubernetes cannot run in the test environment, so this
+parses deploy/docker/Dockerfile, deploy/compose/compose.yaml and every
+manifest of deploy/kubernetes, and checks what would break at start or under
+load:
+
+- every --flag of every container command (and of the health checks that run
+  tallyctl) is defined by the binary, as its --helpfull output says; the
+  flags each server requires are given; servers listen on 0.0.0.0;
+- listen ports agree with container ports, published ports, Service target
+  ports, probe ports and the addresses other services dial;
+- every server runs its admin HTTP server (--admin_listen on 0.0.0.0, a port
+  of its own: /metrics and /healthz) and --log_format=json; the admin port
+  is the container port named admin, the port of the readiness and liveness
+  probes (httpGet /healthz) and of the prometheus.io/port annotation (with
+  prometheus.io/scrape "true" and prometheus.io/path /metrics), is EXPOSEd
+  by the Dockerfile, and in Compose is published only for the aggregator,
+  on 127.0.0.1; Compose health checks dial the listen port or GET /healthz
+  on the admin port;
+- each region of `tallyctl simulate --list_regions` has exactly one collector
+  in Compose and in Kubernetes, with a data directory on its own persistent
+  volume; the aggregator's data directory is persistent too;
+- every server runs with the complete TLS flag set of its binary or with
+  --insecure, and neither Compose nor Kubernetes uses --insecure; every file
+  a flag names (certificates, keys, collector identities, station tokens)
+  is mounted read-only: in Compose a bind mount of a file that
+  deploy/tls/gen-dev-certs.sh makes, in Kubernetes a Secret volume holding
+  that key, as created by the `kubectl create secret` commands of
+  deploy/kubernetes/README.md from gen-dev-certs.sh's files; each flag
+  names the right one of those files (a certificate, not a key; the CA;
+  a collector its own region's certificate);
+- probes: readiness and liveness are httpGet /healthz on the admin port;
+  the kubelet's grpc: probe is plain text, so TLS servers have none; the
+  aggregator's startup probe is a real read (`tallyctl results` over TLS
+  against its own port), so it is never ready before that works; other
+  startup probes are httpGet /healthz on the admin port, tcpSocket on the
+  listen port or tallyctl; the relay has a CPU HorizontalPodAutoscaler and
+  a PodDisruptionBudget, grace periods exceed --shutdown_grace_ms;
+- the generated files (compose.yaml, collectors.txt, collectors.yaml) are
+  what deploy/compose/generate.sh and deploy/kubernetes/generate.sh write
+  for the build's tallyctl;
+- the Dockerfile has a debian:12 builder and a debian:12-slim runtime, builds
+  and copies every binary, runs as a non-root user, ships the web page where
+  --web_dir points, and installs runtime packages that exist in Debian 12
+  (apt-cache) and hold every shared library the built binaries load.
+
+Prints a summary; exits 1 listing every mismatch, 2 on bad usage.
+"""
+
+import argparse
+import difflib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+# Image command name -> path of the built binary under the build directory.
+BINARIES = {
+    "tally-aggregator": "services/aggregator/tally-aggregator",
+    "tally-collector": "services/collector/tally-collector",
+    "tally-relay": "services/relay/tally-relay",
+    "tally-gateway": "services/gateway/tally-gateway",
+    "tallyctl": "clients/tallyctl/tallyctl",
+}
+SERVERS = ("tally-aggregator", "tally-collector", "tally-relay",
+           "tally-gateway")
+GRPC_SERVERS = ("tally-aggregator", "tally-collector", "tally-relay")
+# Flags without which a server is wrong in a container: --listen (the
+# default is 127.0.0.1, unreachable from other containers), data
+# directories, the region, upstreams, and the gateway's --web_dir (its
+# default is a path of the build machine).
+# The admin server (--admin_listen, default off) and the log format are
+# required too: without them nothing scrapes or probes the server.
+REQUIRED_FLAGS = {
+    "tally-aggregator": ("listen", "data_dir", "admin_listen", "log_format"),
+    "tally-collector": ("listen", "data_dir", "region", "aggregator",
+                        "admin_listen", "log_format"),
+    "tally-relay": ("listen", "upstream", "admin_listen", "log_format"),
+    "tally-gateway": ("listen", "upstream", "web_dir", "admin_listen",
+                      "log_format"),
+}
+# Flags every server has for operations: the admin HTTP server (/metrics,
+# /healthz) and the format of its logs on stderr.
+ADMIN_FLAGS = ("admin_listen", "log_format")
+LOG_FORMATS = ("text", "json")
+# What Compose and Kubernetes run with: one JSON object per line, for log
+# collectors.
+DEPLOYED_LOG_FORMAT = "json"
+# The pod template annotations of the common Prometheus kubernetes-pods
+# scrape job; {port} is the admin port.
+SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true",
+                      "prometheus.io/port": "{port}",
+                      "prometheus.io/path": "/metrics"}
+# Flags naming another server: flag -> binaries that may be behind it.
+ADDRESS_FLAGS = {
+    ("tally-collector", "aggregator"): ("tally-aggregator",),
+    ("tally-relay", "upstream"): ("tally-aggregator", "tally-relay"),
+    ("tally-gateway", "upstream"): ("tally-aggregator",),
+    ("tally-gateway", "feed"): ("tally-aggregator", "tally-relay"),
+}
+# The TLS flags each server needs unless it runs --insecure (its main.cc
+# refuses to start with part of them).
+TLS_FLAGS = {
+    "tally-aggregator": ("tls_cert", "tls_key", "tls_client_ca",
+                         "collector_identities"),
+    "tally-collector": ("tls_cert", "tls_key", "tls_ca", "station_tokens"),
+    "tally-relay": ("tls_cert", "tls_key", "tls_ca"),
+    "tally-gateway": ("tls_ca",),
+}
+# Optional flags that come in pairs (a client certificate and its key).
+TLS_PAIRS = {"tally-collector": (("client_cert", "client_key"),)}
+# Flags whose value is a file to mount (servers and tallyctl).
+FILE_FLAGS = ("tls_cert", "tls_key", "tls_ca", "tls_client_ca",
+              "collector_identities", "station_tokens", "client_cert",
+              "client_key", "token_file")
+# The file of deploy/tls/gen-dev-certs.sh each file flag must name, per
+# binary ({region}: the collector's region); tallyctl's apply to every
+# health check.
+DEV_FILES = {
+    "tally-aggregator": {"tls_cert": "server.pem", "tls_key": "server.key",
+                         "tls_client_ca": "ca.pem",
+                         "collector_identities": "collector-identities.txt"},
+    "tally-collector": {"tls_cert": "collector-{region}.pem",
+                        "tls_key": "collector-{region}.key",
+                        "client_cert": "collector-{region}.pem",
+                        "client_key": "collector-{region}.key",
+                        "tls_ca": "ca.pem",
+                        "station_tokens": "station-tokens.txt"},
+    "tally-relay": {"tls_cert": "server.pem", "tls_key": "server.key",
+                    "tls_ca": "ca.pem"},
+    "tally-gateway": {"tls_ca": "ca.pem"},
+    "tallyctl": {"tls_ca": "ca.pem", "token_file": "station-client.token"},
+}
+# Hosts a probe inside the pod may dial: names of the server certificate.
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+# Packages of debian:12-slim itself (apt needs them), not installed again.
+BASE_PACKAGES = {"libc6", "libstdc++6", "libgcc-s1"}
+# Runtimes of a sanitizer build (the suite also runs on one).
+SANITIZER_PACKAGES = re.compile(r"^lib(asan|ubsan|lsan|tsan)\d+$")
+
+
+class Checker:
+    """Collects problems and counts of what was checked."""
+
+    def __init__(self):
+        self.problems = []
+        self.counts = {}
+
+    def fail(self, where, message):
+        self.problems.append(f"{where}: {message}")
+
+    def count(self, what, n=1):
+        self.counts[what] = self.counts.get(what, 0) + n
+
+    def expect(self, condition, where, message):
+        self.count("assertions")
+        if not condition:
+            self.fail(where, message)
+        return condition
+
+
+# ---------------------------------------------------------------- binaries
+
+
+class FlagSet:
+    """Flags of one binary (or tallyctl subcommand) from --helpfull."""
+
+    def __init__(self, name, help_text):
+        self.name = name
+        self.defaults = {}
+        # "    --name (description...); default: value;" possibly wrapped.
+        for match in re.finditer(r"^ {4}--(\w+) \(", help_text, re.M):
+            rest = help_text[match.end():]
+            default = re.search(r"default: ([^;]*);", rest)
+            self.defaults[match.group(1)] = (default.group(1).strip()
+                                             if default else "")
+
+    def has(self, flag):
+        return flag in self.defaults
+
+    def is_bool(self, flag):
+        return self.defaults.get(flag) in ("true", "false")
+
+    def default_int(self, flag):
+        try:
+            return int(self.defaults.get(flag, ""))
+        except ValueError:
+            return None
+
+
+def run(argv, timeout=60):
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout, check=False)
+
+
+def load_flags(build, checker):
+    """Binary or 'tallyctl <sub>' -> FlagSet; None when a binary is missing."""
+    flags = {}
+    for name, relative in BINARIES.items():
+        path = os.path.join(build, relative)
+        if not os.access(path, os.X_OK):
+            checker.fail("build", f"{path} not found: build {name} first")
+            return None
+        if name == "tallyctl":
+            continue
+        text = run([path, "--helpfull"]).stdout
+        flags[name] = FlagSet(name, text)
+        if not flags[name].has("listen"):
+            checker.fail("build", f"{path} --helpfull lists no --listen flag:\n"
+                         f"{text[:400]}")
+        for flag in TLS_FLAGS[name] + ("insecure",) + tuple(
+                f for pair in TLS_PAIRS.get(name, ()) for f in pair):
+            checker.expect(flags[name].has(flag), "build",
+                           f"{name} has no --{flag} (TLS_FLAGS of this test "
+                           "follows the binaries' flags)")
+        for flag in ADMIN_FLAGS:
+            checker.expect(flags[name].has(flag), "build",
+                           f"{name} has no --{flag} (build a tree with the "
+                           "admin server and structured logs)")
+    tallyctl = os.path.join(build, BINARIES["tallyctl"])
+    usage = run([tallyctl]).stdout
+    commands = re.findall(r"^  ([a-z]+) {2,}", usage, re.M)
+    if not commands:
+        checker.fail("build", f"cannot read tallyctl's command list:\n{usage}")
+    for command in commands:
+        flags[f"tallyctl {command}"] = FlagSet(
+            f"tallyctl {command}", run([tallyctl, command, "--helpfull"]).stdout)
+    return flags
+
+
+def list_regions(build, checker):
+    result = run([os.path.join(build, BINARIES["tallyctl"]), "simulate",
+                  "--list_regions"])
+    regions = result.stdout.split()
+    if result.returncode != 0 or not regions:
+        checker.fail("build", f"tallyctl simulate --list_regions failed: "
+                     f"{result.stdout}")
+    return regions
+
+
+def parse_args(argv, flagset, where, checker):
+    """--flag=value / --flag value / --[no]bool -> {flag: value}; checks
+    every flag exists."""
+    parsed = {}
+    i = 0
+    while i < len(argv):
+        token = str(argv[i])
+        i += 1
+        if not token.startswith("-"):
+            continue
+        body = token.lstrip("-")
+        name, has_value, value = body.partition("=")
+        checker.count("flags checked")
+        if not flagset.has(name) and name.startswith("no") and \
+                flagset.is_bool(name[2:]) and not has_value:
+            parsed[name[2:]] = "false"
+            continue
+        if not flagset.has(name):
+            checker.fail(where, f"--{name} is not a flag of {flagset.name} "
+                         f"(see {flagset.name} --helpfull)")
+            # Reported once here; the other checks still see its value.
+            if has_value:
+                parsed[name] = value
+            continue
+        if not has_value:
+            if flagset.is_bool(name):
+                value = "true"
+            elif i < len(argv):
+                value = str(argv[i])
+                i += 1
+            else:
+                checker.fail(where, f"--{name} has no value")
+        if name in parsed:
+            checker.fail(where, f"--{name} given twice")
+        parsed[name] = value
+    return parsed
+
+
+def split_address(address):
+    host, _, port = str(address).rpartition(":")
+    try:
+        return host, int(port)
+    except ValueError:
+        return host, None
+
+
+def check_server_args(binary, args, flags, where, checker):
+    """Flags exist, required ones are present, --listen and --admin_listen
+    are 0.0.0.0:PORT on two ports, --log_format is valid and the deployed
+    one. Returns (parsed flags, listen port, admin port)."""
+    parsed = parse_args(args, flags[binary], where, checker)
+    for flag in REQUIRED_FLAGS[binary]:
+        checker.expect(flag in parsed, where,
+                       f"{binary} needs --{flag} in a container")
+    host, port = split_address(parsed.get("listen", ""))
+    if "listen" in parsed:
+        checker.expect(host == "0.0.0.0" and port, where,
+                       f"--listen={parsed['listen']}: listen on 0.0.0.0:PORT "
+                       "to be reachable from other containers")
+    admin_host, admin = split_address(parsed.get("admin_listen", ""))
+    if "admin_listen" in parsed:
+        checker.count("admin servers")
+        checker.expect(admin_host == "0.0.0.0" and admin, where,
+                       f"--admin_listen={parsed['admin_listen']}: listen on "
+                       "0.0.0.0:PORT so that probes, health checks and "
+                       "Prometheus reach it (empty turns it off)")
+        checker.expect(admin != port, where,
+                       f"--admin_listen and --listen share port {port}")
+    if "log_format" in parsed:
+        log_format = parsed["log_format"].strip('"')
+        checker.expect(log_format in LOG_FORMATS, where,
+                       f"--log_format={log_format}: not one of "
+                       f"{'|'.join(LOG_FORMATS)}")
+        checker.expect(log_format == DEPLOYED_LOG_FORMAT, where,
+                       f"--log_format={log_format}: containers log "
+                       f"{DEPLOYED_LOG_FORMAT} for log collectors")
+    return parsed, port, admin
+
+
+def check_transport(binary, parsed, where, checker, allow_insecure):
+    """TLS with the complete flag set of the binary, or --insecure alone.
+    Returns [(flag, path)] of the files the flags name."""
+    insecure = parsed.get("insecure", "false") == "true"
+    given = [f for f in FILE_FLAGS if parsed.get(f, "").strip('"')]
+    checker.count("transport checks")
+    if insecure:
+        checker.expect(allow_insecure, where,
+                       f"{binary} runs --insecure: plain text and no "
+                       "authentication; give "
+                       f"{' '.join('--' + f for f in TLS_FLAGS[binary])}")
+        checker.expect(not given, where,
+                       f"--insecure together with "
+                       f"{', '.join('--' + f for f in given)}: one or the "
+                       "other")
+        return []
+    missing = [f for f in TLS_FLAGS[binary]
+               if not parsed.get(f, "").strip('"')]
+    checker.expect(not missing, where,
+                   f"{binary} without --insecure needs "
+                   f"{', '.join('--' + f for f in missing)} (it refuses to "
+                   "start with part of its TLS flags)")
+    for pair in TLS_PAIRS.get(binary, ()):
+        present = [f for f in pair if f in given]
+        checker.expect(len(present) in (0, len(pair)), where,
+                       f"--{present[0] if present else ''} without "
+                       f"{' '.join('--' + f for f in pair if f not in present)}")
+    return [(f, parsed[f].strip('"')) for f in given]
+
+
+def check_probe_client(words, flags, port, where, checker, allow_insecure):
+    """A tallyctl command of a health check: known flags, its own server's
+    port on a name of the certificate, TLS. Returns (parsed, files)."""
+    sub = f"tallyctl {words[1]}" if len(words) > 1 else ""
+    if not checker.expect(sub in flags, where, f"runs unknown {sub}"):
+        return {}, []
+    parsed = parse_args(words[2:], flags[sub], where, checker)
+    address = parsed.get("aggregator", flags[sub].defaults.get(
+        "aggregator", "").strip('"'))
+    host, dialled = split_address(address)
+    checker.expect(dialled == port, where,
+                   f"{sub} dials {address}, the server listens on {port}")
+    insecure = parsed.get("insecure", "false") == "true"
+    checker.expect(not insecure or allow_insecure, where,
+                   f"{sub} --insecure cannot reach a TLS server")
+    files = [(f, parsed[f]) for f in FILE_FLAGS if parsed.get(f)]
+    if not insecure:
+        checker.expect("tls_ca" in parsed, where,
+                       f"{sub} needs --tls_ca: the system roots do not know "
+                       "the servers' CA")
+        checker.expect(host in LOCAL_HOSTS, where,
+                       f"{sub} dials {host}: the certificate names "
+                       f"{' and '.join(LOCAL_HOSTS)} inside the container")
+    return parsed, files
+
+
+_DEV_CERT_FILES = {}
+
+
+def dev_cert_files(source, regions, checker):
+    """Names of the files deploy/tls/gen-dev-certs.sh makes for the regions
+    (run once); None when it cannot run."""
+    key = (source, tuple(regions))
+    if key in _DEV_CERT_FILES:
+        return _DEV_CERT_FILES[key]
+    script = os.path.join(source, "deploy/tls/gen-dev-certs.sh")
+    files = None
+    if not os.path.isfile(script):
+        checker.fail("deploy/tls/gen-dev-certs.sh", "missing")
+    elif not shutil.which("openssl"):
+        print("SKIPPED: file names not checked against gen-dev-certs.sh "
+              "(openssl missing)")
+    else:
+        with tempfile.TemporaryDirectory() as directory:
+            out = os.path.join(directory, "tls")
+            result = run(["bash", script, out] + list(regions), timeout=120)
+            if result.returncode == 0:
+                files = set(os.listdir(out))
+                checker.count("gen-dev-certs.sh files", len(files))
+            else:
+                checker.fail("deploy/tls/gen-dev-certs.sh",
+                             f"failed ({result.returncode}): {result.stdout}")
+    _DEV_CERT_FILES[key] = files
+    return files
+
+
+def dev_file(binary, flag, region):
+    """The gen-dev-certs.sh file the flag must name; None if unknown."""
+    name = DEV_FILES.get(binary, {}).get(flag) or \
+        DEV_FILES["tallyctl"].get(flag)
+    return name.format(region=region) if name else None
+
+
+def shutdown_grace_ms(binary, parsed, flags):
+    if "shutdown_grace_ms" in parsed:
+        try:
+            return int(parsed["shutdown_grace_ms"])
+        except ValueError:
+            return None
+    return flags[binary].default_int("shutdown_grace_ms")
+
+
+# -------------------------------------------------------------- Dockerfile
+
+
+def dockerfile_instructions(text):
+    """[(INSTRUCTION, arguments)] with continuations joined, comments gone."""
+    lines = []
+    current = ""
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("#") or (not stripped and not current):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        current += stripped
+        if current.strip():
+            lines.append(current.strip())
+        current = ""
+    if current.strip():
+        lines.append(current.strip())
+    result = []
+    for line in lines:
+        instruction, _, arguments = line.partition(" ")
+        result.append((instruction.upper(), arguments.strip()))
+    return result
+
+
+def apt_install_packages(command):
+    """Package names of every `apt-get install` in a RUN command."""
+    packages = []
+    for part in re.split(r"&&|;|\|\|", command):
+        tokens = part.split()
+        if "apt-get" not in tokens or "install" not in tokens:
+            continue
+        for token in tokens[tokens.index("install") + 1:]:
+            if not token.startswith("-"):
+                packages.append(token)
+    return packages
+
+
+def debian_packages_found(packages):
+    """Which of the packages apt-cache knows, in one call (each call reads
+    every package list); None when apt-cache or its lists are missing."""
+    if not shutil.which("apt-cache"):
+        print("SKIPPED: Debian package names not checked: apt-cache not found")
+        return None
+    result = subprocess.run(
+        ["apt-cache", "show", "--no-all-versions", "libc6"] + list(packages),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        timeout=120, check=False)
+    found = set(re.findall(r"^Package: (\S+)$", result.stdout, re.M))
+    if "libc6" not in found:
+        print("SKIPPED: Debian package names not checked: apt-cache has no "
+              "package lists (run apt-get update)")
+        return None
+    return found
+
+
+def installed_with(packages):
+    """The packages apt installs for `packages`: them and their Depends and
+    PreDepends, recursively (a sanitizer build links libraries such as
+    libcares directly that a release build reaches only through libgrpc's
+    own dependencies); None when apt-cache is missing."""
+    if not shutil.which("apt-cache") or not packages:
+        return None
+    result = subprocess.run(
+        ["apt-cache", "depends", "--recurse", "--no-recommends",
+         "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces",
+         "--no-enhances"] + list(packages),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        timeout=120, check=False)
+    closure = set(packages)
+    for line in result.stdout.splitlines():
+        if not line.startswith(" "):
+            closure.add(line.strip())
+            continue
+        match = re.match(r"\s+\|?(?:Pre)?Depends: <?([^\s>]+)>?", line)
+        if match:
+            closure.add(match.group(1).split(":")[0])
+    return closure
+
+
+def needed_packages(paths, checker):
+    """Debian packages holding the shared libraries the binaries link
+    directly (objdump NEEDED, resolved by ldd, owner by dpkg -S); None when
+    the tools are missing."""
+    if not (shutil.which("objdump") and shutil.which("ldd") and
+            shutil.which("dpkg")):
+        return None
+    libraries = []  # (binary, soname, path)
+    for path in paths:
+        needed = re.findall(r"NEEDED\s+(\S+)",
+                            run(["objdump", "-p", path]).stdout)
+        resolved = dict(re.findall(r"^\s*(\S+) => (\S+)",
+                                   run(["ldd", path]).stdout, re.M))
+        for soname in needed:
+            library = resolved.get(soname)
+            if not library or not library.startswith("/"):
+                checker.fail("build", f"{path}: {soname} does not resolve")
+                continue
+            libraries.append((os.path.basename(path), soname, library))
+    candidates = sorted({p for _, _, library in libraries
+                         for p in (library, os.path.realpath(library))})
+    owners = {}
+    result = subprocess.run(["dpkg", "-S"] + candidates,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, timeout=120, check=False)
+    for line in result.stdout.splitlines():
+        package, _, owned = line.partition(": ")
+        owners[owned.strip()] = package.split(",")[0].split(":")[0].strip()
+    packages = {}
+    for binary, soname, library in libraries:
+        package = owners.get(os.path.realpath(library), owners.get(library))
+        if package is None:
+            checker.fail("build", f"{library} belongs to no package")
+            continue
+        packages.setdefault(package, set()).add(f"{soname} ({binary})")
+    return packages
+
+
+def check_dockerfile(source, build, checker):
+    """Returns what the other checks need: web dir, user id, exposed ports."""
+    path = os.path.join(source, "deploy/docker/Dockerfile")
+    where = "deploy/docker/Dockerfile"
+    info = {"web_dir": None, "uid": None, "expose": set()}
+    if not os.path.isfile(path):
+        checker.fail(where, "missing")
+        return info
+    with open(path, encoding="utf-8") as f:
+        instructions = dockerfile_instructions(f.read())
+    stages = []
+    for instruction, arguments in instructions:
+        if instruction == "FROM":
+            words = arguments.split()
+            name = words[2] if len(words) >= 3 and \
+                words[1].upper() == "AS" else None
+            stages.append({"base": words[0], "name": name, "steps": []})
+        elif stages:
+            stages[-1]["steps"].append((instruction, arguments))
+    checker.count("dockerfile stages", len(stages))
+    if not checker.expect(len(stages) >= 2, where,
+                          "needs a builder stage and a runtime stage"):
+        return info
+    for stage in stages:
+        checker.expect(re.match(r"^debian:12(-slim)?$", stage["base"]) or
+                       stage["base"] in {s["name"] for s in stages}, where,
+                       f"FROM {stage['base']}: stages build on debian:12")
+    builder, runtime = stages[0], stages[-1]
+    checker.expect(builder["base"] == "debian:12", where,
+                   f"the builder is FROM {builder['base']}, not debian:12")
+    checker.expect(runtime["base"] == "debian:12-slim", where,
+                   f"the runtime is FROM {runtime['base']}, not debian:12-slim")
+
+    # Builder: configure without tests, build every binary.
+    build_commands = " ".join(a for i, a in builder["steps"] if i == "RUN")
+    checker.expect("-DTALLY_BUILD_TESTS=OFF" in build_commands, where,
+                   "the builder must configure with -DTALLY_BUILD_TESTS=OFF")
+    targets = set()
+    for match in re.finditer(r"--target((?:\s+[\w.+-]+)+)", build_commands):
+        targets.update(t for t in match.group(1).split()
+                       if not t.startswith("-"))
+    for binary in BINARIES:
+        checker.expect(binary in targets, where,
+                       f"the builder does not build --target {binary}")
+    copied = set()
+    for instruction, arguments in builder["steps"]:
+        if instruction == "COPY":
+            copied.update(os.path.normpath(w).split("/")[0]
+                          for w in arguments.split()[:-1]
+                          if not w.startswith("--"))
+    with open(os.path.join(source, "CMakeLists.txt"), encoding="utf-8") as f:
+        cmake = f.read()
+    for directory in re.findall(r"add_subdirectory\((\S+)\)", cmake):
+        top = directory.split("/")[0]
+        if top == "tests":
+            continue
+        checker.expect(top in copied, where,
+                       f"the builder does not COPY {top}/ (add_subdirectory"
+                       f"({directory}) in CMakeLists.txt)")
+
+    # Runtime: binaries on PATH, web files, non-root, no ENTRYPOINT.
+    runtime_binaries = set()
+    for instruction, arguments in runtime["steps"]:
+        words = arguments.split()
+        if instruction == "COPY" and any(w.startswith("--from=") for w in words):
+            sources = [w for w in words[:-1] if not w.startswith("--")]
+            destination = words[-1]
+            checker.expect(destination.rstrip("/") in ("/usr/local/bin",
+                                                       "/usr/bin"), where,
+                           f"binaries copied to {destination}, not on PATH")
+            runtime_binaries.update(os.path.basename(s) for s in sources)
+        elif instruction == "COPY" and words[:1] == ["clients/web"]:
+            info["web_dir"] = words[-1].rstrip("/")
+        elif instruction == "USER":
+            info["uid"] = arguments.split(":")[0]
+        elif instruction == "EXPOSE":
+            info["expose"].update(int(p.split("/")[0]) for p in words)
+        elif instruction == "ENTRYPOINT":
+            checker.fail(where, "ENTRYPOINT set: compose and Kubernetes give "
+                         "the binary as the command's first word")
+    for binary in BINARIES:
+        checker.expect(binary in runtime_binaries, where,
+                       f"the runtime stage does not copy {binary}")
+    checker.count("dockerfile binaries", len(runtime_binaries))
+    checker.expect(info["web_dir"] is not None, where,
+                   "the runtime stage does not COPY clients/web")
+    checker.expect(info["uid"] not in (None, "root", "0"), where,
+                   f"the runtime runs as {info['uid'] or 'root'}: set a "
+                   "non-root USER")
+    checker.expect(info["uid"] is None or info["uid"].isdigit(), where,
+                   f"USER {info['uid']}: numeric, so Kubernetes can verify "
+                   "runAsNonRoot")
+
+    # Packages: exist in Debian 12, and the runtime holds every library.
+    builder_packages = apt_install_packages(build_commands)
+    runtime_packages = apt_install_packages(
+        " ".join(a for i, a in runtime["steps"] if i == "RUN"))
+    checker.count("runtime packages", len(runtime_packages))
+    found = debian_packages_found(builder_packages + runtime_packages)
+    if found is not None:
+        for package in builder_packages + runtime_packages:
+            checker.count("packages found by apt-cache")
+            checker.expect(package in found, where,
+                           f"{package} is not a Debian package (apt-cache "
+                           "show finds nothing)")
+    needed = needed_packages(
+        [os.path.join(build, p) for p in BINARIES.values()], checker)
+    if needed is None:
+        print("SKIPPED: shared libraries not mapped to packages "
+              "(objdump, ldd or dpkg missing)")
+    else:
+        installed = installed_with(runtime_packages) or set(runtime_packages)
+        for package, libraries in sorted(needed.items()):
+            if package in BASE_PACKAGES or SANITIZER_PACKAGES.match(package):
+                continue
+            checker.count("library packages matched")
+            checker.expect(package in installed, where,
+                           f"the runtime stage lacks {package}, which holds "
+                           f"{', '.join(sorted(libraries))}")
+    return info
+
+
+# ----------------------------------------------------------------- compose
+
+
+def compose_duration_s(text):
+    total = 0.0
+    for number, unit in re.findall(r"([\d.]+)(us|ms|s|m|h)", str(text)):
+        total += float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60,
+                                  "h": 3600}[unit]
+    return total
+
+
+def compose_volume_targets(service):
+    """Mount path -> named volume (bind mounts map to None)."""
+    targets = {}
+    for volume in service.get("volumes", []) or []:
+        if isinstance(volume, dict):
+            name = volume.get("source") if volume.get("type",
+                                                      "volume") == "volume" \
+                else None
+            targets[volume.get("target")] = name
+        else:
+            parts = str(volume).split(":")
+            if len(parts) >= 2:
+                named = not parts[0].startswith((".", "/", "~"))
+                targets[parts[1]] = parts[0] if named else None
+    return targets
+
+
+def compose_bind_mounts(service):
+    """Target -> (source, read only) of the service's bind mounts."""
+    binds = {}
+    for volume in service.get("volumes", []) or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "bind":
+                binds[volume.get("target")] = (str(volume.get("source")),
+                                               bool(volume.get("read_only")))
+        else:
+            parts = str(volume).split(":")
+            if len(parts) >= 2 and parts[0].startswith((".", "/", "~")):
+                binds[parts[1]] = (parts[0], len(parts) > 2 and
+                                   "ro" in parts[2].split(","))
+    return binds
+
+
+def check_compose_file(service, flag, file, expected, dev_files, compose_dir,
+                       where, checker):
+    """The file of a flag is a read-only bind mount of a gen-dev-certs.sh
+    file in ./tls (next to compose.yaml), the one the flag needs
+    (expected)."""
+    checker.count("compose mounted files")
+    mount, bind = under(file, compose_bind_mounts(service))
+    if not checker.expect(bind is not None, where,
+                          f"--{flag}={file} is not on a bind mount"):
+        return
+    source, read_only = bind
+    checker.expect(read_only, where, f"--{flag}={file}: mount {mount} "
+                   "read-only")
+    host_file = os.path.normpath(os.path.join(
+        compose_dir, source, os.path.relpath(file, mount)))
+    checker.expect(os.path.dirname(host_file) ==
+                   os.path.join(compose_dir, "tls"), where,
+                   f"--{flag}={file} comes from {host_file}, not from "
+                   "deploy/compose/tls (where gen-dev-certs.sh writes)")
+    if dev_files is not None:
+        checker.expect(os.path.basename(host_file) in dev_files, where,
+                       f"--{flag}={file}: gen-dev-certs.sh makes no "
+                       f"{os.path.basename(host_file)} (it makes "
+                       f"{', '.join(sorted(dev_files)[:6])}, ...)")
+    checker.expect(expected is None or
+                   os.path.basename(host_file) == expected, where,
+                   f"--{flag}={file} is ./tls/"
+                   f"{os.path.relpath(host_file, compose_dir + '/tls')}, "
+                   f"but the flag takes gen-dev-certs.sh's {expected}")
+
+
+def under(path, mounts):
+    path = os.path.normpath(path)
+    for mount, name in mounts.items():
+        if mount and (path == os.path.normpath(mount) or
+                      path.startswith(os.path.normpath(mount) + "/")):
+            return mount, name
+    return None, None
+
+
+def check_compose(source, flags, regions, docker, checker):
+    where_file = "deploy/compose/compose.yaml"
+    path = os.path.join(source, where_file)
+    if not os.path.isfile(path):
+        checker.fail(where_file, "missing")
+        return
+    with open(path, encoding="utf-8") as f:
+        compose = yaml.safe_load(f)
+    services = compose.get("services") or {}
+    named_volumes = set((compose.get("volumes") or {}).keys())
+    dev_files = dev_cert_files(source, regions, checker)
+    readme_path = os.path.join(os.path.dirname(path), "README.md")
+    readme = open(readme_path, encoding="utf-8").read() \
+        if os.path.isfile(readme_path) else ""
+    checker.expect("deploy/tls/gen-dev-certs.sh deploy/compose/tls" in readme,
+                   "deploy/compose/README.md", "does not show how to make "
+                   "the certificates (deploy/tls/gen-dev-certs.sh "
+                   "deploy/compose/tls)")
+    checker.count("compose services", len(services))
+    servers = {}  # service name -> (binary, parsed, port)
+    images = set()
+    built = False
+    for name, service in services.items():
+        where = f"{where_file}: services.{name}"
+        images.add(service.get("image"))
+        if "build" in service:
+            context = service["build"].get("context", ".")
+            dockerfile = service["build"].get("dockerfile", "Dockerfile")
+            root = os.path.normpath(os.path.join(os.path.dirname(path),
+                                                 context))
+            checker.expect(root == os.path.normpath(source), where,
+                           f"build context {context} is not the repository "
+                           "root")
+            checker.expect(os.path.normpath(dockerfile) ==
+                           "deploy/docker/Dockerfile", where,
+                           f"dockerfile {dockerfile}, not "
+                           "deploy/docker/Dockerfile")
+            built = True
+        command = service.get("command")
+        if not checker.expect(isinstance(command, list) and command, where,
+                              "command must be a list starting with the "
+                              "binary (the image has no ENTRYPOINT)"):
+            continue
+        binary = os.path.basename(str(command[0]))
+        if not checker.expect(binary in SERVERS, where,
+                              f"runs {binary}, not a tally server"):
+            continue
+        parsed, port, admin = check_server_args(binary, command[1:], flags,
+                                                where, checker)
+        servers[name] = (binary, parsed, port)
+        files = check_transport(binary, parsed, where, checker,
+                                allow_insecure=False)
+        if binary == "tally-collector" and "tls_cert" in parsed:
+            checker.expect(os.path.basename(parsed["tls_cert"]) ==
+                           f"collector-{parsed.get('region')}.pem", where,
+                           f"--tls_cert={parsed['tls_cert']}: a collector "
+                           "presents its own region's certificate "
+                           f"(collector-{parsed.get('region')}.pem)")
+        checker.expect(port in docker["expose"], where,
+                       f"port {port} is not EXPOSEd by the Dockerfile")
+        checker.expect(admin is None or admin in docker["expose"], where,
+                       f"admin port {admin} is not EXPOSEd by the Dockerfile")
+
+        # Published ports map to the listen port; the admin port (metrics
+        # without authentication) only for the aggregator, on the host's
+        # loopback.
+        admin_published = []
+        for mapping in service.get("ports", []) or []:
+            if isinstance(mapping, dict):
+                host_ip = str(mapping.get("host_ip", ""))
+                container = str(mapping.get("target"))
+            else:
+                parts = str(mapping).split(":")
+                host_ip = parts[0] if len(parts) == 3 else ""
+                container = parts[-1]
+            container = container.split("/")[0]
+            if admin is not None and container == str(admin):
+                admin_published.append(host_ip)
+                checker.expect(binary == "tally-aggregator", where,
+                               f"publishes its admin port {admin}: only the "
+                               "aggregator's is published")
+                checker.expect(host_ip == "127.0.0.1", where,
+                               f"publishes the admin port {admin} on "
+                               f"{host_ip or 'every interface'}, not "
+                               "127.0.0.1")
+                continue
+            checker.expect(container == str(port), where,
+                           f"publishes container port {container}, but "
+                           f"listens on {port}"
+                           + (f" (admin {admin})" if admin else ""))
+        if binary == "tally-aggregator" and admin is not None:
+            checker.expect(admin_published, where,
+                           f"the aggregator's admin port {admin} should be "
+                           "published on 127.0.0.1")
+        if binary == "tally-gateway":
+            published = [str(m).split(":") for m in service.get("ports", [])
+                         if not isinstance(m, dict)]
+            checker.expect(any(len(p) >= 2 and p[-2] == "8080"
+                               for p in published), where,
+                           "the gateway must be published on host port 8080")
+            checker.expect(parsed.get("web_dir") == docker["web_dir"], where,
+                           f"--web_dir={parsed.get('web_dir')} but the image "
+                           f"has the page in {docker['web_dir']}")
+
+        # Persistent data.
+        if "data_dir" in parsed:
+            _, volume = under(parsed["data_dir"],
+                                  compose_volume_targets(service))
+            checker.expect(volume in named_volumes, where,
+                           f"--data_dir={parsed['data_dir']} is not on a "
+                           "named volume: data would die with the container")
+
+        # Health check on the same port.
+        health = (service.get("healthcheck") or {}).get("test")
+        if checker.expect(isinstance(health, list) and len(health) >= 2,
+                          where, "needs a healthcheck (test as a list)"):
+            words = [str(w) for w in health[1:]]
+            if os.path.basename(words[0]) == "tallyctl":
+                _, hc_files = check_probe_client(
+                    words, flags, port, where + ".healthcheck", checker,
+                    allow_insecure=False)
+                files += hc_files
+            else:
+                script = " ".join(words)
+                dialled = [int(p) for p in
+                           re.findall(r"/dev/tcp/[^/\s]+/(\d+)", script)]
+                checker.expect(dialled and all(p in (port, admin)
+                                               for p in dialled), where,
+                               f"healthcheck dials port(s) {dialled}, the "
+                               f"server listens on {port} (admin {admin})")
+                if admin in dialled:
+                    checker.expect(re.search(r"GET /healthz HTTP/1\.[01]",
+                                             script) and "200" in script,
+                                   where, "healthcheck on the admin port "
+                                   "must GET /healthz and require 200")
+            checker.count("compose healthchecks")
+
+        # Files of the TLS flags: read-only bind mounts of ./tls files.
+        for flag, file in files:
+            check_compose_file(service, flag, file,
+                               dev_file(binary, flag, parsed.get("region")),
+                               dev_files, os.path.dirname(path), where,
+                               checker)
+
+        # Stop grace above the drain time.
+        grace = shutdown_grace_ms(binary, parsed, flags)
+        stop = compose_duration_s(service.get("stop_grace_period", "10s"))
+        checker.expect(grace is None or stop * 1000 > grace, where,
+                       f"stop_grace_period {stop}s is not longer than "
+                       f"--shutdown_grace_ms={grace}")
+
+        # Dependencies wait for health.
+        for dependency, spec in (service.get("depends_on") or {}).items() \
+                if isinstance(service.get("depends_on"), dict) else []:
+            checker.expect(dependency in services, where,
+                           f"depends_on unknown service {dependency}")
+            checker.expect((spec or {}).get("condition") == "service_healthy",
+                           where, f"depends_on {dependency} without condition "
+                           "service_healthy")
+    checker.expect(built, where_file, "no service builds the image")
+    checker.expect(len(images) == 1, where_file,
+                   f"services use different images: {sorted(map(str, images))}")
+
+    # Addresses name a service, its listen port, and a health dependency.
+    for name, (binary, parsed, _) in servers.items():
+        where = f"{where_file}: services.{name}"
+        depends = services[name].get("depends_on") or {}
+        for (owner, flag), targets in ADDRESS_FLAGS.items():
+            if owner != binary or flag not in parsed:
+                continue
+            host, port = split_address(parsed[flag])
+            target = servers.get(host)
+            if not checker.expect(target is not None, where,
+                                  f"--{flag}={parsed[flag]}: no service "
+                                  f"{host}"):
+                continue
+            checker.expect(target[0] in targets, where,
+                           f"--{flag} points at {host}, which runs "
+                           f"{target[0]}")
+            checker.expect(target[2] == port, where,
+                           f"--{flag}={parsed[flag]} but {host} listens on "
+                           f"{target[2]}")
+            checker.expect(host in depends, where,
+                           f"--{flag} dials {host} but does not depend on it")
+
+    check_collectors(where_file, [(name, parsed) for name, (b, parsed, _) in
+                                  servers.items() if b == "tally-collector"],
+                     regions, checker)
+    volumes_seen = {}
+    for name, (binary, parsed, _) in servers.items():
+        if "data_dir" not in parsed:
+            continue
+        _, volume = under(parsed["data_dir"],
+                          compose_volume_targets(services[name]))
+        if volume:
+            checker.expect(volume not in volumes_seen, where_file,
+                           f"{name} and {volumes_seen.get(volume)} share the "
+                           f"volume {volume}")
+            volumes_seen[volume] = name
+    checker.expect(any(b == "tally-aggregator" for b, _, _ in servers.values())
+                   and any(b == "tally-relay" for b, _, _ in servers.values())
+                   and any(b == "tally-gateway"
+                           for b, _, _ in servers.values()), where_file,
+                   "needs an aggregator, a relay and a gateway")
+
+
+def check_collectors(where, collectors, regions, checker):
+    """Exactly one collector per region of the definition, nothing else."""
+    per_region = {}
+    for name, parsed in collectors:
+        per_region.setdefault(parsed.get("region"), []).append(name)
+    for region in regions:
+        found = per_region.get(region, [])
+        checker.expect(len(found) == 1, where,
+                       f"region {region}: {len(found)} collectors "
+                       f"({', '.join(found) or 'none'}), expected exactly 1")
+    for region, names in per_region.items():
+        checker.expect(region in regions, where,
+                       f"{', '.join(names)}: region {region} is not in the "
+                       "definition")
+    checker.count(f"{where.split('/')[1]} collectors", len(collectors))
+
+
+# -------------------------------------------------------------- kubernetes
+
+
+def matches(selector, labels):
+    return bool(selector) and all(labels.get(k) == v
+                                  for k, v in selector.items())
+
+
+def check_kubernetes(source, flags, regions, docker, checker):
+    directory = os.path.join(source, "deploy/kubernetes")
+    where_dir = "deploy/kubernetes"
+    kustomization_path = os.path.join(directory, "kustomization.yaml")
+    if not os.path.isfile(kustomization_path):
+        checker.fail(where_dir, "kustomization.yaml missing")
+        return
+    with open(kustomization_path, encoding="utf-8") as f:
+        kustomization = yaml.safe_load(f)
+    listed = list(kustomization.get("resources") or [])
+    files = sorted(f for f in os.listdir(directory)
+                   if f.endswith((".yaml", ".yml")) and
+                   f != "kustomization.yaml")
+    for name in files:
+        checker.expect(name in listed, where_dir,
+                       f"{name} is not listed in kustomization.yaml")
+    objects = []
+    for name in listed:
+        path = os.path.join(directory, name)
+        if not checker.expect(os.path.isfile(path), where_dir,
+                              f"kustomization.yaml lists missing {name}"):
+            continue
+        with open(path, encoding="utf-8") as f:
+            for document in yaml.safe_load_all(f):
+                if document:
+                    objects.append((name, document))
+    checker.count("kubernetes objects", len(objects))
+
+    namespaces = [o for _, o in objects if o.get("kind") == "Namespace"]
+    checker.expect(any(n["metadata"]["name"] == kustomization.get("namespace")
+                       for n in namespaces), where_dir,
+                   f"kustomization namespace {kustomization.get('namespace')}"
+                   " is not created by a Namespace manifest")
+
+    # Workloads: one entry per tally container.
+    workloads = []  # dicts: file, object, container, binary, parsed, port
+    for file, obj in objects:
+        kind = obj.get("kind")
+        if kind not in ("Deployment", "StatefulSet", "DaemonSet"):
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        name = obj["metadata"]["name"]
+        for container in pod.get("containers", []):
+            where = f"{where_dir}/{file}: {kind} {name}"
+            command = container.get("command") or []
+            if not checker.expect(command, where,
+                                  f"container {container.get('name')} has no "
+                                  "command (the image has no ENTRYPOINT)"):
+                continue
+            binary = os.path.basename(str(command[0]))
+            if not checker.expect(binary in SERVERS, where,
+                                  f"runs {binary}, not a tally server"):
+                continue
+            args = [str(a) for a in command[1:]] + \
+                [str(a) for a in container.get("args", [])]
+            parsed, port, admin = check_server_args(binary, args, flags,
+                                                    where, checker)
+            files = check_transport(binary, parsed, where, checker,
+                                    allow_insecure=False)
+            workloads.append({"file": file, "obj": obj, "pod": pod,
+                              "container": container, "binary": binary,
+                              "parsed": parsed, "port": port, "admin": admin,
+                              "where": where, "files": files,
+                              "labels": obj["spec"]["template"]["metadata"]
+                              .get("labels", {})})
+    checker.count("kubernetes tally containers", len(workloads))
+
+    secrets = readme_secrets(os.path.join(directory, "README.md"),
+                             dev_cert_files(source, regions, checker),
+                             regions, checker)
+    for w in workloads:
+        check_workload(w, flags, docker, objects, checker)
+        for flag, file in w["files"]:
+            check_secret_file(w, flag, file, secrets, docker, checker)
+
+    services = [(f, o) for f, o in objects if o.get("kind") == "Service"]
+    for file, service in services:
+        check_service(f"{where_dir}/{file}: Service "
+                      f"{service['metadata']['name']}", service, workloads,
+                      checker)
+
+    # Addresses: a Service with that port in front of the right binary.
+    by_name = {o["metadata"]["name"]: o for _, o in services}
+    for w in workloads:
+        for (owner, flag), targets in ADDRESS_FLAGS.items():
+            if owner != w["binary"] or flag not in w["parsed"]:
+                continue
+            host, port = split_address(w["parsed"][flag])
+            host = re.sub(r"\.[a-z0-9-]+(\.svc(\.cluster\.local)?)?$", "",
+                          host)
+            service = by_name.get(host)
+            if not checker.expect(service is not None, w["where"],
+                                  f"--{flag}={w['parsed'][flag]}: no Service "
+                                  f"{host}"):
+                continue
+            behind = [x for x in workloads if matches(
+                service["spec"].get("selector"), x["labels"])]
+            checker.expect(behind and all(x["binary"] in targets
+                                          for x in behind), w["where"],
+                           f"--{flag}: Service {host} does not select "
+                           f"{' or '.join(targets)}")
+            for spec in service["spec"].get("ports", []):
+                if spec.get("port") != port:
+                    continue
+                for x in behind:
+                    checker.expect(target_port(spec, x["container"]) ==
+                                   x["port"], w["where"],
+                                   f"--{flag}={w['parsed'][flag]}: Service "
+                                   f"{host} port {port} does not reach "
+                                   f"{x['binary']}'s --listen port "
+                                   f"{x['port']}")
+                break
+            else:
+                checker.fail(w["where"], f"--{flag}={w['parsed'][flag]}: "
+                             f"Service {host} has no port {port}")
+
+    # Persistent data, one collector per region, relay autoscaling.
+    collectors = []
+    for w in workloads:
+        if w["binary"] == "tally-collector":
+            replicas = w["obj"]["spec"].get("replicas", 1)
+            collectors.extend([(w["obj"]["metadata"]["name"], w["parsed"])] *
+                              replicas)
+    check_collectors(f"{where_dir}/collectors", collectors, regions, checker)
+    kinds = {w["binary"] for w in workloads}
+    for binary in SERVERS:
+        checker.expect(binary in kinds, where_dir, f"no workload runs {binary}")
+    for w in workloads:
+        if w["binary"] == "tally-relay":
+            check_relay_scaling(w, objects, checker)
+
+
+def target_port(port_spec, container):
+    """The container port a Service port reaches (named or numeric)."""
+    target = port_spec.get("targetPort", port_spec.get("port"))
+    if isinstance(target, int):
+        return target
+    for port in container.get("ports", []):
+        if port.get("name") == target:
+            return port.get("containerPort")
+    return None
+
+
+def check_workload(w, flags, docker, objects, checker):
+    where, binary, parsed, port = w["where"], w["binary"], w["parsed"], \
+        w["port"]
+    container, pod, obj = w["container"], w["pod"], w["obj"]
+    container_ports = [p.get("containerPort") for p in container.get("ports",
+                                                                     [])]
+    checker.expect(port in container_ports, where,
+                   f"--listen port {port} is not a containerPort "
+                   f"({container_ports})")
+    checker.expect(port in docker["expose"], where,
+                   f"port {port} is not EXPOSEd by the Dockerfile")
+
+    # The admin server: its own named container port, EXPOSEd, scraped.
+    admin = w["admin"]
+    named = {p.get("name"): p.get("containerPort")
+             for p in container.get("ports", [])}
+    checker.expect(admin is not None and named.get("admin") == admin, where,
+                   f"--admin_listen port {admin}: needs the containerPort "
+                   f"named admin with that port (admin: {named.get('admin')})")
+    checker.expect(admin is None or admin in docker["expose"], where,
+                   f"admin port {admin} is not EXPOSEd by the Dockerfile")
+    annotations = obj["spec"]["template"]["metadata"].get(
+        "annotations") or {}
+    for key, value in SCRAPE_ANNOTATIONS.items():
+        value = value.format(port=admin)
+        checker.count("scrape annotations")
+        got = annotations.get(key)
+        checker.expect(isinstance(got, str) and got == value, where,
+                       f"pod template annotation {key}: {got!r}, expected "
+                       f"{value!r} (a string) for the admin port's /metrics")
+
+    # Probes. Readiness and liveness are GET /healthz on the admin port
+    # (plain HTTP: 200 while serving, 503 while starting or draining). A
+    # startup probe may also be a TCP connect or tallyctl over TLS; the
+    # kubelet's grpc: probe speaks plain text and fails against TLS. The
+    # aggregator's startup probe is a real read, so readiness (which runs
+    # only after startup passed) never lets traffic in before one worked.
+    tls = parsed.get("insecure", "false") != "true"
+    for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
+        probe = container.get(probe_name)
+        if probe is None:
+            checker.expect(probe_name == "startupProbe", where,
+                           f"needs a {probe_name}")
+            continue
+        checker.count("kubernetes probes")
+        http = probe.get("httpGet")
+        if http is not None or probe_name != "startupProbe":
+            if not checker.expect(http is not None, where,
+                                  f"{probe_name} must be httpGet /healthz on "
+                                  f"the admin port ({admin})"):
+                continue
+            probe_port = http.get("port")
+            if not isinstance(probe_port, int):
+                probe_port = target_port({"targetPort": probe_port},
+                                         container)
+            checker.expect(probe_port == admin, where,
+                           f"{probe_name} httpGet port {http.get('port')} "
+                           f"({probe_port}), the admin port is {admin}")
+            checker.expect(http.get("path") == "/healthz", where,
+                           f"{probe_name} httpGet path {http.get('path')}, "
+                           "not the admin server's /healthz")
+            checker.expect(http.get("scheme", "HTTP") == "HTTP", where,
+                           f"{probe_name} scheme {http.get('scheme')}: the "
+                           "admin port is plain HTTP")
+            continue
+        # A startup probe other than httpGet.
+        grpc, tcp, exec_ = (probe.get("grpc"), probe.get("tcpSocket"),
+                            probe.get("exec"))
+        if not checker.expect(binary in GRPC_SERVERS, where,
+                              f"{probe_name} of the gateway must be httpGet"):
+            continue
+        if grpc is not None:
+            checker.expect(not tls, where,
+                           f"{probe_name} is a grpc: probe, which the "
+                           "kubelet sends in plain text: it always fails "
+                           "against TLS (use httpGet on the admin port, exec "
+                           "tallyctl or tcpSocket)")
+            checker.expect(grpc.get("port") == port, where,
+                           f"{probe_name} grpc port {grpc.get('port')}, "
+                           f"the server listens on {port}")
+            checker.expect(grpc.get("service", "") == "", where,
+                           f"{probe_name} asks for service "
+                           f"{grpc.get('service')!r}; the servers "
+                           "report the overall status (\"\")")
+        elif tcp is not None:
+            tcp_port = tcp.get("port")
+            if not isinstance(tcp_port, int):
+                tcp_port = target_port({"targetPort": tcp_port}, container)
+            checker.expect(tcp_port == port, where,
+                           f"{probe_name} tcpSocket port {tcp.get('port')}, "
+                           f"the server listens on {port}")
+        elif checker.expect(exec_ is not None, where,
+                            f"{probe_name} of a gRPC server must be httpGet "
+                            "(admin), exec (tallyctl), tcpSocket or, without "
+                            "TLS, grpc:"):
+            words = [str(x) for x in exec_.get("command") or []]
+            if checker.expect(words and os.path.basename(words[0]) ==
+                              "tallyctl", where,
+                              f"{probe_name} runs {words[:1]}, not "
+                              "tallyctl (the image's only gRPC client)"):
+                probe_parsed, probe_files = check_probe_client(
+                    words, flags, port, f"{where} {probe_name}", checker,
+                    allow_insecure=not tls)
+                w["files"] = w["files"] + probe_files
+                sub = f"tallyctl {words[1]}" if len(words) > 1 else ""
+                timeout_ms = probe_parsed.get("timeout_ms") or (
+                    flags[sub].defaults.get("timeout_ms")
+                    if sub in flags else None)
+                seconds = probe.get("timeoutSeconds", 1)
+                checker.expect(timeout_ms is None or
+                               seconds * 1000 > int(timeout_ms), where,
+                               f"{probe_name} timeoutSeconds {seconds} is "
+                               f"not longer than --timeout_ms={timeout_ms}"
+                               ": the kubelet would kill tallyctl first")
+    if binary == "tally-aggregator":
+        startup = (container.get("startupProbe") or {}).get("exec") or {}
+        words = [str(x) for x in startup.get("command") or []]
+        checker.expect(words[:1] and os.path.basename(words[0]) ==
+                       "tallyctl" and words[1:2] == ["results"], where,
+                       "the aggregator's startupProbe must be a real read "
+                       "(exec tallyctl results over TLS): /healthz alone "
+                       "does not show the store answers over TLS")
+
+    # Grace period above the drain time.
+    grace = shutdown_grace_ms(binary, parsed, flags)
+    period = pod.get("terminationGracePeriodSeconds", 30)
+    checker.expect(grace is None or period * 1000 > grace, where,
+                   f"terminationGracePeriodSeconds {period} is not longer "
+                   f"than --shutdown_grace_ms={grace}")
+
+    # Non-root as the image's user.
+    security = pod.get("securityContext", {})
+    if docker["uid"] and "runAsUser" in security:
+        checker.expect(str(security["runAsUser"]) == docker["uid"], where,
+                       f"runAsUser {security['runAsUser']}, the image's "
+                       f"user is {docker['uid']}")
+
+    if binary == "tally-gateway":
+        checker.expect(parsed.get("web_dir") == docker["web_dir"], where,
+                       f"--web_dir={parsed.get('web_dir')} but the image has "
+                       f"the page in {docker['web_dir']}")
+
+    # Durable data: a StatefulSet volume claim, one pod.
+    if "data_dir" in parsed:
+        checker.expect(obj["kind"] == "StatefulSet", where,
+                       f"{binary} keeps a RocksDB store: run it as a "
+                       "StatefulSet")
+        checker.expect(obj["spec"].get("replicas", 1) == 1, where,
+                       "one pod per store")
+        claims = {c["metadata"]["name"] for c in
+                  obj["spec"].get("volumeClaimTemplates", [])}
+        mounts = {m["mountPath"]: m["name"]
+                  for m in container.get("volumeMounts", [])}
+        _, volume = under(parsed["data_dir"], mounts)
+        checker.expect(volume in claims, where,
+                       f"--data_dir={parsed['data_dir']} is not on a "
+                       "volumeClaimTemplate: data would die with the pod")
+        if volume in claims and docker["uid"]:
+            checker.expect(str(pod.get("securityContext", {})
+                               .get("fsGroup")) == docker["uid"], where,
+                           "fsGroup must be the image's group so the volume "
+                           "is writable")
+
+
+def readme_secrets(path, dev_files, regions, checker):
+    """Secrets of the `kubectl create secret` commands of the README:
+    [(name regex, {key: file name})]. ${region} in a name or file stands
+    for any region."""
+    where = "deploy/kubernetes/README.md"
+    if not checker.expect(os.path.isfile(path), where, "missing"):
+        return []
+    with open(path, encoding="utf-8") as f:
+        text = f.read().replace("\\\n", " ")
+    checker.expect("deploy/tls/gen-dev-certs.sh" in text, where,
+                   "does not show how to make the certificates "
+                   "(deploy/tls/gen-dev-certs.sh)")
+    secrets = []
+    for line in text.splitlines():
+        match = re.search(r"kubectl .*?create secret (generic|tls) (.*)",
+                          line)
+        if not match:
+            continue
+        try:
+            words = shlex.split(match.group(2).split(";")[0])
+        except ValueError:
+            checker.fail(where, f"cannot parse: {line.strip()}")
+            continue
+        name, keys = words[0], {}
+        for word in words[1:]:
+            flag, _, value = word.partition("=")
+            if flag == "--from-file":
+                key, _, file = value.rpartition("=")
+                keys[key or os.path.basename(file)] = file
+            elif flag in ("--cert", "--key") and match.group(1) == "tls":
+                keys["tls.crt" if flag == "--cert" else "tls.key"] = value
+        pattern = re.escape(name).replace(re.escape("${region}"),
+                                          "[a-z0-9-]+")
+        secrets.append((re.compile(f"^{pattern}$"), keys))
+        checker.count("readme secrets")
+        for key, file in keys.items():
+            base = os.path.basename(file)
+            if "${region}" in base or "${region}" in name:
+                checker.expect("${region}" in base and "${region}" in name,
+                               where, f"secret {name} key {key} from {file}: "
+                               "a per-region Secret holds that region's file")
+                base = base.replace("${region}",
+                                    regions[0] if regions else "")
+            checker.expect(dev_files is None or base in dev_files, where,
+                           f"secret {name} key {key} from {file}: "
+                           "gen-dev-certs.sh makes no such file")
+    return secrets
+
+
+def check_secret_file(w, flag, file, secrets, docker, checker):
+    """The file of a flag is on a read-only Secret volume whose Secret the
+    README creates with that key."""
+    where, container, pod = w["where"], w["container"], w["pod"]
+    checker.count("kubernetes mounted files")
+    volumes = {v.get("name"): v for v in pod.get("volumes", [])}
+    mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+    mount_path, mount = under(file, mounts)
+    if not checker.expect(mount is not None, where,
+                          f"--{flag}={file} is on no volume mount"):
+        return
+    secret = volumes.get(mount["name"], {}).get("secret")
+    if not checker.expect(secret is not None, where,
+                          f"--{flag}={file}: volume {mount['name']} is not a "
+                          "Secret"):
+        return
+    checker.expect(mount.get("readOnly") is True, where,
+                   f"--{flag}={file}: mount {mount_path} with readOnly: true")
+    relative = os.path.relpath(file, mount_path)
+    if mount.get("subPath"):
+        relative = os.path.join(mount["subPath"], relative) \
+            if relative != "." else mount["subPath"]
+    items = secret.get("items")
+    key = relative
+    if items is not None:
+        by_path = {i.get("path"): i.get("key") for i in items}
+        if not checker.expect(relative in by_path, where,
+                              f"--{flag}={file}: Secret volume "
+                              f"{mount['name']} projects no {relative}"):
+            return
+        key = by_path[relative]
+    name = str(secret.get("secretName"))
+    created = [keys for pattern, keys in secrets if pattern.match(name)]
+    if checker.expect(created, where,
+                      f"--{flag}={file}: Secret {name} is not created in "
+                      "deploy/kubernetes/README.md"):
+        sources = [keys[key] for keys in created if key in keys]
+        if checker.expect(sources, where,
+                          f"--{flag}={file}: Secret {name} as created in the "
+                          f"README has no key {key}"):
+            region = w["parsed"].get("region")
+            expected = dev_file(w["binary"], flag, region)
+            bases = [os.path.basename(f).replace("${region}", str(region))
+                     for f in sources]
+            checker.expect(expected is None or expected in bases, where,
+                           f"--{flag}={file}: key {key} of Secret {name} "
+                           f"comes from {', '.join(sources)} in the README, "
+                           f"but the flag takes gen-dev-certs.sh's "
+                           f"{expected}")
+    if w["binary"] == "tally-collector" and flag == "tls_cert":
+        region = w["parsed"].get("region")
+        checker.expect(name == f"collector-{region}-tls", where,
+                       f"--tls_cert from Secret {name}: a collector presents "
+                       f"its own region's certificate "
+                       f"(collector-{region}-tls)")
+    # Secret files belong to root: without read for others, fsGroup must
+    # be the image's group.
+    mode = secret.get("defaultMode", 0o644)
+    if not mode & 0o004 and docker["uid"]:
+        checker.expect(str(pod.get("securityContext", {}).get("fsGroup")) ==
+                       docker["uid"] and mode & 0o040, where,
+                       f"--{flag}={file}: Secret mode {oct(mode)} without "
+                       "read for others needs group read and fsGroup "
+                       f"{docker['uid']}")
+
+
+def check_service(where, service, workloads, checker):
+    selector = service["spec"].get("selector")
+    behind = [w for w in workloads if matches(selector, w["labels"])]
+    if not checker.expect(behind, where, f"selector {selector} matches no "
+                          "tally pod"):
+        return
+    for spec in service["spec"].get("ports", []):
+        for w in behind:
+            checker.expect(target_port(spec, w["container"]) in
+                           (w["port"], w["admin"]),
+                           where, f"port {spec.get('port')} targets "
+                           f"{spec.get('targetPort')}, but {w['binary']} "
+                           f"listens on {w['port']} (admin {w['admin']})")
+
+
+def check_relay_scaling(w, objects, checker):
+    where, obj = w["where"], w["obj"]
+    checker.expect(obj["kind"] == "Deployment", where,
+                   "the relay is stateless: a Deployment")
+    hpas = [o for _, o in objects if o.get("kind") ==
+            "HorizontalPodAutoscaler" and
+            o["spec"]["scaleTargetRef"].get("name") == obj["metadata"]["name"]
+            and o["spec"]["scaleTargetRef"].get("kind") == obj["kind"]]
+    if checker.expect(len(hpas) == 1, where,
+                      f"needs exactly one HorizontalPodAutoscaler, has "
+                      f"{len(hpas)}"):
+        hpa = hpas[0]
+        checker.expect(hpa["apiVersion"] == "autoscaling/v2", where,
+                       f"HPA apiVersion {hpa['apiVersion']}, not "
+                       "autoscaling/v2")
+        checker.expect(any(m.get("type") == "Resource" and
+                           m["resource"].get("name") == "cpu"
+                           for m in hpa["spec"].get("metrics", [])), where,
+                       "the HPA must scale on CPU")
+        checker.expect(hpa["spec"].get("minReplicas", 1) >= 2, where,
+                       "HPA minReplicas below 2 leaves a single relay")
+        checker.expect(w["container"].get("resources", {}).get(
+            "requests", {}).get("cpu"), where,
+            "CPU utilisation needs a CPU request on the relay container")
+    pdbs = [o for _, o in objects if o.get("kind") == "PodDisruptionBudget"
+            and matches(o["spec"]["selector"].get("matchLabels"),
+                        w["labels"])]
+    checker.expect(pdbs, where, "needs a PodDisruptionBudget")
+
+
+# --------------------------------------------------------------- generated
+
+
+# Generator -> the files it writes next to itself.
+GENERATED = {
+    "deploy/compose/generate.sh": ("compose.yaml", "collectors.txt"),
+    "deploy/kubernetes/generate.sh": ("collectors.yaml",),
+}
+
+
+def check_generated(source, build, checker):
+    """Each generated file is what its generator writes now: run a copy of
+    the generator in a scratch directory and compare."""
+    tallyctl = os.path.join(build, BINARIES["tallyctl"])
+    for script, outputs in GENERATED.items():
+        path = os.path.join(source, script)
+        if not checker.expect(os.path.isfile(path), script, "missing"):
+            continue
+        with tempfile.TemporaryDirectory() as directory:
+            copy = os.path.join(directory, os.path.basename(path))
+            shutil.copy(path, copy)
+            result = run(["bash", copy, "--tallyctl", tallyctl])
+            if not checker.expect(result.returncode == 0, script,
+                                  f"failed: {result.stdout}"):
+                continue
+            for output in outputs:
+                checker.count("generated files")
+                committed = os.path.join(os.path.dirname(path), output)
+                where = os.path.relpath(committed, source)
+                if not checker.expect(os.path.isfile(committed), where,
+                                      f"missing: run {script}"):
+                    continue
+                with open(committed, encoding="utf-8") as f:
+                    old = f.read()
+                with open(os.path.join(directory, output),
+                          encoding="utf-8") as f:
+                    new = f.read()
+                if old != new:
+                    diff = [line for line in difflib.unified_diff(
+                        old.splitlines(), new.splitlines(), lineterm="",
+                        n=0) if line[:1] in "+-"][2:8]
+                    checker.fail(where, f"differs from what {script} writes "
+                                 "(edit the script and rerun it): "
+                                 + " | ".join(diff))
+
+
+# -------------------------------------------------------------------- main
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--source", required=True, help="repository root")
+    parser.add_argument("--build", required=True, help="build directory")
+    options = parser.parse_args()
+    source = os.path.abspath(options.source)
+    build = os.path.abspath(options.build)
+
+    checker = Checker()
+    flags = load_flags(build, checker)
+    if flags is None:
+        report(checker)
+        return 1
+    regions = list_regions(build, checker)
+    docker = check_dockerfile(source, build, checker)
+    check_generated(source, build, checker)
+    check_compose(source, flags, regions, docker, checker)
+    check_kubernetes(source, flags, regions, docker, checker)
+    checker.count("regions", len(regions))
+    return report(checker)
+
+
+def report(checker):
+    for what, n in sorted(checker.counts.items()):
+        print(f"  {what}: {n}")
+    if checker.problems:
+        print(f"FAILED: {len(checker.problems)} problem(s):")
+        for problem in checker.problems:
+            print(f"  {problem}")
+        return 1
+    print("OK: deploy/docker, deploy/compose and deploy/kubernetes match the "
+          "binaries")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
