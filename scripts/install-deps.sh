@@ -17,6 +17,7 @@ packages=(
   prometheus-cpp-dev                       # Prometheus metrics (core library)
   libgtest-dev libgmock-dev                # tests
   libbenchmark-dev                         # benchmarks
+  postgresql-15 libpq-dev                  # tally-bench's PostgreSQL peer (server binaries, libpq)
   iproute2                                 # ip netns/veth/bridge for tests/multihost
   python3-yaml                             # the deploy manifests test
   clang-format                             # the format check in the suite

@@ -1,0 +1,69 @@
+// The benchmark scenarios. Each starts the real binaries on 127.0.0.1
+// (plain text: --insecure), measures, stops them and adds rows to the
+// report.
+#ifndef TALLY_CLIENTS_BENCH_SCENARIOS_H_
+#define TALLY_CLIENTS_BENCH_SCENARIOS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "clients/bench/report.h"
+#include "clients/bench/workload.h"
+
+namespace tally::bench {
+
+struct BenchConfig {
+  std::string work_dir;
+  std::string aggregator_bin, collector_bin, relay_bin;
+  std::string pg_bin_dir;
+  // Words put before the aggregator's command line (a profiler, e.g.
+  // "valgrind --tool=callgrind").
+  std::vector<std::string> aggregator_prefix;
+  // Extra aggregator flags (e.g. --max_inflight_batches=64).
+  std::vector<std::string> aggregator_flags;
+  bool keep = false;  // keep data directories and logs
+
+  // ingest (tally and the PostgreSQL peer)
+  std::vector<uint32_t> streams = {1, 4, 16};
+  std::vector<uint32_t> batches = {1, 16, 256};
+  uint32_t window = 4;
+  uint64_t ingest_protocols = 400'000;
+  double ingest_max_seconds = 15;
+  uint64_t pg_protocols = 100'000;
+  double pg_max_seconds = 15;
+  bool postgres = true;
+
+  // two-hop
+  uint32_t twohop_collectors = 8;
+  uint32_t twohop_clients = 8;  // concurrent station clients per collector
+  std::vector<uint32_t> twohop_chunks = {1, 100};
+  uint64_t twohop_protocols = 200'000;
+  double twohop_max_seconds = 20;
+
+  // feed
+  std::vector<uint32_t> watchers = {1000, 10000};
+  uint32_t watchers_per_connection = 100;
+  double feed_rate = 2000;  // protocols/s ingested meanwhile
+  uint32_t feed_batch = 100;
+  double feed_seconds = 15;
+
+  // scale and recovery
+  std::vector<std::string> scale_shapes = {"india", "indonesia"};
+  double scale_fraction = 1.0;
+};
+
+void RunIngestScenario(const BenchConfig& config, const Workload& workload,
+                       Report& report);
+void RunTwoHopScenario(const BenchConfig& config, const Workload& workload,
+                       Report& report);
+void RunFeedScenario(const BenchConfig& config, const Workload& workload,
+                     Report& report);
+void RunScaleScenario(const BenchConfig& config, Report& report);
+
+// Compares the rows with the targets.
+void AddTargets(Report& report);
+
+}  // namespace tally::bench
+
+#endif  // TALLY_CLIENTS_BENCH_SCENARIOS_H_
