@@ -1,7 +1,5 @@
 #include "services/security/collector_identities.h"
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -9,19 +7,16 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "grpc/grpc_security_constants.h"
+#include "services/security/flag_file.h"
 
 namespace tally::security {
 
 absl::StatusOr<CollectorIdentities> CollectorIdentities::Load(
     const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--collector_identities ", path, ": cannot read"));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return Parse(text.str(), path);
+  absl::StatusOr<std::string> text =
+      ReadFlagFile(path, "--collector_identities");
+  if (!text.ok()) return text.status();
+  return Parse(*text, path);
 }
 
 absl::StatusOr<CollectorIdentities> CollectorIdentities::Parse(

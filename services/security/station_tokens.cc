@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -13,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "openssl/crypto.h"
 #include "openssl/sha.h"
+#include "services/security/flag_file.h"
 
 namespace tally::security {
 namespace {
@@ -34,18 +33,6 @@ bool ParseHexDigest(absl::string_view hex, std::array<uint8_t, 32>* out) {
   return true;
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path,
-                                          const std::string& flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": cannot read"));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 std::string Sha256Hex(absl::string_view text) {
@@ -55,7 +42,7 @@ std::string Sha256Hex(absl::string_view text) {
 }
 
 absl::StatusOr<StationTokens> StationTokens::Load(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadWholeFile(path, "--station_tokens");
+  absl::StatusOr<std::string> text = ReadFlagFile(path, "--station_tokens");
   if (!text.ok()) return text.status();
   return Parse(*text, path);
 }
@@ -146,7 +133,7 @@ absl::StatusOr<std::string> ReadToken(const std::string& path,
                                       const char* env) {
   std::string token;
   if (!path.empty()) {
-    absl::StatusOr<std::string> text = ReadWholeFile(path, "--token_file");
+    absl::StatusOr<std::string> text = ReadFlagFile(path, "--token_file");
     if (!text.ok()) return text.status();
     token = std::string(absl::StripAsciiWhitespace(*text));
     if (token.empty()) {

@@ -1,29 +1,18 @@
 #include "services/security/tls_credentials.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/security/flag_file.h"
 
 namespace tally::security {
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path,
                                         const std::string& flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": cannot read: ", std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in.good() && !in.eof()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": read failed"));
-  }
-  std::string pem = text.str();
+  absl::StatusOr<std::string> read = ReadFlagFile(path, flag);
+  if (!read.ok()) return read.status();
+  std::string pem = *std::move(read);
   // gRPC would only fail later, at the first handshake, with a vaguer
   // message; a file without a PEM block is certainly wrong.
   if (!absl::StrContains(pem, "-----BEGIN ")) {
