@@ -132,6 +132,11 @@ class AggregatorStore {
   absl::Status ForEachLatest(
       const std::function<absl::Status(const ProtocolKey&, const LatestValue&)>&
           fn);
+  // Every `latest` record in key order, handed to fn in chunks of up to
+  // `chunk` records (fewer calls and allocations than one per record).
+  using LatestRecords = std::vector<std::pair<ProtocolKey, LatestValue>>;
+  absl::Status ForEachLatestChunk(
+      size_t chunk, const std::function<absl::Status(LatestRecords)>& fn);
   // Monotonic fencing epoch: reads, increments and persists it (synced).
   absl::StatusOr<uint64_t> BumpEpoch();
 

@@ -15,37 +15,58 @@
 
 #include "benchmark/benchmark.h"
 #include "rocksdb/db.h"
+#include "rocksdb/memtablerep.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/write_batch.h"
 #include "services/domain/protocol_digest.h"
 #include "tally/v1/protocol.pb.h"
 
 namespace {
 
-// 10-byte keys like the protocols family's (contest, station, version),
-// drawn at random over a large station space.
+// 10-byte keys like the protocols family's (contest u16, station u32,
+// version u32): 5 contests, stations drawn at random from a million.
 std::vector<std::string> RandomKeys(size_t count, uint64_t seed) {
   std::mt19937_64 random(seed);
   std::vector<std::string> keys;
   keys.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     const uint64_t value = random();
+    const uint32_t contest = static_cast<uint32_t>(value % 5);
+    const uint32_t station = static_cast<uint32_t>((value >> 8) % 1000000);
     std::string key(10, '\0');
-    for (int b = 0; b < 8; ++b)
-      key[b] = static_cast<char>(value >> (56 - 8 * b));
+    key[1] = static_cast<char>(contest);
+    for (int b = 0; b < 4; ++b)
+      key[2 + b] = static_cast<char>(station >> (24 - 8 * b));
+    key[9] = 1;
     keys.push_back(std::move(key));
   }
   return keys;
 }
 
+// The memtable representations compared: RocksDB's default skip list over
+// the whole memtable, and a hash of skip lists by the 6-byte (contest,
+// station) prefix, where an insert searches only its own station's list.
+enum MemtableKind { kSkipList = 0, kHashSkipList = 1, kSkipListHinted = 2 };
+
 class MemtableFixture {
  public:
-  MemtableFixture() {
+  explicit MemtableFixture(MemtableKind kind) {
     path_ = std::filesystem::temp_directory_path() /
             ("tally-memtable-bench-" + std::to_string(getpid()));
     std::filesystem::remove_all(path_);
     rocksdb::Options options;
     options.create_if_missing = true;
     options.write_buffer_size = 32 << 20;  // as the protocols family
+    if (kind == kHashSkipList) {
+      options.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(6));
+      options.memtable_factory.reset(
+          rocksdb::NewHashSkipListRepFactory(1 << 20));
+      options.allow_concurrent_memtable_write = false;
+    }
+    if (kind == kSkipListHinted) {
+      options.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(2));
+    }
     rocksdb::DB* db = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(options, path_, &db);
     if (!s.ok()) std::abort();
@@ -64,9 +85,9 @@ class MemtableFixture {
 
 // One commit round's protocol keys (range(0) of them) into the memtable,
 // WAL off so that only the in-memory insert is timed. range(1): 1 sorts
-// the keys first.
+// the keys first. range(2): the MemtableKind.
 void BM_MemtableRound(benchmark::State& state) {
-  MemtableFixture fixture;
+  MemtableFixture fixture(static_cast<MemtableKind>(state.range(2)));
   const size_t per_round = static_cast<size_t>(state.range(0));
   const bool sorted = state.range(1) != 0;
   const std::string value(200, 'v');
@@ -85,8 +106,10 @@ void BM_MemtableRound(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(per_round));
 }
 BENCHMARK(BM_MemtableRound)
-    ->ArgsProduct({{256, 4096, 16384}, {0, 1}})
-    ->ArgNames({"keys", "sorted"})
+    ->ArgsProduct({{256, 4096, 16384},
+                   {0, 1},
+                   {kSkipList, kHashSkipList, kSkipListHinted}})
+    ->ArgNames({"keys", "sorted", "hashed"})
     ->Unit(benchmark::kMicrosecond);
 
 tally::v1::StationProtocol SampleProtocol() {

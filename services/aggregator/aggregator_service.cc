@@ -212,20 +212,26 @@ class AggregatorService::IngestStream
     item.entries.assign(
         std::make_move_iterator(batch.mutable_entries()->begin()),
         std::make_move_iterator(batch.mutable_entries()->end()));
-    item.done = [this](bool durable, v1::IngestAck ack) {
-      OnCommitted(durable, std::move(ack));
+    const uint32_t size = static_cast<uint32_t>(item.entries.size());
+    item.done = [this, size](bool durable, v1::IngestAck ack) {
+      OnCommitted(durable, size, std::move(ack));
     };
+    // Validation and digests on this stream's thread, in parallel with the
+    // committer working on earlier batches.
+    PrepareIngestItem(service_->state_->index(), item);
     bool read_more = false;
     {
       absl::MutexLock lock(&mu_);
       ++inflight_;
-      read_more = inflight_ < service_->options_.max_inflight_batches;
+      inflight_protocols_ += size;
+      read_more = ReadAllowedLocked(inflight_, inflight_protocols_);
       read_paused_ = !read_more;
     }
     if (!service_->committer_->Enqueue(std::move(item))) {
       {
         absl::MutexLock lock(&mu_);
         --inflight_;
+        inflight_protocols_ -= size;
       }
       EndWith(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                            "the aggregator is shutting down"));
@@ -238,7 +244,7 @@ class AggregatorService::IngestStream
   // deleted by a concurrent reaction as soon as nothing is in flight. So
   // everything here happens while inflight_ still counts this batch, and the
   // decrement, the decision to finish and Finish itself come last.
-  void OnCommitted(bool durable, v1::IngestAck ack) {
+  void OnCommitted(bool durable, uint32_t size, v1::IngestAck ack) {
     if (durable) {
       v1::IngestResponse response;
       *response.mutable_ack() = std::move(ack);
@@ -252,7 +258,7 @@ class AggregatorService::IngestStream
                                       "the aggregator is shutting down");
       }
       if (read_paused_ && !finish_status_ &&
-          inflight_ - 1 < service_->options_.max_inflight_batches) {
+          ReadAllowedLocked(inflight_ - 1, inflight_protocols_ - size)) {
         read_paused_ = false;
         resume_read = true;
       }
@@ -262,9 +268,16 @@ class AggregatorService::IngestStream
     {
       absl::MutexLock lock(&mu_);
       --inflight_;
+      inflight_protocols_ -= size;
       finish = TakeFinishLocked();
     }
     if (finish.has_value()) Finish(*finish);
+  }
+
+  // Whether the stream may read another batch with this much in flight.
+  bool ReadAllowedLocked(uint32_t batches, uint64_t protocols) const {
+    return batches < service_->options_.max_inflight_batches &&
+           protocols < service_->options_.max_inflight_protocols;
   }
 
   void Send(v1::IngestResponse response) {
@@ -335,6 +348,7 @@ class AggregatorService::IngestStream
   std::deque<v1::IngestResponse> writes_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   uint32_t inflight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t inflight_protocols_ ABSL_GUARDED_BY(mu_) = 0;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -348,9 +362,11 @@ AggregatorService::AggregatorService(AggregatorState* state,
       store_(store),
       committer_(committer),
       options_(options),
-      definition_digest_(storage::AggregatorStore::DefinitionDigest(
-                             state->index().definition())
-                             .value_or("")),
+      definition_digest_(!options_.definition_digest.empty()
+                             ? options_.definition_digest
+                             : storage::AggregatorStore::DefinitionDigest(
+                                   state->index().definition())
+                                   .value_or("")),
       metrics_(options.metrics) {
   if (metrics_ == nullptr) {
     private_metrics_ = std::make_unique<obs::MetricsRegistry>();

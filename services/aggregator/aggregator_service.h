@@ -24,11 +24,18 @@ namespace tally::aggregator {
 struct ServiceOptions {
   // Largest batch accepted on Ingest (else RESOURCE_EXHAUSTED).
   uint32_t max_batch_entries = 4096;
-  // Batches a stream may have waiting in the committer. Beyond this the
-  // stream stops reading: HTTP/2 flow control then slows the collector, and
-  // memory stays bounded by streams x in-flight x batch size.
-  uint32_t max_inflight_batches = 4;
+  // Batches, and protocols in them, a stream may have waiting in the
+  // committer. Beyond either bound the stream stops reading: HTTP/2 flow
+  // control then slows the collector, and memory stays bounded by streams
+  // x (max_inflight_protocols + one batch). Many small batches in flight
+  // keep the committer's rounds large when collectors send protocols one
+  // by one (each round has a fixed cost: the synced write, seats).
+  uint32_t max_inflight_batches = 64;
+  uint32_t max_inflight_protocols = 4096;
   uint64_t epoch = 0;
+  // GetElection's definition_digest (lowercase hex SHA-256); empty: computed
+  // from the state's definition.
+  std::string definition_digest;
   // Set with mutual TLS: each Ingest stream's client certificate must be
   // listed, and its hello must name the listed collector id and region
   // (else PERMISSION_DENIED). Null: the hello is trusted.

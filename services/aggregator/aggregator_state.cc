@@ -17,7 +17,8 @@ AggregatorState::AggregatorState(std::unique_ptr<ElectionIndex> index)
 }
 
 absl::StatusOr<std::unique_ptr<AggregatorState>> AggregatorState::Recover(
-    std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store) {
+    std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store,
+    LatestLoader& latest) {
   std::unique_ptr<AggregatorState> state(new AggregatorState(std::move(index)));
   absl::MutexLock lock(&state->mu);
   state->revision_ = store.revision();
@@ -35,20 +36,35 @@ absl::StatusOr<std::unique_ptr<AggregatorState>> AggregatorState::Recover(
         absl::StrCat("restoring stored totals: ", status.message()));
   }
   const size_t contests = state->index_->contests().size();
-  status = store.ForEachLatest(
-      [&](const storage::ProtocolKey& key, const storage::LatestValue& value) {
-        if (key.contest >= contests ||
-            state->index_->FindStation(key.station) == nullptr) {
-          return absl::DataLossError(absl::StrCat(
-              "stored protocol of contest #", key.contest, " station ",
-              key.station, " does not match the definition"));
+  // Sized once (at most one protocol per station and contest): growing
+  // maps of millions by rehashing doubled the time.
+  state->latest_.reserve(state->protocols_expected_);
+  state->reported_contests_.reserve(
+      state->index_->definition().stations_size());
+  status = latest.Consume(
+      [&](const storage::AggregatorStore::LatestRecords& records) {
+        for (const auto& [key, value] : records) {
+          if (key.contest >= contests) {
+            return absl::DataLossError(absl::StrCat(
+                "stored protocol of contest #", key.contest, " station ",
+                key.station, ": the definition has ", contests, " contests"));
+          }
+          state->latest_.emplace(key, value);
+          ++state->reported_contests_[key.station];
+          ++state->protocols_counted_;
         }
-        state->latest_.emplace(key, value);
-        ++state->reported_contests_[key.station];
-        ++state->protocols_counted_;
         return absl::OkStatus();
       });
   if (!status.ok()) return status;
+  // Stations checked once each, not once per contest.
+  for (const auto& [station, count] : state->reported_contests_) {
+    if (state->index_->FindStation(station) == nullptr) {
+      return absl::DataLossError(
+          absl::StrCat("stored protocols of station ", station, " (", count,
+                       " contests) do not match the definition: no such "
+                       "station"));
+    }
+  }
   // Stored totals carry their own revisions; nothing is pending.
   state->totals_.TakeChanged();
   for (uint32_t c = 0; c < contests; ++c) state->RecomputeAllocation(c);

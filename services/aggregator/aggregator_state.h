@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "services/aggregator/latest_loader.h"
 #include "services/aggregator/watch_hub.h"
 #include "services/domain/election_index.h"
 #include "services/domain/totals_book.h"
@@ -29,8 +30,11 @@ class AggregatorState {
  public:
   // Loads revision, cursors, latest versions and totals from the store
   // and computes allocations. The store must hold `index`'s definition.
+  // `latest` delivers the store's counted versions (the server starts
+  // reading them before it loads the definition).
   static absl::StatusOr<std::unique_ptr<AggregatorState>> Recover(
-      std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store);
+      std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store,
+      LatestLoader& latest);
 
   mutable absl::Mutex mu;
 

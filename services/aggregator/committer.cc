@@ -58,7 +58,24 @@ void Reject(v1::ProtocolResult* result, const absl::Status& status) {
   result->set_message(std::string(status.message()));
 }
 
+// Committed events waiting for the publisher before commits wait.
+constexpr size_t kMaxUnpublishedEvents = 64;
+
 }  // namespace
+
+void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
+  const ValidationContext context{item.region_id};
+  item.prepared.clear();
+  item.prepared.resize(item.entries.size());
+  for (size_t i = 0; i < item.entries.size(); ++i) {
+    v1::StationProtocol& protocol = *item.entries[i].mutable_protocol();
+    PreparedProtocol& prepared = item.prepared[i];
+    prepared.verdict = ValidateProtocol(index, protocol, context);
+    if (!prepared.verdict.accepted()) continue;
+    protocol.set_digest(ProtocolDigest(protocol));
+    prepared.digest = DigestArray(protocol.digest());
+  }
+}
 
 Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
                      WatchHub* hub, uint64_t epoch, CommitterOptions options)
@@ -101,6 +118,7 @@ Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
 Committer::~Committer() { Stop(); }
 
 void Committer::Start() {
+  publisher_ = std::thread([this] { RunPublisher(); });
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -110,6 +128,31 @@ void Committer::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  // Every committed event is published before Stop returns.
+  {
+    absl::MutexLock lock(&publish_mu_);
+    publisher_stopping_ = true;
+  }
+  if (publisher_.joinable()) publisher_.join();
+}
+
+void Committer::RunPublisher() {
+  while (true) {
+    std::shared_ptr<const v1::Event> event;
+    {
+      absl::MutexLock lock(&publish_mu_);
+      publish_mu_.Await(absl::Condition(
+          +[](Committer* self)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->publish_mu_) {
+                 return self->publisher_stopping_ || !self->to_publish_.empty();
+               },
+          this));
+      if (to_publish_.empty()) return;  // stopping, and all published
+      event = std::move(to_publish_.front());
+      to_publish_.pop_front();
+    }
+    hub_->Publish(std::move(event));
+  }
 }
 
 bool Committer::Enqueue(IngestItem item) {
@@ -156,6 +199,11 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
   uint64_t conflict_count = 0;
   uint64_t revision = 0;
   bool advances = false;
+  for (IngestItem& item : items) {
+    if (item.prepared.size() != item.entries.size()) {
+      PrepareIngestItem(state_->index(), item);
+    }
+  }
   {
     absl::MutexLock lock(&state_->mu);
     const ElectionIndex& index = state_->index();
@@ -168,9 +216,10 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
       auto [cursor_it, fresh] = cursors.try_emplace(item.collector_id, 0);
       if (fresh) cursor_it->second = state_->Cursor(item.collector_id);
       uint64_t& cursor = cursor_it->second;
-      const ValidationContext context{item.region_id};
 
-      for (v1::OutboxEntry& entry : item.entries) {
+      for (size_t e = 0; e < item.entries.size(); ++e) {
+        v1::OutboxEntry& entry = item.entries[e];
+        ProtocolVerdict& verdict = item.prepared[e].verdict;
         ++protocols;
         v1::StationProtocol& protocol = *entry.mutable_protocol();
         v1::ProtocolResult* result = acks[i].add_results();
@@ -190,7 +239,6 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
         }
         cursor = entry.seq();
 
-        ProtocolVerdict verdict = ValidateProtocol(index, protocol, context);
         if (!verdict.accepted()) {
           Reject(result, verdict.status);
           for (v1::Finding& finding : verdict.findings) {
@@ -198,12 +246,11 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
           }
           continue;
         }
-        protocol.set_digest(ProtocolDigest(protocol));
         const ContestInfo* contest = index.FindContest(protocol.contest_id());
         const storage::ProtocolKey key{static_cast<uint16_t>(contest->index),
                                        protocol.station_id()};
         const storage::LatestValue* latest = state_->FindLatest(key);
-        const std::array<uint8_t, 32> digest = DigestArray(protocol.digest());
+        const std::array<uint8_t, 32>& digest = item.prepared[e].digest;
 
         if (latest != nullptr && protocol.version() < latest->version) {
           ++stale;
@@ -333,7 +380,7 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
       *round.event.mutable_committed_at() = round.now;
       *round.event.mutable_progress() = state_->Progress();
       round.batch.revision = round.revision;
-      round.batch.event = round.event;
+      round.batch.event = std::move(round.event);
       // Trim the event log in steps of an eighth of the retained length, not
       // on every commit.
       const uint64_t oldest = store_->oldest_event_revision();
@@ -357,7 +404,17 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
     items[i].done(true, std::move(acks[i]));
   }
   if (advances) {
-    hub_->Publish(std::make_shared<const v1::Event>(std::move(round.event)));
+    auto event =
+        std::make_shared<const v1::Event>(std::move(*round.batch.event));
+    absl::MutexLock lock(&publish_mu_);
+    to_publish_.push_back(std::move(event));
+    // Bounded: when the watchers cannot keep up, commits wait for the
+    // publisher rather than queueing events without limit.
+    publish_mu_.Await(absl::Condition(
+        +[](Committer* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->publish_mu_) {
+          return self->to_publish_.size() < kMaxUnpublishedEvents;
+        },
+        this));
   }
   stats_.commits.fetch_add(1, std::memory_order_relaxed);
   stats_.protocols.fetch_add(protocols, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 #ifndef TALLY_SERVICES_AGGREGATOR_COMMITTER_H_
 #define TALLY_SERVICES_AGGREGATOR_COMMITTER_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -20,11 +21,20 @@
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/watch_hub.h"
+#include "services/domain/election_index.h"
+#include "services/domain/protocol_validation.h"
 #include "services/observability/metrics.h"
 #include "storage/aggregator_store.h"
 #include "tally/v1/aggregator.pb.h"
 
 namespace tally::aggregator {
+
+// What can be decided about one protocol without the counted state: the
+// validation verdict and, when it passes, the content digest.
+struct PreparedProtocol {
+  ProtocolVerdict verdict;
+  std::array<uint8_t, 32> digest{};
+};
 
 // One batch from one collector stream.
 struct IngestItem {
@@ -32,11 +42,20 @@ struct IngestItem {
   // The region the collector serves: its protocols must be of this region.
   std::string region_id;
   std::vector<v1::OutboxEntry> entries;
+  // One per entry, from PrepareIngestItem; when empty the committer
+  // prepares the batch itself.
+  std::vector<PreparedProtocol> prepared;
   // Called on the committer thread once the batch is durable (or refused
   // because the committer is stopping: then `durable` is false). Must not
   // block.
   std::function<void(bool durable, v1::IngestAck ack)> done;
 };
+
+// Validates every protocol of the batch against the (immutable) election
+// and stores its digest in the protocol. Needs no lock: Ingest streams run
+// it on their own threads, so that the single committer only classifies
+// against the counted state and writes.
+void PrepareIngestItem(const ElectionIndex& index, IngestItem& item);
 
 struct CommitterOptions {
   // Upper bound on protocols applied in one WriteBatch.
@@ -76,6 +95,10 @@ class Committer {
  private:
   void Run();
   void CommitRound(std::vector<IngestItem>& items);
+  // The publisher thread: hands committed events to the watch hub in
+  // revision order, so that offering an event to thousands of watchers
+  // (and serialising it for each) never delays the next commit round.
+  void RunPublisher();
 
   AggregatorState* const state_;
   storage::AggregatorStore* const store_;
@@ -98,6 +121,12 @@ class Committer {
   std::deque<IngestItem> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread thread_;
+
+  absl::Mutex publish_mu_;
+  std::deque<std::shared_ptr<const v1::Event>> to_publish_
+      ABSL_GUARDED_BY(publish_mu_);
+  bool publisher_stopping_ ABSL_GUARDED_BY(publish_mu_) = false;
+  std::thread publisher_;
 };
 
 }  // namespace tally::aggregator

@@ -22,8 +22,11 @@ ABSL_FLAG(std::string, definition, "",
 ABSL_FLAG(uint64_t, retained_events, 100000,
           "events kept for Watch resumption");
 ABSL_FLAG(uint32_t, max_batch_entries, 4096, "largest Ingest batch accepted");
-ABSL_FLAG(uint32_t, max_inflight_batches, 4,
+ABSL_FLAG(uint32_t, max_inflight_batches, 64,
           "Ingest batches a stream may have waiting for the committer");
+ABSL_FLAG(uint32_t, max_inflight_protocols, 4096,
+          "protocols (in its batches) a stream may have waiting for the "
+          "committer");
 ABSL_FLAG(uint32_t, watch_queue_limit, 1024,
           "messages queued per watcher before it is resynchronised");
 ABSL_FLAG(uint32_t, progress_interval_ms, 1000,
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
   config.retained_events = absl::GetFlag(FLAGS_retained_events);
   config.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);
   config.max_inflight_batches = absl::GetFlag(FLAGS_max_inflight_batches);
+  config.max_inflight_protocols = absl::GetFlag(FLAGS_max_inflight_protocols);
   config.watch_queue_limit = absl::GetFlag(FLAGS_watch_queue_limit);
   config.progress_interval =
       absl::Milliseconds(absl::GetFlag(FLAGS_progress_interval_ms));

@@ -9,6 +9,7 @@
 #include "services/aggregator/aggregator_service.h"
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/committer.h"
+#include "services/aggregator/latest_loader.h"
 #include "services/aggregator/watch_hub.h"
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_loader.h"
@@ -37,8 +38,13 @@ class StoreEventSource : public EventSource {
   storage::AggregatorStore* const store_;
 };
 
+struct ChosenDefinition {
+  v1::ElectionDefinition definition;
+  bool stored = false;  // read from the store (else still to be saved)
+};
+
 // Which definition to run: the stored one wins; a given file must match it.
-absl::StatusOr<v1::ElectionDefinition> ChooseDefinition(
+absl::StatusOr<ChosenDefinition> ChooseDefinition(
     const AggregatorConfig& config, storage::AggregatorStore& store) {
   absl::StatusOr<std::optional<v1::ElectionDefinition>> stored =
       store.LoadDefinition();
@@ -60,10 +66,12 @@ absl::StatusOr<v1::ElectionDefinition> ChooseDefinition(
           config.data_dir, " (election \"", (*stored)->id(),
           "\"); use a new data directory for a different election"));
     }
-    return **stored;
+    return ChosenDefinition{*std::move(*stored), true};
   }
-  if (given.has_value()) return *given;
-  return EmbeddedDefaultDefinition();
+  if (given.has_value()) return ChosenDefinition{*std::move(given), false};
+  absl::StatusOr<v1::ElectionDefinition> embedded = EmbeddedDefaultDefinition();
+  if (!embedded.ok()) return embedded.status();
+  return ChosenDefinition{*std::move(embedded), false};
 }
 
 // The aggregator's scrape-time series: the feed's revision, watchers,
@@ -130,27 +138,36 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
       storage::AggregatorStore::Open(config.data_dir);
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
+  // The counted versions are read while the definition is loaded and
+  // indexed (both take seconds for a national election): start-up costs
+  // about the longer of the two, not their sum.
+  LatestLoader latest(parts->store.get());
 
-  absl::StatusOr<v1::ElectionDefinition> definition =
+  absl::StatusOr<ChosenDefinition> chosen =
       ChooseDefinition(config, *parts->store);
-  if (!definition.ok()) return definition.status();
-  absl::StatusOr<std::optional<v1::ElectionDefinition>> stored =
-      parts->store->LoadDefinition();
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) {
-    if (absl::Status saved = parts->store->SaveDefinition(*definition);
+  if (!chosen.ok()) return chosen.status();
+  if (!chosen->stored) {
+    if (absl::Status saved = parts->store->SaveDefinition(chosen->definition);
         !saved.ok()) {
       return saved;
     }
   }
+  // The digest SaveDefinition stored (and LoadDefinition checked): the
+  // definition is hashed once per start, not again for GetElection.
+  absl::StatusOr<std::optional<std::string>> digest =
+      parts->store->LoadDefinitionDigest();
+  if (!digest.ok()) return digest.status();
+  if (!digest->has_value()) {
+    return absl::DataLossError("the stored definition has no digest");
+  }
   absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-      ElectionIndex::Build(*std::move(definition));
+      ElectionIndex::Build(std::move(chosen->definition));
   if (!index.ok()) return index.status();
   absl::StatusOr<uint64_t> epoch = parts->store->BumpEpoch();
   if (!epoch.ok()) return epoch.status();
 
   absl::StatusOr<std::unique_ptr<AggregatorState>> state =
-      AggregatorState::Recover(*std::move(index), *parts->store);
+      AggregatorState::Recover(*std::move(index), *parts->store, latest);
   if (!state.ok()) return state.status();
   parts->state = *std::move(state);
 
@@ -174,7 +191,9 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   ServiceOptions service_options;
   service_options.max_batch_entries = config.max_batch_entries;
   service_options.max_inflight_batches = config.max_inflight_batches;
+  service_options.max_inflight_protocols = config.max_inflight_protocols;
   service_options.epoch = *epoch;
+  service_options.definition_digest = **digest;
   service_options.collector_identities = config.collector_identities;
   service_options.metrics = &parts->metrics;
   parts->service = std::make_unique<AggregatorService>(

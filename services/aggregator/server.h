@@ -26,7 +26,8 @@ struct AggregatorConfig {
   std::string definition_path;
   uint64_t retained_events = 100000;
   uint32_t max_batch_entries = 4096;
-  uint32_t max_inflight_batches = 4;
+  uint32_t max_inflight_batches = 64;
+  uint32_t max_inflight_protocols = 4096;
   size_t max_protocols_per_commit = 16384;
   int max_message_bytes = 64 << 20;
   size_t watch_queue_limit = 1024;

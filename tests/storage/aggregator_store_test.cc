@@ -839,6 +839,55 @@ TEST_F(AggregatorStoreTest, CursorOnlyCommitKeepsRevisionAndWritesNoEvent) {
   EXPECT_THAT(*cursors, ElementsAre(Pair("collector-north", 9u)));
 }
 
+// Commit writes keys sorted (for the memtable's insert hints): the order
+// within a batch must not matter, and a protocol corrected twice in one
+// round keeps its last version in `latest`. ForEachLatestChunk hands the
+// records over in key order, in chunks of the requested size.
+TEST_F(AggregatorStoreTest, UnsortedRoundKeepsLastCorrectionAndChunksInOrder) {
+  TestCommitter committer(store_, *index_);
+  ASSERT_TRUE(committer
+                  .Accept({List(201, 1, 1, 2, 3), Smd(101, 1, 5, 6),
+                           List(101, 1, 7, 8, 9), List(201, 2, 2, 2, 3),
+                           List(201, 3, 3, 2, 3)})
+                  .ok());
+  Reopen();
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> chunks;
+  ASSERT_TRUE(store_
+                  ->ForEachLatestChunk(
+                      2,
+                      [&](AggregatorStore::LatestRecords records) {
+                        chunks.emplace_back();
+                        for (const auto& [key, value] : records) {
+                          chunks.back().emplace_back(
+                              key.contest * 1000 + key.station, value.version);
+                        }
+                        return absl::OkStatus();
+                      })
+                  .ok());
+  const uint32_t list = kList * 1000;
+  const uint32_t smd = kSmd * 1000;
+  EXPECT_THAT(chunks, ElementsAre(ElementsAre(Pair(list + 101, 1u),
+                                              Pair(list + 201, 3u)),
+                                  ElementsAre(Pair(smd + 101, 1u))));
+  // Every version is kept, whatever the order it was written in.
+  auto history = store_->History({kList, 201});
+  ASSERT_TRUE(history.ok()) << history.status();
+  std::vector<uint32_t> versions;
+  for (const v1::ProtocolVersion& v : *history) {
+    versions.push_back(v.protocol().version());
+  }
+  EXPECT_THAT(versions, ElementsAre(1u, 2u, 3u));
+  // An error from fn stops the scan and is returned.
+  int calls = 0;
+  const absl::Status stopped =
+      store_->ForEachLatestChunk(1, [&](AggregatorStore::LatestRecords) {
+        ++calls;
+        return absl::CancelledError("enough");
+      });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST_F(AggregatorStoreTest, CommitRefusesInconsistentBatches) {
   TestCommitter committer(store_, *index_);
   ASSERT_TRUE(committer.Accept({List(101, 1, 1, 2, 3)}).ok());
