@@ -20,8 +20,8 @@ struct IngestOptions {
   uint32_t streams = 1;
   uint32_t batch = 1;
   // Batches a stream keeps unacknowledged (a collector's
-  // --forward_inflight_batches).
-  uint32_t window = 64;
+  // --forward_inflight_batches is 4).
+  uint32_t window = 4;
   // No new batch is started after this long; what is in flight completes.
   absl::Duration max_time = absl::Seconds(20);
   // Collector ids are "<prefix>-<stream>-<region>".

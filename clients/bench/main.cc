@@ -50,9 +50,9 @@ ABSL_FLAG(uint32_t, stations, 200000,
           "stations of the measurement election (2 protocols each)");
 ABSL_FLAG(std::string, streams, "1,4,16", "ingest: collector streams");
 ABSL_FLAG(std::string, batches, "1,16,256", "ingest: protocols per batch");
-ABSL_FLAG(uint32_t, window, 64,
-          "ingest: unacknowledged batches per stream (the aggregator's "
-          "--max_inflight_batches)");
+ABSL_FLAG(uint32_t, window, 1024,
+          "ingest: unacknowledged protocols per stream (in window/batch "
+          "batches, 1 to 64: the aggregator's --max_inflight_batches)");
 ABSL_FLAG(uint64_t, ingest_protocols, 400000,
           "ingest: protocols per tally configuration");
 ABSL_FLAG(double, ingest_max_seconds, 15,

@@ -30,6 +30,14 @@
 namespace tally::bench {
 namespace {
 
+// A stream keeps about `window` protocols unacknowledged, as whole batches:
+// 4 batches of 256, 64 of 16 or of 1 (the aggregator reads at most
+// --max_inflight_batches, 64 by default, of a stream ahead of the
+// committer; a collector's forwarder keeps 4 batches of up to 512).
+uint32_t BatchesInFlight(uint32_t window, uint32_t batch) {
+  return std::clamp<uint32_t>(window / std::max<uint32_t>(batch, 1), 1, 64);
+}
+
 constexpr absl::Duration kStartTimeout = absl::Minutes(10);
 
 void Progress(const std::string& text) {
@@ -143,7 +151,7 @@ void RunIngestScenario(const BenchConfig& config, const Workload& workload,
       options.address = aggregator->address;
       options.streams = streams;
       options.batch = batch;
-      options.window = config.window;
+      options.window = BatchesInFlight(config.window, options.batch);
       options.max_time = absl::Seconds(config.ingest_max_seconds);
       IngestResult result = RunIngest(options, workload.region_ids, slices);
       const double cpu =
@@ -561,7 +569,7 @@ void RunFeedScenario(const BenchConfig& config, const Workload& workload,
       options.address = aggregator->address;
       options.streams = 4;
       options.batch = config.feed_batch;
-      options.window = config.window;
+      options.window = BatchesInFlight(config.window, options.batch);
       options.rate = config.feed_rate;
       options.max_time = absl::Seconds(config.feed_seconds);
       options.collector_prefix = "feed";
@@ -656,7 +664,7 @@ void RunScaleScenario(const BenchConfig& config, Report& report) {
     options.address = aggregator->address;
     options.streams = 16;
     options.batch = 256;
-    options.window = config.window;
+    options.window = BatchesInFlight(config.window, options.batch);
     options.max_time = absl::Hours(2);
     options.collector_prefix = "scale";
     Progress(absl::StrCat("scale ", shape, ": ingesting"));

@@ -27,7 +27,8 @@ struct BenchConfig {
   // ingest (tally and the PostgreSQL peer)
   std::vector<uint32_t> streams = {1, 4, 16};
   std::vector<uint32_t> batches = {1, 16, 256};
-  uint32_t window = 4;
+  // Unacknowledged protocols per stream (see BatchesInFlight).
+  uint32_t window = 1024;
   uint64_t ingest_protocols = 400'000;
   double ingest_max_seconds = 15;
   uint64_t pg_protocols = 100'000;

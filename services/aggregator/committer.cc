@@ -72,7 +72,11 @@ void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
     PreparedProtocol& prepared = item.prepared[i];
     prepared.verdict = ValidateProtocol(index, protocol, context);
     if (!prepared.verdict.accepted()) continue;
-    protocol.set_digest(ProtocolDigest(protocol));
+    // A supplied digest was checked against the content by validation;
+    // hashing again would give the same bytes.
+    if (protocol.digest().empty()) {
+      protocol.set_digest(ProtocolDigest(protocol));
+    }
     prepared.digest = DigestArray(protocol.digest());
   }
 }

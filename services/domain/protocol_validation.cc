@@ -167,16 +167,22 @@ void CheckVoteLines(const ContestInfo& info,
                     const v1::StationProtocol& protocol,
                     VerdictBuilder* verdict) {
   absl::flat_hash_set<absl::string_view> seen;
+  seen.reserve(protocol.votes_size());
   for (const v1::ChoiceVotes& line : protocol.votes()) {
+    const bool known = info.choice_index.contains(line.choice_id());
+    const bool repeated = known && !seen.insert(line.choice_id()).second;
+    // The field name is built only for a finding: this runs for every vote
+    // line of every protocol.
+    if (known && !repeated && line.votes() <= kMaxCount) continue;
     const std::string field =
         absl::StrCat("votes[choice_id=", line.choice_id(), "]");
-    if (!info.choice_index.contains(line.choice_id())) {
+    if (!known) {
       verdict->Reject(absl::StatusCode::kInvalidArgument, "unknown_choice",
                       field,
                       absl::StrCat("choice ", Quote(line.choice_id()),
                                    " is not on the ballot of contest ",
                                    Quote(info.contest->id())));
-    } else if (!seen.insert(line.choice_id()).second) {
+    } else if (repeated) {
       verdict->Reject(absl::StatusCode::kInvalidArgument, "repeated_choice",
                       field,
                       absl::StrCat("choice ", Quote(line.choice_id()),
