@@ -109,7 +109,7 @@ BENCHMARK(BM_MemtableRound)
     ->ArgsProduct({{256, 4096, 16384},
                    {0, 1},
                    {kSkipList, kHashSkipList, kSkipListHinted}})
-    ->ArgNames({"keys", "sorted", "hashed"})
+    ->ArgNames({"keys", "sorted", "memtable"})
     ->Unit(benchmark::kMicrosecond);
 
 tally::v1::StationProtocol SampleProtocol() {

@@ -58,8 +58,11 @@ void Reject(v1::ProtocolResult* result, const absl::Status& status) {
   result->set_message(std::string(status.message()));
 }
 
-// Committed events waiting for the publisher before commits wait.
-constexpr size_t kMaxUnpublishedEvents = 64;
+// Committed events waiting for the publisher before commits wait. Small:
+// when watchers are slow, a waiting committer merges what arrives into
+// fewer, larger rounds (fewer events to deliver) instead of queueing
+// events, which would only add their publication time to every lag.
+constexpr size_t kMaxUnpublishedEvents = 1;
 
 }  // namespace
 
