@@ -3,7 +3,6 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message_lite.h>
-#include <openssl/evp.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -114,14 +113,12 @@ absl::StatusOr<std::string> DeterministicBytes(
   return bytes;
 }
 
-absl::StatusOr<std::string> Sha256Hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md, &md_len, EVP_sha256(),
-                 nullptr) != 1) {
+absl::StatusOr<std::string> Sha256Hex(absl::string_view bytes) {
+  const std::string digest = Sha256(bytes);
+  if (digest.empty()) {
     return absl::InternalError("AggregatorStore: SHA-256 failed");
   }
-  return HexEncode(std::string(reinterpret_cast<const char*>(md), md_len));
+  return HexEncode(digest);
 }
 
 // Iterates [lower, upper) of one family (upper empty: to the end) and calls

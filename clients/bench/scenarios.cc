@@ -102,6 +102,17 @@ double Rate(uint64_t count, double seconds) {
   return seconds > 0 ? static_cast<double>(count) / seconds : 0;
 }
 
+// What an ingest run acknowledged and how fast, for any scenario that
+// ingests through RunIngest.
+void AddIngestFigures(Row& row, IngestResult& result) {
+  row.Set("protocols", static_cast<int64_t>(result.acked))
+      .Set("accepted", static_cast<int64_t>(result.accepted))
+      .Set("seconds", result.seconds)
+      .Set("protocols_per_second", Rate(result.acked, result.seconds))
+      .Set("ack_p50_ms", result.ack_latency.PercentileMs(50))
+      .Set("ack_p99_ms", result.ack_latency.PercentileMs(99));
+}
+
 // GetResults for every contest and scope: the read a results page or a
 // media feed makes; milliseconds.
 double TimeGetResults(const std::string& address) {
@@ -158,18 +169,12 @@ void RunIngestScenario(const BenchConfig& config, const Workload& workload,
           ProcessCpuSeconds(aggregator->process.pid()) - cpu_before;
       const auto after = ScrapeMetrics(aggregator->admin);
       Row row{"ingest", "tally", {}};
-      row.Set("streams", int64_t{streams})
-          .Set("batch", int64_t{batch})
-          .Set("protocols", static_cast<int64_t>(result.acked))
-          .Set("accepted", static_cast<int64_t>(result.accepted))
-          .Set(
-              "accepted_by_server",
-              static_cast<int64_t>(Metric(
-                  after, "tally_ingest_protocols_total{outcome=\"accepted\"}")))
-          .Set("seconds", result.seconds)
-          .Set("protocols_per_second", Rate(result.acked, result.seconds))
-          .Set("ack_p50_ms", result.ack_latency.PercentileMs(50))
-          .Set("ack_p99_ms", result.ack_latency.PercentileMs(99));
+      row.Set("streams", int64_t{streams}).Set("batch", int64_t{batch});
+      AddIngestFigures(row, result);
+      row.Set(
+          "accepted_by_server",
+          static_cast<int64_t>(Metric(
+              after, "tally_ingest_protocols_total{outcome=\"accepted\"}")));
       AddRoundFigures(row, before, after);
       row.Set("server_cpu_seconds", cpu)
           .Set("server_cpu_us_per_protocol",
@@ -673,13 +678,8 @@ void RunScaleScenario(const BenchConfig& config, Report& report) {
     Row row{"scale", "tally", {}};
     row.Set("shape", shape)
         .Set("stations", int64_t{workload->definition.stations_size()})
-        .Set("contests", int64_t{workload->definition.contests_size()})
-        .Set("protocols", static_cast<int64_t>(result.acked))
-        .Set("accepted", static_cast<int64_t>(result.accepted))
-        .Set("seconds", result.seconds)
-        .Set("protocols_per_second", Rate(result.acked, result.seconds))
-        .Set("ack_p50_ms", result.ack_latency.PercentileMs(50))
-        .Set("ack_p99_ms", result.ack_latency.PercentileMs(99));
+        .Set("contests", int64_t{workload->definition.contests_size()});
+    AddIngestFigures(row, result);
     AddRoundFigures(row, before, after);
     row.Set("first_start_seconds", first_start_seconds)
         .Set("read_all_scopes_ms", TimeGetResults(aggregator->address))

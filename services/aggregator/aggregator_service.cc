@@ -216,9 +216,6 @@ class AggregatorService::IngestStream
     item.done = [this, size](bool durable, v1::IngestAck ack) {
       OnCommitted(durable, size, std::move(ack));
     };
-    // Validation and digests on this stream's thread, in parallel with the
-    // committer working on earlier batches.
-    PrepareIngestItem(service_->state_->index(), item);
     bool read_more = false;
     {
       absl::MutexLock lock(&mu_);
@@ -227,6 +224,8 @@ class AggregatorService::IngestStream
       read_more = ReadAllowedLocked(inflight_, inflight_protocols_);
       read_paused_ = !read_more;
     }
+    // Enqueue validates and hashes the batch on this stream's thread, in
+    // parallel with the committer working on earlier batches.
     if (!service_->committer_->Enqueue(std::move(item))) {
       {
         absl::MutexLock lock(&mu_);

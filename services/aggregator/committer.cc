@@ -64,8 +64,6 @@ void Reject(v1::ProtocolResult* result, const absl::Status& status) {
 // events, which would only add their publication time to every lag.
 constexpr size_t kMaxUnpublishedEvents = 1;
 
-}  // namespace
-
 void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
   const ValidationContext context{item.region_id};
   item.prepared.clear();
@@ -83,6 +81,8 @@ void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
     prepared.digest = DigestArray(protocol.digest());
   }
 }
+
+}  // namespace
 
 Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
                      WatchHub* hub, uint64_t epoch, CommitterOptions options)
@@ -163,6 +163,7 @@ void Committer::RunPublisher() {
 }
 
 bool Committer::Enqueue(IngestItem item) {
+  PrepareIngestItem(state_->index(), item);
   absl::MutexLock lock(&queue_mu_);
   if (stopping_) return false;
   queue_.push_back(std::move(item));
@@ -206,11 +207,6 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
   uint64_t conflict_count = 0;
   uint64_t revision = 0;
   bool advances = false;
-  for (IngestItem& item : items) {
-    if (item.prepared.size() != item.entries.size()) {
-      PrepareIngestItem(state_->index(), item);
-    }
-  }
   {
     absl::MutexLock lock(&state_->mu);
     const ElectionIndex& index = state_->index();

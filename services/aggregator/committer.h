@@ -21,7 +21,6 @@
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/watch_hub.h"
-#include "services/domain/election_index.h"
 #include "services/domain/protocol_validation.h"
 #include "services/observability/metrics.h"
 #include "storage/aggregator_store.h"
@@ -42,20 +41,13 @@ struct IngestItem {
   // The region the collector serves: its protocols must be of this region.
   std::string region_id;
   std::vector<v1::OutboxEntry> entries;
-  // One per entry, from PrepareIngestItem; when empty the committer
-  // prepares the batch itself.
+  // One per entry: filled by Enqueue (callers leave it empty).
   std::vector<PreparedProtocol> prepared;
   // Called on the committer thread once the batch is durable (or refused
   // because the committer is stopping: then `durable` is false). Must not
   // block.
   std::function<void(bool durable, v1::IngestAck ack)> done;
 };
-
-// Validates every protocol of the batch against the (immutable) election
-// and stores its digest in the protocol. Needs no lock: Ingest streams run
-// it on their own threads, so that the single committer only classifies
-// against the counted state and writes.
-void PrepareIngestItem(const ElectionIndex& index, IngestItem& item);
 
 struct CommitterOptions {
   // Upper bound on protocols applied in one WriteBatch.
@@ -85,9 +77,12 @@ class Committer {
   // Commits what is queued, refuses what arrives later, joins the thread.
   void Stop();
 
-  // Queues a batch. False when stopping (the caller answers UNAVAILABLE).
-  // Memory stays bounded because every stream keeps at most a few batches
-  // in flight (see IngestStream).
+  // Validates every protocol of the batch against the (immutable) election
+  // and computes its digest, on the caller's thread (an Ingest stream's),
+  // so that the single committer only classifies against the counted
+  // state and writes; then queues the batch. False when stopping (the
+  // caller answers UNAVAILABLE). Memory stays bounded because every stream
+  // keeps a bounded number of protocols in flight (see IngestStream).
   bool Enqueue(IngestItem item);
 
   const CommitterStats& stats() const { return stats_; }

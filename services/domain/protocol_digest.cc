@@ -109,7 +109,7 @@ std::string CanonicalProtocolBytes(const v1::StationProtocol& protocol) {
 // OpenSSL 3 looks the algorithm up by name on every EVP_Digest call with
 // EVP_sha256() (about half the cost of hashing a protocol), so the
 // algorithm is fetched once per process and each thread reuses one context.
-std::string Sha256(const std::string& bytes) {
+std::string Sha256(absl::string_view bytes) {
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   struct ContextDeleter {
     void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }

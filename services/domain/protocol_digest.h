@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "tally/v1/protocol.pb.h"
 
 namespace tally {
@@ -14,7 +15,7 @@ namespace tally {
 std::string CanonicalProtocolBytes(const v1::StationProtocol& protocol);
 
 // SHA-256 of any byte string: 32 raw bytes.
-std::string Sha256(const std::string& bytes);
+std::string Sha256(absl::string_view bytes);
 
 // 32 raw bytes.
 std::string ProtocolDigest(const v1::StationProtocol& protocol);

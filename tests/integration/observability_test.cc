@@ -121,20 +121,7 @@ absl::StatusOr<Scrape> ScrapeMetrics(const std::string& admin) {
 
 // The admin HOST:PORT from the server's "admin endpoint on http://..." line.
 absl::StatusOr<std::string> WaitAdmin(testing::Process& process) {
-  const std::string kMarker = "admin endpoint on http://";
-  const absl::Time deadline = absl::Now() + kStartTimeout;
-  while (absl::Now() < deadline) {
-    const std::string log = process.log();
-    const size_t at = log.find(kMarker);
-    if (at != std::string::npos) {
-      const size_t begin = at + kMarker.size();
-      const size_t end = log.find("/metrics", begin);
-      if (end != std::string::npos) return log.substr(begin, end - begin);
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return absl::DeadlineExceededError("no admin endpoint line:\n" +
-                                     process.log());
+  return process.WaitFor("admin endpoint on http://", kStartTimeout);
 }
 
 class ObservabilityTest : public ::testing::Test {

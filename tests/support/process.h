@@ -1,47 +1,22 @@
-// Real child processes for integration and crash tests: start a binary,
-// wait for its "serving on HOST:PORT" line, signal it, reap it. Output goes
-// to a log file kept for failure messages.
+// Real child processes for integration and crash tests (the shared
+// clients/process library), temporary directories kept when a test fails,
+// and commands run to completion. Output goes to log files kept for
+// failure messages.
 #ifndef TALLY_TESTS_SUPPORT_PROCESS_H_
 #define TALLY_TESTS_SUPPORT_PROCESS_H_
-
-#include <sys/types.h>
 
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "clients/process/child_process.h"
 
 namespace tally::testing {
 
-class Process {
- public:
-  // Starts `binary` with `args`; stdout and stderr go to `log_path`.
-  static absl::StatusOr<Process> Start(const std::string& binary,
-                                       const std::vector<std::string>& args,
-                                       const std::string& log_path);
-  Process(Process&& other) noexcept;
-  Process& operator=(Process&& other) noexcept;
-  Process(const Process&) = delete;
-  ~Process();  // SIGKILLs a still-running child
-
-  // Waits for a "serving on HOST:PORT" line in the log; returns HOST:PORT.
-  absl::StatusOr<std::string> WaitServing(absl::Duration timeout);
-  // Sends a signal.
-  void Signal(int signal);
-  // Waits for exit; returns the exit code, or 128+signal when killed.
-  absl::StatusOr<int> Wait(absl::Duration timeout);
-  bool running();
-  std::string log() const;
-  pid_t pid() const { return pid_; }
-
- private:
-  Process(pid_t pid, std::string log_path)
-      : pid_(pid), log_path_(std::move(log_path)) {}
-  pid_t pid_ = -1;
-  std::string log_path_;
-  int exit_status_ = -1;
-};
+// The servers' child processes (clients/process): start, WaitServing,
+// WaitFor a line, Signal, Wait, log.
+using Process = process::ChildProcess;
 
 // A fresh empty directory under the test temp dir.
 std::string MakeTempDir(const std::string& name);
