@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/domain/seat_allocation.h"
 
@@ -70,7 +71,7 @@ Input RandomInput(std::mt19937_64& rng, Method method, int case_number) {
   const size_t parties = Uniform(rng, 1, 12);
   const std::vector<uint64_t> votes = RandomVotes(rng, parties);
   for (size_t i = 0; i < parties; ++i) {
-    input.choices.push_back({"p" + std::to_string(i), votes[i]});
+    input.choices.push_back({absl::StrCat("p", i), votes[i]});
   }
   input.against_all = Uniform(rng, 0, 3) == 0 ? 0 : Uniform(rng, 0, 100000);
   input.invalid = Uniform(rng, 0, 3) == 0 ? 0 : Uniform(rng, 0, 50000);
@@ -79,7 +80,7 @@ Input RandomInput(std::mt19937_64& rng, Method method, int case_number) {
   }
   input.threshold_base = static_cast<VoteBase>(Uniform(rng, 0, 2));
   input.tie_rule = Uniform(rng, 0, 1) == 0 ? TieRule::kLot : TieRule::kLowestId;
-  input.tie_seed = "seed-" + std::to_string(case_number % 7);
+  input.tie_seed = absl::StrCat("seed-", case_number % 7);
   input.compute_margin = false;
   return input;
 }
