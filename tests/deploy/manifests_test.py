@@ -3,10 +3,11 @@
 
   manifests_test.py --source SOURCE_DIR --build BUILD_DIR
 
-Docker, Compose and Kubernetes cannot run in the test environment, so this
-parses deploy/docker/Dockerfile, deploy/compose/compose.yaml and every
-manifest of deploy/kubernetes, and checks what would break at start or under
-load:
+Kubernetes cannot run in the test environment, and Docker and Compose run
+(tests/deploy/containers_test.py, with podman) only where podman can, so this
+parses deploy/docker/Dockerfile, /.dockerignore, deploy/compose/compose.yaml
+and every manifest of deploy/kubernetes on every machine, and checks what
+would break at start or under load:
 
 - every --flag of every container command (and of the health checks that run
   tallyctl) is defined by the binary, as its --helpfull output says; the
@@ -46,7 +47,12 @@ load:
 - the Dockerfile has a debian:12 builder and a debian:12-slim runtime, builds
   and copies every binary, runs as a non-root user, ships the web page where
   --web_dir points, and installs runtime packages that exist in Debian 12
-  (apt-cache) and hold every shared library the built binaries load.
+  (apt-cache) and hold every shared library the built binaries load;
+- the build context: /.dockerignore (the one file every builder reads; no
+  deploy/docker/Dockerfile.dockerignore, which podman 4.3 ignores and
+  BuildKit would prefer) lets in every file the Dockerfile COPYs and keeps
+  out the decoy secrets of DECOY_SECRETS: keys, tokens and certificates
+  where a checkout has them.
 
 Prints a summary; exits 1 listing every mismatch, 2 on bad usage.
 """
@@ -146,6 +152,25 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 BASE_PACKAGES = {"libc6", "libstdc++6", "libgcc-s1"}
 # Runtimes of a sanitizer build (the suite also runs on one).
 SANITIZER_PACKAGES = re.compile(r"^lib(asan|ubsan|lsan|tsan)\d+$")
+# Where a checkout may hold secrets that must never enter the build
+# context: deploy/tls/gen-dev-certs.sh's output in deploy/compose/tls (as
+# deploy/compose/README.md says) or in a test's directory of a build tree
+# under any name, and strays in the directories the Dockerfile copies.
+# containers_test.py plants them in a probe context for podman.
+DECOY_SECRETS = (
+    "deploy/compose/tls/ca.key",
+    "deploy/compose/tls/server.key",
+    "deploy/compose/tls/collector-astana.key",
+    "deploy/compose/tls/station-client.token",
+    "build/tests/containers/runs/tally-ct-1/tls/server.key",
+    "build-asan/tls/ca.key",
+    "out/tests/tls/collector-almaty.key",
+    "tls/ca.key",
+    "services/stray.key",
+    "deploy/elections/stray.key",
+    "clients/web/stray-private-key.pem",
+    "proto/stray.token",
+)
 
 
 class Checker:
@@ -668,6 +693,91 @@ def check_dockerfile(source, build, checker):
                            f"the runtime stage lacks {package}, which holds "
                            f"{', '.join(sorted(libraries))}")
     return info
+
+
+def context_sources(instructions):
+    """Paths of the build context the Dockerfile COPYs or ADDs (not those
+    --from another stage)."""
+    sources = []
+    for instruction, arguments in instructions:
+        words = arguments.split()
+        if instruction in ("COPY", "ADD") and \
+                not any(w.startswith("--from") for w in words):
+            sources += [w for w in words[:-1] if not w.startswith("--")]
+    return sources
+
+
+def dockerignore_rules(text):
+    """[(negated, regex)] of a .dockerignore, in order: Docker's patterns
+    (Go filepath.Match with ** for any number of directories)."""
+    rules = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = os.path.normpath(line[1:].strip() if negated else line)
+        pattern = pattern.lstrip("/")
+        regex, i = "", 0
+        while i < len(pattern):
+            if pattern.startswith("**/", i):
+                regex, i = regex + "(?:.*/)?", i + 3
+            elif pattern.startswith("**", i):
+                regex, i = regex + ".*", i + 2
+            elif pattern[i] == "*":
+                regex, i = regex + "[^/]*", i + 1
+            elif pattern[i] == "?":
+                regex, i = regex + "[^/]", i + 1
+            else:
+                regex, i = regex + re.escape(pattern[i]), i + 1
+        rules.append((negated, re.compile(regex + "$")))
+    return rules
+
+
+def dockerignored(rules, path):
+    """Whether the context leaves path out: the last rule matching the
+    path or one of its parent directories decides."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    ignored = False
+    for negated, regex in rules:
+        if any(regex.match(prefix) for prefix in prefixes):
+            ignored = not negated
+    return ignored
+
+
+def check_dockerignore(source, checker):
+    where = ".dockerignore"
+    checker.expect(not os.path.exists(os.path.join(
+        source, "deploy/docker/Dockerfile.dockerignore")),
+        "deploy/docker/Dockerfile.dockerignore", "podman 4.3 ignores it and "
+        "BuildKit prefers it to /.dockerignore: keep the rules in "
+        "/.dockerignore only")
+    path = os.path.join(source, ".dockerignore")
+    if not checker.expect(os.path.isfile(path), where, "missing: the build "
+                          "context would hold the whole checkout"):
+        return
+    with open(path, encoding="utf-8") as f:
+        rules = dockerignore_rules(f.read())
+    with open(os.path.join(source, "deploy/docker/Dockerfile"),
+              encoding="utf-8") as f:
+        instructions = dockerfile_instructions(f.read())
+    for copy in context_sources(instructions):
+        files = [copy]
+        if os.path.isdir(os.path.join(source, copy)):
+            files = [os.path.relpath(os.path.join(d, name), source)
+                     for d, _, names in os.walk(os.path.join(source, copy))
+                     for name in names]
+        for file in files:
+            if re.search(r"\.(key|pem|p12|token)$", file):
+                continue
+            checker.count("context files let in")
+            checker.expect(not dockerignored(rules, file), where,
+                           f"leaves out {file}, which the Dockerfile COPYs")
+    for decoy in DECOY_SECRETS:
+        checker.count("context secrets kept out")
+        checker.expect(dockerignored(rules, decoy), where,
+                       f"lets {decoy} into the build context")
 
 
 # ----------------------------------------------------------------- compose
@@ -1516,6 +1626,7 @@ def main():
         return 1
     regions = list_regions(build, checker)
     docker = check_dockerfile(source, build, checker)
+    check_dockerignore(source, checker)
     check_generated(source, build, checker)
     check_compose(source, flags, regions, docker, checker)
     check_kubernetes(source, flags, regions, docker, checker)
