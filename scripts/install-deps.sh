@@ -20,6 +20,14 @@ packages=(
   postgresql-15 libpq-dev                  # tally-bench's PostgreSQL peer (server binaries, libpq)
   iproute2                                 # ip netns/veth/bridge for tests/multihost
   python3-yaml                             # the deploy manifests test
+  # tests/deploy/containers_test.py: the Dockerfile and the compose file
+  # really run, rootful, with no container registry.
+  podman                                   # builds the image, runs the containers
+  podman-compose                           # runs deploy/compose/compose.yaml
+  runc                                     # the OCI runtime (crun refuses hybrid cgroups)
+  netavark aardvark-dns                    # the compose network; service names resolve
+  iptables                                 # netavark's NAT and published ports
+  mmdebstrap                               # the debian:12 base image, from apt
   clang-format                             # the format check in the suite
   chromium fonts-liberation                # the web page test (tests/browser)
 )
