@@ -632,6 +632,11 @@ def check_dockerfile(source, build, checker):
         checker.expect(top in copied, where,
                        f"the builder does not COPY {top}/ (add_subdirectory"
                        f"({directory}) in CMakeLists.txt)")
+    for module in re.findall(r"include\((\S+\.cmake)\)", cmake):
+        top = module.split("/")[0]
+        checker.expect(top in copied, where,
+                       f"the builder does not COPY {top}/ (include({module}) "
+                       "in CMakeLists.txt)")
 
     # Runtime: binaries on PATH, web files, non-root, no ENTRYPOINT.
     runtime_binaries = set()
