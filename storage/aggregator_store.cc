@@ -1,7 +1,5 @@
 #include "storage/aggregator_store.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message_lite.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -25,11 +23,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "services/domain/protocol_digest.h"
+#include "services/domain/definition_digest.h"
 #include "storage/key_encoding.h"
+#include "storage/rocksdb_status.h"
 
 namespace tally::storage {
 namespace {
+
+constexpr char kStore[] = "AggregatorStore";
 
 // Column family names; "default" is required by RocksDB and stays empty.
 constexpr char kProtocols[] = "protocols";
@@ -47,37 +48,13 @@ constexpr char kMetaEpoch[] = "epoch";
 constexpr char kMetaOldestEvent[] = "oldest_event";
 constexpr char kMetaCursorPrefix[] = "cursor/";
 
-// Maps a RocksDB status onto the closest absl code; the message names the
-// operation and keeps RocksDB's own text.
-absl::Status ToStatus(absl::string_view operation, const rocksdb::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string message =
-      absl::StrCat("AggregatorStore::", operation, ": ", s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsNotFound()) return absl::NotFoundError(message);
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(message);
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
-    return absl::UnavailableError(message);
-  }
-  return absl::InternalError(message);
-}
-
-// A stored value or key that cannot be decoded is lost data, not a caller
-// mistake, whatever code the decoder used.
-absl::Status Corrupt(absl::string_view operation, absl::string_view what,
-                     absl::string_view detail) {
-  return absl::DataLossError(absl::StrCat("AggregatorStore::", operation,
-                                          ": corrupted ", what, ": ", detail));
-}
-
 template <typename Message>
 absl::Status ParseValue(absl::string_view operation, absl::string_view what,
                         const rocksdb::Slice& bytes, Message* out) {
   if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return Corrupt(operation, what,
-                   absl::StrCat("cannot parse ", out->GetTypeName(), " (",
-                                bytes.size(), " bytes)"));
+    return Corrupted(kStore, operation, what,
+                     absl::StrCat("cannot parse ", out->GetTypeName(), " (",
+                                  bytes.size(), " bytes)"));
   }
   return absl::OkStatus();
 }
@@ -91,34 +68,6 @@ absl::StatusOr<std::string> Serialize(absl::string_view operation,
                      m.GetTypeName()));
   }
   return out;
-}
-
-// Protobuf's default encoding may order map entries arbitrarily; the
-// definition digest must be reproducible, so it hashes the deterministic
-// encoding.
-absl::StatusOr<std::string> DeterministicBytes(
-    const v1::ElectionDefinition& definition) {
-  std::string bytes;
-  bool ok = false;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    ok = definition.SerializeToCodedStream(&coded) && !coded.HadError();
-  }  // The coded stream flushes into `bytes` when it goes out of scope.
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        "AggregatorStore::SaveDefinition: cannot serialize the definition");
-  }
-  return bytes;
-}
-
-absl::StatusOr<std::string> Sha256Hex(absl::string_view bytes) {
-  const std::string digest = Sha256(bytes);
-  if (digest.empty()) {
-    return absl::InternalError("AggregatorStore: SHA-256 failed");
-  }
-  return HexEncode(digest);
 }
 
 // Iterates [lower, upper) of one family (upper empty: to the end) and calls
@@ -153,36 +102,7 @@ absl::Status Scan(
     if (!more.ok()) return more.status();
     if (!*more) return absl::OkStatus();
   }
-  return ToStatus(operation, it->status());
-}
-
-// Reads one key; nullopt when absent.
-absl::StatusOr<std::optional<std::string>> GetValue(
-    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
-    absl::string_view operation, const std::string& key) {
-  std::string value;
-  const rocksdb::Status s =
-      db->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return ToStatus(operation, s);
-  return value;
-}
-
-// A u64 meta value; `absent` when the key does not exist yet.
-absl::StatusOr<uint64_t> GetMetaU64(rocksdb::DB* db,
-                                    rocksdb::ColumnFamilyHandle* meta,
-                                    absl::string_view operation,
-                                    const std::string& key, uint64_t absent) {
-  absl::StatusOr<std::optional<std::string>> value =
-      GetValue(db, meta, operation, key);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return absent;
-  absl::StatusOr<uint64_t> decoded = DecodeRevision(**value);
-  if (!decoded.ok()) {
-    return Corrupt(operation, absl::StrCat("meta/", key),
-                   decoded.status().message());
-  }
-  return *decoded;
+  return FromRocksDb(kStore, operation, it->status());
 }
 
 // --- Tuning -----------------------------------------------------------------
@@ -335,7 +255,7 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(options), path,
                                               descriptors, &handles, &raw);
-  if (!s.ok()) return ToStatus(operation, s);
+  if (!s.ok()) return FromRocksDb(kStore, operation, s);
 
   std::unique_ptr<AggregatorStore> store(new AggregatorStore());
   store->db_.reset(raw);
@@ -344,10 +264,10 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
 
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
   absl::StatusOr<uint64_t> revision =
-      GetMetaU64(raw, meta, operation, kMetaRevision, 0);
+      ReadU64(raw, meta, kStore, operation, kMetaRevision, 0);
   if (!revision.ok()) return revision.status();
   absl::StatusOr<uint64_t> oldest =
-      GetMetaU64(raw, meta, operation, kMetaOldestEvent, 1);
+      ReadU64(raw, meta, kStore, operation, kMetaOldestEvent, 1);
   if (!oldest.ok()) return oldest.status();
   store->revision_.store(*revision);
   store->oldest_event_.store(*oldest);
@@ -375,18 +295,11 @@ AggregatorStore::~AggregatorStore() {
 
 // --- Start-up ----------------------------------------------------------------
 
-absl::StatusOr<std::string> AggregatorStore::DefinitionDigest(
-    const v1::ElectionDefinition& definition) {
-  absl::StatusOr<std::string> bytes = DeterministicBytes(definition);
-  if (!bytes.ok()) return bytes.status();
-  return Sha256Hex(*bytes);
-}
-
 absl::StatusOr<std::optional<v1::ElectionDefinition>>
 AggregatorStore::LoadDefinition() {
   constexpr char kOp[] = "LoadDefinition";
   absl::StatusOr<std::optional<std::string>> bytes =
-      GetValue(db_.get(), handles_->meta(), kOp, kMetaDefinition);
+      ReadValue(db_.get(), handles_->meta(), kStore, kOp, kMetaDefinition);
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) return std::nullopt;
   v1::ElectionDefinition definition;
@@ -399,29 +312,32 @@ AggregatorStore::LoadDefinition() {
   // value was damaged after SaveDefinition.
   absl::StatusOr<std::optional<std::string>> digest = LoadDefinitionDigest();
   if (!digest.ok()) return digest.status();
-  absl::StatusOr<std::string> actual = Sha256Hex(**bytes);
+  absl::StatusOr<std::string> actual = DefinitionDigestOfBytes(**bytes);
   if (!actual.ok()) return actual.status();
   if (!digest->has_value() || **digest != *actual) {
-    return Corrupt(kOp, "meta/definition",
-                   absl::StrCat("digest ", *actual, " does not match stored ",
-                                digest->value_or("(none)")));
+    return Corrupted(kStore, kOp, "meta/definition",
+                     absl::StrCat("digest ", *actual, " does not match stored ",
+                                  digest->value_or("(none)")));
   }
   return definition;
 }
 
 absl::StatusOr<std::optional<std::string>>
 AggregatorStore::LoadDefinitionDigest() {
-  return GetValue(db_.get(), handles_->meta(), "LoadDefinitionDigest",
-                  kMetaDefinitionDigest);
+  return ReadValue(db_.get(), handles_->meta(), kStore, "LoadDefinitionDigest",
+                   kMetaDefinitionDigest);
 }
 
 absl::Status AggregatorStore::SaveDefinition(
     const v1::ElectionDefinition& definition) {
   constexpr char kOp[] = "SaveDefinition";
   std::lock_guard<std::mutex> lock(write_mutex_);
-  absl::StatusOr<std::string> bytes = DeterministicBytes(definition);
-  if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<std::string> digest = Sha256Hex(*bytes);
+  absl::StatusOr<std::string> bytes = DeterministicDefinitionBytes(definition);
+  if (!bytes.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AggregatorStore::", kOp, ": ", bytes.status().message()));
+  }
+  absl::StatusOr<std::string> digest = DefinitionDigestOfBytes(*bytes);
   if (!digest.ok()) return digest.status();
 
   absl::StatusOr<std::optional<std::string>> stored = LoadDefinitionDigest();
@@ -436,10 +352,10 @@ absl::Status AggregatorStore::SaveDefinition(
   rocksdb::WriteBatch batch;
   rocksdb::Status s = batch.Put(handles_->meta(), kMetaDefinition, *bytes);
   if (s.ok()) s = batch.Put(handles_->meta(), kMetaDefinitionDigest, *digest);
-  if (!s.ok()) return ToStatus(kOp, s);
+  if (!s.ok()) return FromRocksDb(kStore, kOp, s);
   rocksdb::WriteOptions write;
   write.sync = true;
-  return ToStatus(kOp, db_->Write(write, &batch));
+  return FromRocksDb(kStore, kOp, db_->Write(write, &batch));
 }
 
 uint64_t AggregatorStore::revision() const { return revision_.load(); }
@@ -461,8 +377,8 @@ AggregatorStore::LoadCursors() {
         const std::string name = key.ToString();
         absl::StatusOr<uint64_t> seq = DecodeRevision(value.ToStringView());
         if (!seq.ok()) {
-          return Corrupt(kOp, absl::StrCat("meta/", name),
-                         seq.status().message());
+          return Corrupted(kStore, kOp, absl::StrCat("meta/", name),
+                           seq.status().message());
         }
         cursors[name.substr(lower.size())] = *seq;
         return true;
@@ -481,7 +397,8 @@ absl::Status AggregatorStore::ForEachTotals(
           const rocksdb::Slice& value) -> absl::StatusOr<bool> {
         absl::StatusOr<TotalsKey> decoded = DecodeTotalsKey(key.ToStringView());
         if (!decoded.ok()) {
-          return Corrupt(kOp, "totals key", decoded.status().message());
+          return Corrupted(kStore, kOp, "totals key",
+                           decoded.status().message());
         }
         v1::Totals totals;
         if (absl::Status s = ParseValue(
@@ -508,13 +425,14 @@ absl::Status AggregatorStore::ForEachLatest(
                 absl::StatusOr<ProtocolKey> decoded =
                     DecodeProtocolKey(key.ToStringView());
                 if (!decoded.ok()) {
-                  return Corrupt(kOp, "latest key", decoded.status().message());
+                  return Corrupted(kStore, kOp, "latest key",
+                                   decoded.status().message());
                 }
                 absl::StatusOr<LatestValue> latest =
                     DecodeLatestValue(value.ToStringView());
                 if (!latest.ok()) {
-                  return Corrupt(
-                      kOp,
+                  return Corrupted(
+                      kStore, kOp,
                       absl::StrCat("latest ", DescribeProtocolKey(*decoded)),
                       latest.status().message());
                 }
@@ -545,7 +463,7 @@ absl::StatusOr<uint64_t> AggregatorStore::BumpEpoch() {
   constexpr char kOp[] = "BumpEpoch";
   std::lock_guard<std::mutex> lock(write_mutex_);
   absl::StatusOr<uint64_t> epoch =
-      GetMetaU64(db_.get(), handles_->meta(), kOp, kMetaEpoch, 0);
+      ReadU64(db_.get(), handles_->meta(), kStore, kOp, kMetaEpoch, 0);
   if (!epoch.ok()) return epoch.status();
   if (*epoch == std::numeric_limits<uint64_t>::max()) {
     return absl::OutOfRangeError(
@@ -554,8 +472,8 @@ absl::StatusOr<uint64_t> AggregatorStore::BumpEpoch() {
   const uint64_t next = *epoch + 1;
   rocksdb::WriteOptions write;
   write.sync = true;
-  if (absl::Status s = ToStatus(
-          kOp,
+  if (absl::Status s = FromRocksDb(
+          kStore, kOp,
           db_->Put(write, handles_->meta(), kMetaEpoch, EncodeRevision(next)));
       !s.ok()) {
     return s;
@@ -707,12 +625,13 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
     oldest = std::max(oldest, below);
     put(handles_->meta(), kMetaOldestEvent, EncodeRevision(oldest));
   }
-  if (!s.ok()) return ToStatus(op, s);
+  if (!s.ok()) return FromRocksDb(kStore, op, s);
   if (wb.Count() == 0) return absl::OkStatus();
 
   rocksdb::WriteOptions write;
   write.sync = true;
-  if (absl::Status st = ToStatus(op, db_->Write(write, &wb)); !st.ok()) {
+  if (absl::Status st = FromRocksDb(kStore, op, db_->Write(write, &wb));
+      !st.ok()) {
     return st;
   }
   // Published only once durable, so readers never see a revision that a
@@ -728,8 +647,9 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
 absl::StatusOr<std::optional<v1::ProtocolVersion>> AggregatorStore::GetVersion(
     const ProtocolKey& key, uint32_t version) {
   constexpr char kOp[] = "GetVersion";
-  absl::StatusOr<std::optional<std::string>> bytes = GetValue(
-      db_.get(), handles_->protocols(), kOp, EncodeVersionKey(key, version));
+  absl::StatusOr<std::optional<std::string>> bytes =
+      ReadValue(db_.get(), handles_->protocols(), kStore, kOp,
+                EncodeVersionKey(key, version));
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) return std::nullopt;
   v1::ProtocolVersion value;
@@ -753,7 +673,8 @@ absl::StatusOr<std::vector<v1::ProtocolVersion>> AggregatorStore::History(
           const rocksdb::Slice& value) -> absl::StatusOr<bool> {
         absl::StatusOr<VersionKey> decoded = DecodeVersionKey(k.ToStringView());
         if (!decoded.ok()) {
-          return Corrupt(kOp, "protocols key", decoded.status().message());
+          return Corrupted(kStore, kOp, "protocols key",
+                           decoded.status().message());
         }
         v1::ProtocolVersion& v = versions.emplace_back();
         if (absl::Status st = ParseValue(
@@ -779,7 +700,8 @@ absl::Status AggregatorStore::ForEachProtocolVersion(
           const rocksdb::Slice& value) -> absl::StatusOr<bool> {
         absl::StatusOr<VersionKey> decoded = DecodeVersionKey(k.ToStringView());
         if (!decoded.ok()) {
-          return Corrupt(kOp, "protocols key", decoded.status().message());
+          return Corrupted(kStore, kOp, "protocols key",
+                           decoded.status().message());
         }
         v1::ProtocolVersion v;
         if (absl::Status st = ParseValue(
@@ -800,30 +722,31 @@ absl::Status AggregatorStore::ForEachConflict(
     const std::function<absl::Status(const ProtocolKey&,
                                      const v1::ProtocolVersion&)>& fn) {
   constexpr char kOp[] = "ForEachConflict";
-  return Scan(
-      db_.get(), handles_->conflicts(), kOp, "", "",
-      ScanOptions{.fill_cache = false},
-      [&](const rocksdb::Slice& k,
-          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
-        absl::StatusOr<ConflictKey> decoded =
-            DecodeConflictKey(k.ToStringView());
-        if (!decoded.ok()) {
-          return Corrupt(kOp, "conflicts key", decoded.status().message());
-        }
-        v1::ProtocolVersion v;
-        if (absl::Status st =
-                ParseValue(kOp,
-                           absl::StrCat("conflicts ",
-                                        DescribeProtocolKey(decoded->protocol),
-                                        " version ", decoded->version,
-                                        " revision ", decoded->revision),
-                           value, &v);
-            !st.ok()) {
-          return st;
-        }
-        if (absl::Status st = fn(decoded->protocol, v); !st.ok()) return st;
-        return true;
-      });
+  return Scan(db_.get(), handles_->conflicts(), kOp, "", "",
+              ScanOptions{.fill_cache = false},
+              [&](const rocksdb::Slice& k,
+                  const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+                absl::StatusOr<ConflictKey> decoded =
+                    DecodeConflictKey(k.ToStringView());
+                if (!decoded.ok()) {
+                  return Corrupted(kStore, kOp, "conflicts key",
+                                   decoded.status().message());
+                }
+                v1::ProtocolVersion v;
+                if (absl::Status st = ParseValue(
+                        kOp,
+                        absl::StrCat("conflicts ",
+                                     DescribeProtocolKey(decoded->protocol),
+                                     " version ", decoded->version,
+                                     " revision ", decoded->revision),
+                        value, &v);
+                    !st.ok()) {
+                  return st;
+                }
+                if (absl::Status st = fn(decoded->protocol, v); !st.ok())
+                  return st;
+                return true;
+              });
 }
 
 absl::Status AggregatorStore::ReadEvents(
@@ -834,24 +757,25 @@ absl::Status AggregatorStore::ReadEvents(
   const std::string upper = to == std::numeric_limits<uint64_t>::max()
                                 ? std::string()
                                 : EncodeRevision(to + 1);
-  return Scan(
-      db_.get(), handles_->events(), kOp, EncodeRevision(from), upper,
-      ScanOptions{},
-      [&](const rocksdb::Slice& k,
-          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
-        absl::StatusOr<uint64_t> revision = DecodeRevision(k.ToStringView());
-        if (!revision.ok()) {
-          return Corrupt(kOp, "events key", revision.status().message());
-        }
-        v1::Event event;
-        if (absl::Status st =
-                ParseValue(kOp, absl::StrCat("events revision ", *revision),
-                           value, &event);
-            !st.ok()) {
-          return st;
-        }
-        return fn(std::move(event));
-      });
+  return Scan(db_.get(), handles_->events(), kOp, EncodeRevision(from), upper,
+              ScanOptions{},
+              [&](const rocksdb::Slice& k,
+                  const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+                absl::StatusOr<uint64_t> revision =
+                    DecodeRevision(k.ToStringView());
+                if (!revision.ok()) {
+                  return Corrupted(kStore, kOp, "events key",
+                                   revision.status().message());
+                }
+                v1::Event event;
+                if (absl::Status st = ParseValue(
+                        kOp, absl::StrCat("events revision ", *revision), value,
+                        &event);
+                    !st.ok()) {
+                  return st;
+                }
+                return fn(std::move(event));
+              });
 }
 
 }  // namespace tally::storage

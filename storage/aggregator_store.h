@@ -1,5 +1,5 @@
-// The aggregator's RocksDB store (DESIGN.md section 5). One DB, column
-// families:
+// The aggregator's RocksDB store (docs/ARCHITECTURE.md, "The aggregator").
+// One DB, column families:
 //   protocols  (contest u16, station u32, version u32)  -> v1::ProtocolVersion
 //              append-only: every accepted version with its provenance
 //   latest     (contest u16, station u32)               -> LatestValue
@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/key_encoding.h"
 #include "tally/v1/aggregator.pb.h"
 #include "tally/v1/election.pb.h"
 #include "tally/v1/feed.pb.h"
@@ -39,40 +40,6 @@ class ColumnFamilyHandle;
 }  // namespace rocksdb
 
 namespace tally::storage {
-
-// (contest index, station id): the identity of a protocol.
-struct ProtocolKey {
-  uint16_t contest = 0;  // position of the contest in the definition
-  uint32_t station = 0;
-  friend bool operator==(const ProtocolKey&, const ProtocolKey&) = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const ProtocolKey& k) {
-    return H::combine(std::move(h), k.contest, k.station);
-  }
-};
-
-// (contest index, scope kind, scope index): one totals record. Scope index
-// is 0 for national, the region's position for a region, the district's
-// position for a district (positions in the definition).
-struct TotalsKey {
-  uint16_t contest = 0;
-  uint8_t scope_kind = 0;  // v1::ScopeKind value
-  uint32_t scope_index = 0;
-  friend bool operator==(const TotalsKey&, const TotalsKey&) = default;
-  template <typename H>
-  friend H AbslHashValue(H h, const TotalsKey& k) {
-    return H::combine(std::move(h), k.contest, k.scope_kind, k.scope_index);
-  }
-};
-
-// What the `latest` family remembers of the counted version: enough to
-// classify the next arrival (duplicate, stale, conflict, correction)
-// without reading the protocol.
-struct LatestValue {
-  uint32_t version = 0;
-  std::array<uint8_t, 32> digest{};  // SHA-256 of the content
-  bool has_anomalies = false;
-};
 
 // Everything one commit writes. Applied as one synced WriteBatch.
 struct CommitBatch {
@@ -116,12 +83,9 @@ class AggregatorStore {
   // is a no-op; a different one is FailedPrecondition (a store belongs to
   // one election).
   absl::Status SaveDefinition(const v1::ElectionDefinition& definition);
-  // The stored definition digest (nullopt on a new store).
+  // The stored definition digest (services/domain/definition_digest.h;
+  // nullopt on a new store).
   absl::StatusOr<std::optional<std::string>> LoadDefinitionDigest();
-  // SHA-256 (lowercase hex) of the definition's deterministic binary
-  // encoding: the digest SaveDefinition stores and GetElection publishes.
-  static absl::StatusOr<std::string> DefinitionDigest(
-      const v1::ElectionDefinition& definition);
   // Last committed revision (0 on a new store).
   uint64_t revision() const;
   // Oldest event revision still stored (revision()+1 when none yet).

@@ -16,9 +16,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "storage/key_encoding.h"
+#include "storage/rocksdb_status.h"
 
 namespace tally::storage {
 namespace {
+
+constexpr char kStore[] = "CollectorStore";
 
 constexpr char kOutbox[] = "outbox";
 constexpr char kLatest[] = "latest";
@@ -27,49 +30,6 @@ constexpr char kMeta[] = "meta";
 constexpr char kMetaLastSeq[] = "last_seq";
 constexpr char kMetaAckedSeq[] = "acked_seq";
 constexpr char kMetaDefinitionDigest[] = "definition_digest";
-
-absl::Status ToStatus(absl::string_view operation, const rocksdb::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string message =
-      absl::StrCat("CollectorStore::", operation, ": ", s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
-    return absl::UnavailableError(message);
-  }
-  return absl::InternalError(message);
-}
-
-absl::Status Corrupt(absl::string_view operation, absl::string_view what,
-                     absl::string_view detail) {
-  return absl::DataLossError(absl::StrCat("CollectorStore::", operation,
-                                          ": corrupted ", what, ": ", detail));
-}
-
-absl::StatusOr<std::optional<std::string>> GetValue(
-    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
-    absl::string_view operation, const std::string& key) {
-  std::string value;
-  const rocksdb::Status s = db->Get(rocksdb::ReadOptions(), cf, key, &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return ToStatus(operation, s);
-  return value;
-}
-
-absl::StatusOr<uint64_t> GetMetaU64(rocksdb::DB* db,
-                                    rocksdb::ColumnFamilyHandle* meta,
-                                    const std::string& key) {
-  absl::StatusOr<std::optional<std::string>> value =
-      GetValue(db, meta, "Open", key);
-  if (!value.ok()) return value.status();
-  if (!value->has_value()) return 0;
-  absl::StatusOr<uint64_t> decoded = DecodeRevision(**value);
-  if (!decoded.ok()) {
-    return Corrupt("Open", absl::StrCat("meta/", key),
-                   decoded.status().message());
-  }
-  return *decoded;
-}
 
 rocksdb::WriteOptions Synced() {
   rocksdb::WriteOptions write;
@@ -147,7 +107,7 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s =
       rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
-  if (!s.ok()) return ToStatus(operation, s);
+  if (!s.ok()) return FromRocksDb(kStore, operation, s);
 
   std::unique_ptr<CollectorStore> store(new CollectorStore());
   store->db_.reset(raw);
@@ -155,15 +115,15 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
   store->handles_->all = std::move(handles);
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
   absl::StatusOr<uint64_t> last =
-      GetMetaU64(store->db_.get(), meta, kMetaLastSeq);
+      ReadU64(store->db_.get(), meta, kStore, "Open", kMetaLastSeq, 0);
   if (!last.ok()) return last.status();
   absl::StatusOr<uint64_t> acked =
-      GetMetaU64(store->db_.get(), meta, kMetaAckedSeq);
+      ReadU64(store->db_.get(), meta, kStore, "Open", kMetaAckedSeq, 0);
   if (!acked.ok()) return acked.status();
   if (*acked > *last) {
-    return Corrupt(operation, "meta",
-                   absl::StrCat("acknowledged sequence ", *acked,
-                                " is above the last sequence ", *last));
+    return Corrupted(kStore, operation, "meta",
+                     absl::StrCat("acknowledged sequence ", *acked,
+                                  " is above the last sequence ", *last));
   }
   store->last_seq_ = *last;
   store->acked_seq_ = *acked;
@@ -183,8 +143,8 @@ CollectorStore::~CollectorStore() {
 
 absl::StatusOr<std::optional<std::string>>
 CollectorStore::LoadDefinitionDigest() {
-  return GetValue(db_.get(), handles_->meta(), "LoadDefinitionDigest",
-                  kMetaDefinitionDigest);
+  return ReadValue(db_.get(), handles_->meta(), kStore, "LoadDefinitionDigest",
+                   kMetaDefinitionDigest);
 }
 
 absl::Status CollectorStore::SaveDefinitionDigest(const std::string& digest) {
@@ -198,8 +158,8 @@ absl::Status CollectorStore::SaveDefinitionDigest(const std::string& digest) {
         "election with definition digest ",
         **stored, ", not ", digest));
   }
-  return ToStatus(
-      "SaveDefinitionDigest",
+  return FromRocksDb(
+      kStore, "SaveDefinitionDigest",
       db_->Put(Synced(), handles_->meta(), kMetaDefinitionDigest, digest));
 }
 
@@ -222,22 +182,23 @@ absl::StatusOr<uint64_t> CollectorStore::Append(
     }
     rocksdb::Status s =
         batch.Put(handles_->outbox(), EncodeRevision(seq), bytes);
-    if (!s.ok()) return ToStatus("Append", s);
+    if (!s.ok()) return FromRocksDb(kStore, "Append", s);
     ++seq;
   }
   for (const auto& [key, value] : latest) {
     rocksdb::Status s = batch.Put(handles_->latest(), EncodeProtocolKey(key),
                                   EncodeCollectorLatest(value));
-    if (!s.ok()) return ToStatus("Append", s);
+    if (!s.ok()) return FromRocksDb(kStore, "Append", s);
   }
   const uint64_t last = seq - 1;
   if (last != last_seq_.load()) {
     rocksdb::Status s =
         batch.Put(handles_->meta(), kMetaLastSeq, EncodeRevision(last));
-    if (!s.ok()) return ToStatus("Append", s);
+    if (!s.ok()) return FromRocksDb(kStore, "Append", s);
   }
   if (batch.Count() == 0) return first;
-  if (absl::Status s = ToStatus("Append", db_->Write(Synced(), &batch));
+  if (absl::Status s =
+          FromRocksDb(kStore, "Append", db_->Write(Synced(), &batch));
       !s.ok()) {
     return s;
   }
@@ -263,18 +224,19 @@ absl::StatusOr<std::vector<v1::OutboxEntry>> CollectorStore::ReadFrom(
     v1::OutboxEntry entry;
     if (!entry.ParseFromArray(it->value().data(),
                               static_cast<int>(it->value().size()))) {
-      return Corrupt("ReadFrom", "outbox entry",
-                     absl::StrCat(it->value().size(), " bytes"));
+      return Corrupted(kStore, "ReadFrom", "outbox entry",
+                       absl::StrCat(it->value().size(), " bytes"));
     }
     absl::StatusOr<uint64_t> seq =
         DecodeRevision(std::string_view(it->key().data(), it->key().size()));
     if (!seq.ok() || *seq != entry.seq()) {
-      return Corrupt("ReadFrom", "outbox key",
-                     "does not match the entry's sequence");
+      return Corrupted(kStore, "ReadFrom", "outbox key",
+                       "does not match the entry's sequence");
     }
     out.push_back(std::move(entry));
   }
-  if (absl::Status s = ToStatus("ReadFrom", it->status()); !s.ok()) return s;
+  if (absl::Status s = FromRocksDb(kStore, "ReadFrom", it->status()); !s.ok())
+    return s;
   return out;
 }
 
@@ -289,17 +251,17 @@ absl::Status CollectorStore::AckUpTo(uint64_t seq) {
     rocksdb::Status s =
         batch.DeleteRange(handles_->outbox(), EncodeRevision(acked + 1),
                           EncodeRevision(delete_to + 1));
-    if (!s.ok()) return ToStatus("AckUpTo", s);
+    if (!s.ok()) return FromRocksDb(kStore, "AckUpTo", s);
   }
   rocksdb::Status s =
       batch.Put(handles_->meta(), kMetaAckedSeq, EncodeRevision(seq));
-  if (!s.ok()) return ToStatus("AckUpTo", s);
+  if (!s.ok()) return FromRocksDb(kStore, "AckUpTo", s);
   if (seq > last) {
     s = batch.Put(handles_->meta(), kMetaLastSeq, EncodeRevision(seq));
-    if (!s.ok()) return ToStatus("AckUpTo", s);
+    if (!s.ok()) return FromRocksDb(kStore, "AckUpTo", s);
   }
-  if (absl::Status status =
-          ToStatus("AckUpTo", db_->Write(rocksdb::WriteOptions(), &batch));
+  if (absl::Status status = FromRocksDb(
+          kStore, "AckUpTo", db_->Write(rocksdb::WriteOptions(), &batch));
       !status.ok()) {
     return status;
   }
@@ -319,16 +281,18 @@ absl::Status CollectorStore::ForEachLatest(
     absl::StatusOr<ProtocolKey> key =
         DecodeProtocolKey(std::string_view(it->key().data(), it->key().size()));
     if (!key.ok()) {
-      return Corrupt("ForEachLatest", "latest key", key.status().message());
+      return Corrupted(kStore, "ForEachLatest", "latest key",
+                       key.status().message());
     }
     absl::StatusOr<CollectorLatest> value = DecodeCollectorLatest(
         std::string_view(it->value().data(), it->value().size()));
     if (!value.ok()) {
-      return Corrupt("ForEachLatest", "latest value", value.status().message());
+      return Corrupted(kStore, "ForEachLatest", "latest value",
+                       value.status().message());
     }
     if (absl::Status s = fn(*key, *value); !s.ok()) return s;
   }
-  return ToStatus("ForEachLatest", it->status());
+  return FromRocksDb(kStore, "ForEachLatest", it->status());
 }
 
 uint64_t CollectorStore::depth() const {

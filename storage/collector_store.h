@@ -1,5 +1,5 @@
-// The collector's RocksDB store (DESIGN.md section 5). One DB, column
-// families:
+// The collector's RocksDB store (docs/ARCHITECTURE.md, "The collectors").
+// One DB, column families:
 //   outbox  (seq u64)                      -> v1::OutboxEntry
 //           protocols durably accepted, not yet acknowledged by the
 //           aggregator; sequences are contiguous from acked_seq+1 to last_seq
@@ -25,7 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "storage/aggregator_store.h"
+#include "storage/key_encoding.h"
 #include "tally/v1/aggregator.pb.h"
 
 namespace rocksdb {

@@ -1,8 +1,9 @@
 // Byte layouts of the aggregator store's keys and of the `latest` value
-// (DESIGN.md section 5). Every integer is fixed-width big-endian, so the
-// bytewise order RocksDB iterates in is the numeric order of the fields,
-// field by field: a prefix of a key (contest, or contest + station) selects
-// exactly one contiguous range.
+// (the families are listed in aggregator_store.h), and the keys' decoded
+// forms, which the collector store shares. Every integer is fixed-width
+// big-endian, so the bytewise order RocksDB iterates in is the numeric order of
+// the fields, field by field: a prefix of a key (contest, or contest + station)
+// selects exactly one contiguous range.
 //
 //   protocol key  contest u16 | station u32                    6 bytes
 //   version key   contest u16 | station u32 | version u32     10 bytes
@@ -19,13 +20,14 @@
 #ifndef TALLY_STORAGE_KEY_ENCODING_H_
 #define TALLY_STORAGE_KEY_ENCODING_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/statusor.h"
-#include "storage/aggregator_store.h"
 
 namespace tally::storage {
 
@@ -35,6 +37,40 @@ inline constexpr size_t kTotalsKeySize = 7;
 inline constexpr size_t kRevisionKeySize = 8;
 inline constexpr size_t kConflictKeySize = 18;
 inline constexpr size_t kLatestValueSize = 37;
+
+// (contest index, station id): the identity of a protocol.
+struct ProtocolKey {
+  uint16_t contest = 0;  // position of the contest in the definition
+  uint32_t station = 0;
+  friend bool operator==(const ProtocolKey&, const ProtocolKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const ProtocolKey& k) {
+    return H::combine(std::move(h), k.contest, k.station);
+  }
+};
+
+// (contest index, scope kind, scope index): one totals record. Scope index
+// is 0 for national, the region's position for a region, the district's
+// position for a district (positions in the definition).
+struct TotalsKey {
+  uint16_t contest = 0;
+  uint8_t scope_kind = 0;  // v1::ScopeKind value
+  uint32_t scope_index = 0;
+  friend bool operator==(const TotalsKey&, const TotalsKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const TotalsKey& k) {
+    return H::combine(std::move(h), k.contest, k.scope_kind, k.scope_index);
+  }
+};
+
+// What the `latest` family remembers of the counted version: enough to
+// classify the next arrival (duplicate, stale, conflict, correction)
+// without reading the protocol.
+struct LatestValue {
+  uint32_t version = 0;
+  std::array<uint8_t, 32> digest{};  // SHA-256 of the content
+  bool has_anomalies = false;
+};
 
 // A key of the `protocols` family.
 struct VersionKey {

@@ -1,6 +1,6 @@
 #include "clients/bench/wire.h"
 
-#include "grpc/grpc.h"
+#include "services/rpc/channel.h"
 
 namespace tally::bench {
 namespace {
@@ -75,12 +75,9 @@ grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
 }
 
 std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  rpc::ChannelOptions options;
+  options.own_connection = true;
+  return rpc::MakeChannel(address, options);
 }
 
 }  // namespace tally::bench

@@ -1,6 +1,6 @@
 // Channels and call contexts for tallyctl: an explicit deadline on every
-// call, message size and keepalive matched with the servers, and gRPC
-// statuses turned into exit codes and one-line errors.
+// call, message size and keepalive matched with the servers (services/rpc),
+// and gRPC statuses turned into exit codes and one-line errors.
 #ifndef TALLY_CLIENTS_TALLYCTL_GRPC_CLIENT_H_
 #define TALLY_CLIENTS_TALLYCTL_GRPC_CLIENT_H_
 

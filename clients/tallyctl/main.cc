@@ -54,10 +54,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   // By default --help lists the flags of the file named like the program;
   // the program name here is the subcommand, so list tallyctl's own flags
-  // (each says which commands it applies to) and not the libraries'.
+  // (each says which commands it applies to) and the shared TLS flags, not
+  // the libraries'.
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
-    return absl::StrContains(file, "clients/tallyctl/");
+    return absl::StrContains(file, "clients/tallyctl/") ||
+           absl::StrContains(file, "services/security/tls_client_flags") ||
+           absl::StrContains(file, "services/security/insecure_flag");
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);

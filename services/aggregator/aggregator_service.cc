@@ -6,25 +6,28 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/domain/definition_digest.h"
 #include "services/domain/protocol_digest.h"
 #include "services/domain/scope_text.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/status.h"
 #include "storage/consistency_check.h"
 
 namespace tally::aggregator {
 
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
 grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
                                 const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(status);
   return reactor;
+}
+
+grpc::Status ContestNotFound(const std::string& contest_id) {
+  return grpc::Status(
+      grpc::StatusCode::NOT_FOUND,
+      absl::StrCat("contest \"", contest_id, "\" is not in the election"));
 }
 
 bool ScopeGiven(const v1::Scope& scope) {
@@ -167,7 +170,7 @@ class AggregatorService::IngestStream
   // rejects a station of another region with PERMISSION_DENIED).
   grpc::Status CheckIdentity(const v1::IngestHello& hello) const {
     if (!identity_.has_value()) return grpc::Status::OK;
-    if (!identity_->ok()) return ToGrpc(identity_->status());
+    if (!identity_->ok()) return rpc::ToGrpc(identity_->status());
     const security::CollectorIdentity& bound = **identity_;
     if (hello.region_id() != bound.region_id ||
         hello.collector_id() != bound.collector_id) {
@@ -361,11 +364,10 @@ AggregatorService::AggregatorService(AggregatorState* state,
       store_(store),
       committer_(committer),
       options_(options),
-      definition_digest_(!options_.definition_digest.empty()
-                             ? options_.definition_digest
-                             : storage::AggregatorStore::DefinitionDigest(
-                                   state->index().definition())
-                                   .value_or("")),
+      definition_digest_(
+          !options_.definition_digest.empty()
+              ? options_.definition_digest
+              : DefinitionDigest(state->index().definition()).value_or("")),
       metrics_(options.metrics) {
   if (metrics_ == nullptr) {
     private_metrics_ = std::make_unique<obs::MetricsRegistry>();
@@ -376,22 +378,16 @@ AggregatorService::AggregatorService(AggregatorState* state,
 void AggregatorService::RecordStreamError(const grpc::Status& status,
                                           absl::string_view peer,
                                           absl::string_view collector_id) {
-  const char* code = "OTHER";
+  // A fixed set of label values: one series per refusal kind, the rest
+  // counted together.
+  std::string code = "OTHER";
   switch (status.error_code()) {
     case grpc::StatusCode::UNAUTHENTICATED:
-      code = "UNAUTHENTICATED";
-      break;
     case grpc::StatusCode::PERMISSION_DENIED:
-      code = "PERMISSION_DENIED";
-      break;
     case grpc::StatusCode::INVALID_ARGUMENT:
-      code = "INVALID_ARGUMENT";
-      break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      code = "RESOURCE_EXHAUSTED";
-      break;
     case grpc::StatusCode::FAILED_PRECONDITION:
-      code = "FAILED_PRECONDITION";
+      code = rpc::CodeName(status.error_code());
       break;
     default:
       break;
@@ -435,11 +431,7 @@ grpc::ServerUnaryReactor* AggregatorService::GetResults(
   if (!request->contest_id().empty()) {
     const ContestInfo* contest = index.FindContest(request->contest_id());
     if (contest == nullptr) {
-      return Reply(
-          context,
-          grpc::Status(grpc::StatusCode::NOT_FOUND,
-                       absl::StrCat("contest \"", request->contest_id(),
-                                    "\" is not in the election")));
+      return Reply(context, ContestNotFound(request->contest_id()));
     }
     contests.push_back(contest);
   } else {
@@ -498,11 +490,7 @@ grpc::ServerUnaryReactor* AggregatorService::GetStation(
   if (!request->contest_id().empty()) {
     const ContestInfo* contest = index.FindContest(request->contest_id());
     if (contest == nullptr) {
-      return Reply(
-          context,
-          grpc::Status(grpc::StatusCode::NOT_FOUND,
-                       absl::StrCat("contest \"", request->contest_id(),
-                                    "\" is not in the election")));
+      return Reply(context, ContestNotFound(request->contest_id()));
     }
     if (!index.StationVotesIn(*station, *contest->contest)) {
       return Reply(context,
@@ -533,7 +521,7 @@ grpc::ServerUnaryReactor* AggregatorService::GetStation(
     }
     absl::StatusOr<std::vector<v1::ProtocolVersion>> versions =
         store_->History(key);
-    if (!versions.ok()) return Reply(context, ToGrpc(versions.status()));
+    if (!versions.ok()) return Reply(context, rpc::ToGrpc(versions.status()));
     for (v1::ProtocolVersion& version : *versions) {
       *history->add_versions() = std::move(version);
     }
@@ -569,7 +557,7 @@ grpc::ServerUnaryReactor* AggregatorService::Verify(
     absl::StatusOr<storage::VerifyReport> report =
         storage::VerifyStore(*store_, state_->index());
     if (!report.ok()) {
-      reactor->Finish(ToGrpc(report.status()));
+      reactor->Finish(rpc::ToGrpc(report.status()));
       return;
     }
     response->set_revision(report->revision);

@@ -147,9 +147,9 @@ v1::Progress AggregatorState::Progress() const {
   return progress;
 }
 
-SnapshotView AggregatorState::Snapshot() const {
+feed::SnapshotView AggregatorState::Snapshot() const {
   absl::ReaderMutexLock lock(&mu);
-  SnapshotView view;
+  feed::SnapshotView view;
   view.revision = revision_;
   view.totals.reserve(totals_.size());
   for (uint32_t entry = 0; entry < totals_.size(); ++entry) {

@@ -17,9 +17,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/latest_loader.h"
-#include "services/aggregator/watch_hub.h"
 #include "services/domain/election_index.h"
 #include "services/domain/totals_book.h"
+#include "services/feed/watch_hub.h"
 #include "storage/aggregator_store.h"
 #include "tally/v1/feed.pb.h"
 #include "tally/v1/results.pb.h"
@@ -75,7 +75,7 @@ class AggregatorState {
 
   // A consistent copy of everything a watcher's snapshot needs (takes the
   // reader lock).
-  SnapshotView Snapshot() const ABSL_LOCKS_EXCLUDED(mu);
+  feed::SnapshotView Snapshot() const ABSL_LOCKS_EXCLUDED(mu);
 
  private:
   explicit AggregatorState(std::unique_ptr<ElectionIndex> index);

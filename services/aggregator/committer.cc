@@ -85,7 +85,8 @@ void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
 }  // namespace
 
 Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
-                     WatchHub* hub, uint64_t epoch, CommitterOptions options)
+                     feed::WatchHub* hub, uint64_t epoch,
+                     CommitterOptions options)
     : state_(state),
       store_(store),
       hub_(hub),

@@ -1,8 +1,8 @@
-// The single committer (DESIGN.md section 2): takes batches from every
-// Ingest stream, classifies each protocol (accepted, duplicate, stale,
-// rejected), applies accepted ones to the running totals, and writes
-// everything a round produced as one synced RocksDB WriteBatch (group
-// commit across streams). Only then are the batches acknowledged and the
+// The single committer (docs/ARCHITECTURE.md, "The aggregator"): takes
+// batches from every Ingest stream, classifies each protocol (accepted,
+// duplicate, stale, rejected), applies accepted ones to the running totals,
+// and writes everything a round produced as one synced RocksDB WriteBatch
+// (group commit across streams). Only then are the batches acknowledged and the
 // event published.
 #ifndef TALLY_SERVICES_AGGREGATOR_COMMITTER_H_
 #define TALLY_SERVICES_AGGREGATOR_COMMITTER_H_
@@ -20,8 +20,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/aggregator_state.h"
-#include "services/aggregator/watch_hub.h"
 #include "services/domain/protocol_validation.h"
+#include "services/feed/watch_hub.h"
 #include "services/observability/metrics.h"
 #include "storage/aggregator_store.h"
 #include "tally/v1/aggregator.pb.h"
@@ -70,7 +70,7 @@ struct CommitterStats {
 class Committer {
  public:
   Committer(AggregatorState* state, storage::AggregatorStore* store,
-            WatchHub* hub, uint64_t epoch, CommitterOptions options = {});
+            feed::WatchHub* hub, uint64_t epoch, CommitterOptions options = {});
   ~Committer();
 
   void Start();
@@ -97,7 +97,7 @@ class Committer {
 
   AggregatorState* const state_;
   storage::AggregatorStore* const store_;
-  WatchHub* const hub_;
+  feed::WatchHub* const hub_;
   const uint64_t epoch_;
   const CommitterOptions options_;
   CommitterStats stats_;

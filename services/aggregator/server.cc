@@ -3,25 +3,26 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "services/aggregator/aggregator_service.h"
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/committer.h"
 #include "services/aggregator/latest_loader.h"
-#include "services/aggregator/watch_hub.h"
+#include "services/domain/definition_digest.h"
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_loader.h"
-#include "services/observability/admin_server.h"
+#include "services/feed/watch_hub.h"
 #include "services/observability/metrics.h"
+#include "services/observability/server_telemetry.h"
+#include "services/rpc/server_builder.h"
 #include "storage/aggregator_store.h"
 
 namespace tally::aggregator {
 namespace {
 
 // Watch replay reads the stored event log.
-class StoreEventSource : public EventSource {
+class StoreEventSource : public feed::EventSource {
  public:
   explicit StoreEventSource(storage::AggregatorStore* store) : store_(store) {}
   uint64_t oldest_revision() const override {
@@ -57,10 +58,8 @@ absl::StatusOr<ChosenDefinition> ChooseDefinition(
     given = *std::move(loaded);
   }
   if (stored->has_value()) {
-    if (given.has_value() &&
-        storage::AggregatorStore::DefinitionDigest(*given).value_or("a") !=
-            storage::AggregatorStore::DefinitionDigest(**stored).value_or(
-                "b")) {
+    if (given.has_value() && DefinitionDigest(*given).value_or("a") !=
+                                 DefinitionDigest(**stored).value_or("b")) {
       return absl::FailedPreconditionError(absl::StrCat(
           config.definition_path, " differs from the definition stored in ",
           config.data_dir, " (election \"", (*stored)->id(),
@@ -77,7 +76,7 @@ absl::StatusOr<ChosenDefinition> ChooseDefinition(
 // The aggregator's scrape-time series: the feed's revision, watchers,
 // open Ingest streams and the count against the definition.
 void AddAggregatorGauges(obs::MetricsRegistry& metrics, AggregatorState* state,
-                         WatchHub* hub, AggregatorService* service) {
+                         feed::WatchHub* hub, AggregatorService* service) {
   metrics.AddGaugeCallback(
       "tally_revision", "Latest committed revision published to the feed.",
       [hub] { return static_cast<double>(hub->published_revision()); });
@@ -112,19 +111,17 @@ void AddAggregatorGauges(obs::MetricsRegistry& metrics, AggregatorState* state,
 }  // namespace
 
 struct AggregatorServer::Parts {
-  // Declared first so they are destroyed last: scrapes read every part.
-  obs::MetricsRegistry metrics;
-  std::unique_ptr<obs::AdminServer> admin;
-  std::atomic<bool> serving{false};
+  // Declared first so that it is destroyed last: scrapes read every part.
+  obs::ServerTelemetry telemetry{"tally-aggregator"};
   std::unique_ptr<storage::AggregatorStore> store;
   std::unique_ptr<AggregatorState> state;
   std::unique_ptr<StoreEventSource> events;
-  std::unique_ptr<WatchHub> hub;
+  std::unique_ptr<feed::WatchHub> hub;
   std::unique_ptr<Committer> committer;
   std::unique_ptr<AggregatorService> service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
-  std::string listen;
+  std::string address;  // HOST:PORT served
   bool stopped = false;
 };
 
@@ -172,18 +169,18 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   parts->state = *std::move(state);
 
   parts->events = std::make_unique<StoreEventSource>(parts->store.get());
-  WatchHubOptions hub_options;
+  feed::WatchHubOptions hub_options;
   hub_options.queue_limit = config.watch_queue_limit;
   hub_options.default_progress_interval = config.progress_interval;
   AggregatorState* state_ptr = parts->state.get();
-  parts->hub = std::make_unique<WatchHub>(
+  parts->hub = std::make_unique<feed::WatchHub>(
       parts->events.get(), [state_ptr] { return state_ptr->Snapshot(); },
       parts->store->revision(), hub_options);
 
   CommitterOptions committer_options;
   committer_options.retained_events = config.retained_events;
   committer_options.max_protocols_per_commit = config.max_protocols_per_commit;
-  committer_options.metrics = &parts->metrics;
+  committer_options.metrics = &parts->telemetry.metrics();
   parts->committer =
       std::make_unique<Committer>(parts->state.get(), parts->store.get(),
                                   parts->hub.get(), *epoch, committer_options);
@@ -195,58 +192,35 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   service_options.epoch = *epoch;
   service_options.definition_digest = **digest;
   service_options.collector_identities = config.collector_identities;
-  service_options.metrics = &parts->metrics;
+  service_options.metrics = &parts->telemetry.metrics();
   parts->service = std::make_unique<AggregatorService>(
       parts->state.get(), parts->store.get(), parts->committer.get(),
       service_options);
   parts->committer->Start();
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen,
-                           config.credentials != nullptr
-                               ? config.credentials
-                               : grpc::InsecureServerCredentials(),
-                           &parts->port);
-  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
-  builder.SetMaxSendMessageSize(config.max_message_bytes);
-  // Keepalive matched with the clients (collectors, relays, tallyctl): pings
-  // every 20 s, dead after 10 s without an answer; clients may ping as often
-  // as every 10 s, also between calls.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  builder.RegisterService(parts->service.get());
-  builder.RegisterService(parts->hub.get());
-  parts->server = builder.BuildAndStart();
-  if (parts->server == nullptr || parts->port == 0) {
+  absl::StatusOr<rpc::StartedServer> started =
+      rpc::StartServer({.listen = config.listen,
+                        .credentials = config.credentials,
+                        .max_message_bytes = config.max_message_bytes,
+                        .services = {parts->service.get(), parts->hub.get()}});
+  if (!started.ok()) {
     parts->committer->Stop();
     parts->hub->Shutdown();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config.listen));
+    return started.status();
   }
-  parts->listen = config.listen;
-  obs::AddProcessMetrics(parts->metrics, "tally-aggregator",
-                         TALLY_VERSION_STRING);
-  AddAggregatorGauges(parts->metrics, parts->state.get(), parts->hub.get(),
-                      parts->service.get());
-  if (!config.admin_listen.empty()) {
-    std::atomic<bool>* serving = &parts->serving;
-    absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
-        obs::AdminServer::Start(config.admin_listen, &parts->metrics,
-                                [serving] { return serving->load(); });
-    if (!admin.ok()) {
-      parts->server->Shutdown();
-      parts->committer->Stop();
-      parts->hub->Shutdown();
-      return admin.status();
-    }
-    parts->admin = *std::move(admin);
+  parts->server = std::move(started->server);
+  parts->port = started->port;
+  parts->address = started->address;
+  AddAggregatorGauges(parts->telemetry.metrics(), parts->state.get(),
+                      parts->hub.get(), parts->service.get());
+  if (absl::Status admin = parts->telemetry.StartAdmin(config.admin_listen);
+      !admin.ok()) {
+    parts->server->Shutdown();
+    parts->committer->Stop();
+    parts->hub->Shutdown();
+    return admin;
   }
-  parts->serving = true;
+  parts->telemetry.set_serving(true);
   return std::unique_ptr<AggregatorServer>(
       new AggregatorServer(std::move(parts)));
 }
@@ -259,7 +233,7 @@ AggregatorServer::~AggregatorServer() { Shutdown(absl::Seconds(5)); }
 int AggregatorServer::port() const { return parts_->port; }
 
 std::string AggregatorServer::admin_address() const {
-  return parts_->admin != nullptr ? parts_->admin->address() : "";
+  return parts_->telemetry.admin_address();
 }
 
 uint64_t AggregatorServer::revision() const {
@@ -270,8 +244,7 @@ uint64_t AggregatorServer::revision() const {
 std::string AggregatorServer::Describe() const {
   const v1::ElectionDefinition& definition =
       parts_->state->index().definition();
-  const std::string host = parts_->listen.substr(0, parts_->listen.rfind(':'));
-  return absl::StrCat("serving on ", host, ":", parts_->port, " at revision ",
+  return absl::StrCat("serving on ", parts_->address, " at revision ",
                       revision(), ", election ", definition.id(), " (",
                       definition.stations_size(), " stations, ",
                       definition.contests_size(), " contests)");
@@ -280,7 +253,7 @@ std::string AggregatorServer::Describe() const {
 void AggregatorServer::Shutdown(absl::Duration grace) {
   if (parts_ == nullptr || parts_->stopped) return;
   parts_->stopped = true;
-  parts_->serving = false;
+  parts_->telemetry.set_serving(false);
   if (auto* health = parts_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
@@ -292,7 +265,7 @@ void AggregatorServer::Shutdown(absl::Duration grace) {
   parts_->committer->Stop();
   parts_->server->Wait();
   // Scrapes read the store's and hub's counters: stop them before closing.
-  if (parts_->admin != nullptr) parts_->admin->Stop();
+  parts_->telemetry.Stop();
   parts_->store.reset();  // closes RocksDB; the WAL is already synced
 }
 

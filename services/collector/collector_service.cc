@@ -10,6 +10,7 @@
 #include "services/domain/protocol_digest.h"
 #include "services/domain/protocol_validation.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/status.h"
 
 namespace tally::collector {
 namespace {
@@ -17,11 +18,6 @@ namespace {
 // Without tokens (--insecure demos) callers have no name; their
 // protocols are attributed to this.
 constexpr char kAnonymousSubmitter[] = "station-client";
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
 
 v1::ProtocolResult Rejected(const v1::StationProtocol& protocol,
                             const absl::Status& status) {
@@ -63,7 +59,7 @@ class CollectorService::SubmitStreamReactor
         absl::MutexLock lock(&mu_);
         finished_ = true;
       }
-      Finish(ToGrpc(client.status()));
+      Finish(rpc::ToGrpc(client.status()));
       return;
     }
     client_ = *client;
@@ -310,7 +306,7 @@ grpc::ServerUnaryReactor* CollectorService::Submit(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<const security::StationClient*> client = Authenticate(context);
   if (!client.ok()) {
-    reactor->Finish(ToGrpc(client.status()));
+    reactor->Finish(rpc::ToGrpc(client.status()));
     return reactor;
   }
   std::variant<Submission, v1::ProtocolResult> prepared =
@@ -350,7 +346,7 @@ grpc::ServerUnaryReactor* CollectorService::GetCollectorStatus(
   if (absl::StatusOr<const security::StationClient*> client =
           Authenticate(context);
       !client.ok()) {
-    reactor->Finish(ToGrpc(client.status()));
+    reactor->Finish(rpc::ToGrpc(client.status()));
     return reactor;
   }
   response->set_collector_id(options_.collector_id);

@@ -8,43 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/channel.h"
+#include "services/rpc/status.h"
 
 namespace tally::collector {
-namespace {
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
-std::shared_ptr<grpc::Channel> MakeChannel(const ForwarderOptions& options) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(options.max_message_bytes);
-  args.SetMaxSendMessageSize(options.max_message_bytes);
-  // Keepalive matched with the aggregator (see its server.cc): a dead
-  // connection is noticed within about 30 s even when nothing is sent.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  // The forwarder runs its own backoff; the channel's must not hold a
-  // restarted aggregator back for longer than that.
-  args.SetInt(
-      GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
-  args.SetInt(
-      GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff)));
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
-  return grpc::CreateCustomChannel(options.aggregator_address,
-                                   options.credentials != nullptr
-                                       ? options.credentials
-                                       : grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-}  // namespace
-
 // One Ingest stream. The session thread writes batches; a reader thread
 // takes the welcome and the acknowledgements. Both share the forwarder's
 // mutex and condition variable.
@@ -65,7 +32,14 @@ struct Forwarder::Session {
 Forwarder::Forwarder(storage::CollectorStore* store, ForwarderOptions options)
     : store_(store),
       options_(std::move(options)),
-      channel_(MakeChannel(options_)),
+      // The forwarder runs its own backoff; the channel's must not hold a
+      // restarted aggregator back for longer than that.
+      channel_(
+          rpc::MakeChannel(options_.aggregator_address,
+                           {.credentials = options_.credentials,
+                            .max_message_bytes = options_.max_message_bytes,
+                            .min_reconnect_backoff = options_.initial_backoff,
+                            .max_reconnect_backoff = options_.max_backoff})),
       stub_(v1::Aggregator::NewStub(channel_)),
       random_(std::random_device{}()) {}
 
@@ -325,7 +299,7 @@ absl::Status Forwarder::RunSession(bool* welcomed) {
   connected_ = false;
   if (!result.ok()) return result;
   if (!session.reader_error.ok()) return session.reader_error;
-  if (!finished.ok()) return FromGrpc(finished);
+  if (!finished.ok()) return rpc::FromGrpc(finished);
   return absl::UnavailableError("the aggregator ended the stream");
 }
 

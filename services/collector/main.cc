@@ -1,17 +1,16 @@
 // tally-collector: the regional entry point. Validates station protocols,
-// keeps them in a durable outbox and forwards them to the aggregator.
-#include <csignal>
-#include <cstdio>
+// keeps them in a durable outbox and forwards them to the aggregator. The
+// run loop is services/server/run.h; this file maps the collector's flags.
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/time/time.h"
 #include "services/collector/server.h"
-#include "services/observability/server_flags.h"
 #include "services/security/station_tokens.h"
-#include "services/security/tls_credentials.h"
+#include "services/security/tls_flags.h"
+#include "services/server/run.h"
 
 ABSL_FLAG(std::string, region, "", "region this collector serves (required)");
 ABSL_FLAG(std::string, collector_id, "",
@@ -28,14 +27,6 @@ ABSL_FLAG(uint32_t, forward_batch_entries, 512,
           "outbox entries per Ingest batch");
 ABSL_FLAG(uint32_t, forward_inflight_batches, 4,
           "Ingest batches sent and not yet acknowledged");
-ABSL_FLAG(uint32_t, shutdown_grace_ms, 5000,
-          "on SIGTERM, how long in-flight calls may take to finish");
-ABSL_FLAG(std::string, tls_cert, "",
-          "PEM certificate chain of this server (also the client certificate "
-          "towards the aggregator unless --client_cert is given)");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
-ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA that verifies the aggregator; default: the system roots");
 ABSL_FLAG(std::string, client_cert, "",
           "PEM client certificate presented to the aggregator (mutual TLS); "
           "default: --tls_cert");
@@ -44,29 +35,25 @@ ABSL_FLAG(std::string, client_key, "",
 ABSL_FLAG(std::string, station_tokens, "",
           "station client tokens, stored as SHA-256 digests (required unless "
           "--insecure; format in services/security/station_tokens.h)");
-ABSL_FLAG(bool, insecure, false,
-          "plain text to clients and to the aggregator; without "
-          "--station_tokens, clients are not authenticated (local demos "
-          "only)");
 
 namespace {
 
-absl::Status ConfigureSecurity(tally::collector::CollectorConfig& config) {
-  const bool insecure = absl::GetFlag(FLAGS_insecure);
-  tally::security::ServerTlsOptions server;
-  server.cert_file = absl::GetFlag(FLAGS_tls_cert);
-  server.key_file = absl::GetFlag(FLAGS_tls_key);
-  server.insecure = insecure;
+using tally::collector::CollectorConfig;
+using tally::collector::CollectorServer;
+
+// `config` with the credentials and tokens the TLS flags ask for.
+absl::StatusOr<CollectorConfig> Secured(CollectorConfig config) {
+  const tally::security::ServerTlsOptions server =
+      tally::security::ServerTlsFromFlags();
   auto server_credentials = tally::security::MakeServerCredentials(server);
   if (!server_credentials.ok()) return server_credentials.status();
   config.credentials = *server_credentials;
 
-  tally::security::ClientTlsOptions client;
-  client.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  tally::security::ClientTlsOptions client =
+      tally::security::ClientTlsFromFlags();
   client.cert_file = absl::GetFlag(FLAGS_client_cert);
   client.key_file = absl::GetFlag(FLAGS_client_key);
-  client.insecure = insecure;
-  if (!insecure && client.cert_file.empty() && client.key_file.empty()) {
+  if (!client.insecure && client.cert_file.empty() && client.key_file.empty()) {
     client.cert_file = server.cert_file;
     client.key_file = server.key_file;
   }
@@ -81,7 +68,7 @@ absl::Status ConfigureSecurity(tally::collector::CollectorConfig& config) {
   // Tokens cannot be forgotten silently: only --insecure goes without.
   const std::string tokens_path = absl::GetFlag(FLAGS_station_tokens);
   if (tokens_path.empty()) {
-    if (insecure) return absl::OkStatus();
+    if (client.insecure) return config;
     return absl::InvalidArgumentError(
         "TLS needs --station_tokens too, so that station clients "
         "authenticate (--insecure runs without, for local demos only)");
@@ -91,33 +78,15 @@ absl::Status ConfigureSecurity(tally::collector::CollectorConfig& config) {
   config.station_tokens =
       std::make_shared<const tally::security::StationTokens>(
           *std::move(tokens));
-  return absl::OkStatus();
+  return config;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "tally-collector --region REGION --data_dir DIR (--tls_cert PEM "
-      "--tls_key PEM --tls_ca PEM --station_tokens FILE | --insecure) "
-      "[--listen HOST:PORT] [--aggregator HOST:PORT] [--definition FILE]");
-  absl::ParseCommandLine(argc, argv);
-  if (!tally::obs::ConfigureLoggingFromFlags("tally-collector").ok()) return 2;
-  if (absl::GetFlag(FLAGS_region).empty()) {
-    std::fprintf(stderr, "tally-collector: --region is required\n");
-    return 2;
-  }
-
-  // Block the stop signals before any thread starts, so every thread
-  // inherits the mask and only sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  tally::collector::CollectorConfig config;
+absl::StatusOr<CollectorConfig> ConfigFromFlags() {
+  CollectorConfig config;
   config.region_id = absl::GetFlag(FLAGS_region);
+  if (config.region_id.empty()) {
+    return absl::InvalidArgumentError("--region is required");
+  }
   config.collector_id = absl::GetFlag(FLAGS_collector_id);
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
   config.listen = absl::GetFlag(FLAGS_listen);
@@ -126,29 +95,27 @@ int main(int argc, char** argv) {
   config.forward_batch_entries = absl::GetFlag(FLAGS_forward_batch_entries);
   config.forward_inflight_batches =
       absl::GetFlag(FLAGS_forward_inflight_batches);
-  config.admin_listen = absl::GetFlag(FLAGS_admin_listen);
-  if (absl::Status secured = ConfigureSecurity(config); !secured.ok()) {
-    tally::obs::LogError("refusing to start", {{"reason", secured.message()}});
-    return 2;
-  }
-  auto server = tally::collector::CollectorServer::Start(config);
-  if (!server.ok()) {
-    tally::obs::LogError(
-        "cannot start",
-        {{"reason", server.status().message()},
-         {"code", absl::StatusCodeToString(server.status().code())}});
-    return 1;
-  }
-  tally::obs::LogServing((*server)->Describe(), (*server)->admin_address(),
-                         {{"port", (*server)->port()},
-                          {"region", config.region_id},
-                          {"tls", !absl::GetFlag(FLAGS_insecure)}});
+  return Secured(std::move(config));
+}
 
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  tally::obs::LogInfo("stop signal, draining", {{"signal", signal}});
-  (*server)->Shutdown(
-      absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
-  tally::obs::LogInfo("stopped");
-  return 0;
+}  // namespace
+
+int main(int argc, char** argv) {
+  return tally::server::Run<CollectorConfig, CollectorServer>(
+      argc, argv,
+      {.name = "tally-collector",
+       .usage = "tally-collector --region REGION --data_dir DIR (--tls_cert "
+                "PEM --tls_key PEM --tls_ca PEM --station_tokens FILE | "
+                "--insecure) [--listen HOST:PORT] [--aggregator HOST:PORT] "
+                "[--definition FILE]\n"
+                "--tls_cert is also the client certificate towards the "
+                "aggregator unless --client_cert is given. With --insecure "
+                "and no --station_tokens, station clients are not "
+                "authenticated (local demos only).",
+       .config_from_flags = ConfigFromFlags,
+       .serving_fields = [](const CollectorServer& server,
+                            const CollectorConfig& config)
+           -> std::vector<tally::obs::LogField> {
+         return {{"port", server.port()}, {"region", config.region_id}};
+       }});
 }

@@ -3,18 +3,18 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "services/collector/collector_service.h"
 #include "services/collector/forwarder.h"
 #include "services/collector/outbox_writer.h"
+#include "services/domain/definition_digest.h"
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/domain/election_loader.h"
-#include "services/observability/admin_server.h"
 #include "services/observability/metrics.h"
-#include "storage/aggregator_store.h"
+#include "services/observability/server_telemetry.h"
+#include "services/rpc/server_builder.h"
 #include "storage/collector_store.h"
 
 namespace tally::collector {
@@ -30,8 +30,7 @@ absl::StatusOr<v1::ElectionDefinition> LoadDefinition(
 // definition would mix elections.
 absl::Status BindStoreToDefinition(storage::CollectorStore& store,
                                    const v1::ElectionDefinition& definition) {
-  absl::StatusOr<std::string> digest =
-      storage::AggregatorStore::DefinitionDigest(definition);
+  absl::StatusOr<std::string> digest = DefinitionDigest(definition);
   if (!digest.ok()) return digest.status();
   return store.SaveDefinitionDigest(*digest);
 }
@@ -63,10 +62,8 @@ void AddCollectorGauges(obs::MetricsRegistry& metrics,
 }  // namespace
 
 struct CollectorServer::Parts {
-  // Declared first so they are destroyed last: scrapes read every part.
-  obs::MetricsRegistry metrics;
-  std::unique_ptr<obs::AdminServer> admin;
-  std::atomic<bool> serving{false};
+  // Declared first so that it is destroyed last: scrapes read every part.
+  obs::ServerTelemetry telemetry{"tally-collector"};
   std::unique_ptr<storage::CollectorStore> store;
   std::unique_ptr<ElectionIndex> index;
   std::unique_ptr<Forwarder> forwarder;
@@ -75,6 +72,7 @@ struct CollectorServer::Parts {
   std::unique_ptr<grpc::Server> server;
   CollectorConfig config;
   int port = 0;
+  std::string address;  // HOST:PORT served
   bool stopped = false;
 };
 
@@ -130,55 +128,36 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   service_options.collector_id = parts->config.collector_id;
   service_options.region_id = config.region_id;
   service_options.station_tokens = config.station_tokens;
-  service_options.metrics = &parts->metrics;
+  service_options.metrics = &parts->telemetry.metrics();
   parts->service = std::make_unique<CollectorService>(
       parts->index.get(), parts->store.get(), parts->writer.get(), forwarder,
       service_options);
   parts->writer->Start();
   parts->forwarder->Start();
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen,
-                           config.credentials != nullptr
-                               ? config.credentials
-                               : grpc::InsecureServerCredentials(),
-                           &parts->port);
-  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
-  builder.SetMaxSendMessageSize(config.max_message_bytes);
-  // Keepalive matched with the clients, as on the aggregator.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  builder.RegisterService(parts->service.get());
-  parts->server = builder.BuildAndStart();
-  if (parts->server == nullptr || parts->port == 0) {
+  absl::StatusOr<rpc::StartedServer> started =
+      rpc::StartServer({.listen = config.listen,
+                        .credentials = config.credentials,
+                        .max_message_bytes = config.max_message_bytes,
+                        .services = {parts->service.get()}});
+  if (!started.ok()) {
     parts->writer->Stop();
     parts->forwarder->Stop();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config.listen));
+    return started.status();
   }
-  obs::AddProcessMetrics(parts->metrics, "tally-collector",
-                         TALLY_VERSION_STRING);
-  AddCollectorGauges(parts->metrics, parts->store.get(),
+  parts->server = std::move(started->server);
+  parts->port = started->port;
+  parts->address = started->address;
+  AddCollectorGauges(parts->telemetry.metrics(), parts->store.get(),
                      parts->forwarder.get());
-  if (!config.admin_listen.empty()) {
-    std::atomic<bool>* serving = &parts->serving;
-    absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
-        obs::AdminServer::Start(config.admin_listen, &parts->metrics,
-                                [serving] { return serving->load(); });
-    if (!admin.ok()) {
-      parts->server->Shutdown();
-      parts->writer->Stop();
-      parts->forwarder->Stop();
-      return admin.status();
-    }
-    parts->admin = *std::move(admin);
+  if (absl::Status admin = parts->telemetry.StartAdmin(config.admin_listen);
+      !admin.ok()) {
+    parts->server->Shutdown();
+    parts->writer->Stop();
+    parts->forwarder->Stop();
+    return admin;
   }
-  parts->serving = true;
+  parts->telemetry.set_serving(true);
   return std::unique_ptr<CollectorServer>(
       new CollectorServer(std::move(parts)));
 }
@@ -191,24 +170,21 @@ CollectorServer::~CollectorServer() { Shutdown(absl::Seconds(5)); }
 int CollectorServer::port() const { return parts_->port; }
 
 std::string CollectorServer::admin_address() const {
-  return parts_->admin != nullptr ? parts_->admin->address() : "";
+  return parts_->telemetry.admin_address();
 }
 
 std::string CollectorServer::Describe() const {
-  const std::string& listen = parts_->config.listen;
-  const std::string host = listen.substr(0, listen.rfind(':'));
-  return absl::StrCat("serving on ", host, ":", parts_->port, " as ",
-                      parts_->config.collector_id, " for region ",
-                      parts_->config.region_id, ", outbox ",
-                      parts_->store->depth(), " entries (last seq ",
-                      parts_->store->last_seq(), "), forwarding to ",
-                      parts_->config.aggregator);
+  return absl::StrCat(
+      "serving on ", parts_->address, " as ", parts_->config.collector_id,
+      " for region ", parts_->config.region_id, ", outbox ",
+      parts_->store->depth(), " entries (last seq ", parts_->store->last_seq(),
+      "), forwarding to ", parts_->config.aggregator);
 }
 
 void CollectorServer::Shutdown(absl::Duration grace) {
   if (parts_ == nullptr || parts_->stopped) return;
   parts_->stopped = true;
-  parts_->serving = false;
+  parts_->telemetry.set_serving(false);
   if (auto* health = parts_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
@@ -218,7 +194,7 @@ void CollectorServer::Shutdown(absl::Duration grace) {
   parts_->server->Wait();
   parts_->writer->Stop();
   parts_->forwarder->Stop();
-  if (parts_->admin != nullptr) parts_->admin->Stop();
+  parts_->telemetry.Stop();
   parts_->store.reset();
 }
 

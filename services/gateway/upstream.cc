@@ -11,6 +11,7 @@
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/channel.h"
 
 namespace tally::gateway {
 namespace {
@@ -18,19 +19,9 @@ namespace {
 std::shared_ptr<grpc::Channel> MakeChannel(
     const std::string& address,
     const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
-  grpc::ChannelArguments args;
-  // Snapshots can be large; the servers allow 64 MiB messages.
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  // Matched with the servers: ping every 20 s, dead after 10 s without an
-  // answer, pings allowed between calls.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  return grpc::CreateCustomChannel(
-      address,
-      credentials != nullptr ? credentials : grpc::InsecureChannelCredentials(),
-      args);
+  rpc::ChannelOptions options;
+  options.credentials = credentials;
+  return rpc::MakeChannel(address, options);
 }
 
 // grpc.health.v1.HealthCheckResponse.ServingStatus

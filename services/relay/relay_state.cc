@@ -19,7 +19,7 @@ RelayState::Key RelayState::KeyOf(const std::string& contest,
           {kind, kind == v1::SCOPE_KIND_NATIONAL ? std::string() : scope.id()}};
 }
 
-void RelayState::Reset(aggregator::SnapshotView view,
+void RelayState::Reset(feed::SnapshotView view,
                        std::vector<std::shared_ptr<const v1::Event>> history) {
   // Keep the contiguous run that ends exactly at the snapshot.
   size_t keep_from = history.size();
@@ -87,9 +87,9 @@ absl::Status RelayState::Apply(std::shared_ptr<const v1::Event> event) {
   return absl::OkStatus();
 }
 
-aggregator::SnapshotView RelayState::Snapshot() const {
+feed::SnapshotView RelayState::Snapshot() const {
   absl::MutexLock lock(&mu_);
-  aggregator::SnapshotView view;
+  feed::SnapshotView view;
   view.revision = revision_;
   view.totals = totals_;
   view.allocations = allocations_;

@@ -22,12 +22,12 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "services/aggregator/watch_hub.h"
+#include "services/feed/watch_hub.h"
 #include "tally/v1/feed.pb.h"
 
 namespace tally::relay {
 
-class RelayState : public aggregator::EventSource {
+class RelayState : public feed::EventSource {
  public:
   // Keeps at most `retained_events` events (at least one).
   explicit RelayState(size_t retained_events);
@@ -37,7 +37,7 @@ class RelayState : public aggregator::EventSource {
   // (contiguous, ending at view.revision; may be empty): they seed the ring
   // so that watchers coming from elsewhere can resume here. Events that do
   // not fit that shape are dropped.
-  void Reset(aggregator::SnapshotView view,
+  void Reset(feed::SnapshotView view,
              std::vector<std::shared_ptr<const v1::Event>> history = {});
 
   // Applies the next event. It must follow the current revision exactly
@@ -46,7 +46,7 @@ class RelayState : public aggregator::EventSource {
   absl::Status Apply(std::shared_ptr<const v1::Event> event);
 
   // The current state, totals in the upstream snapshot's order.
-  aggregator::SnapshotView Snapshot() const;
+  feed::SnapshotView Snapshot() const;
 
   bool complete() const;
   uint64_t revision() const;

@@ -4,28 +4,27 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "services/observability/admin_server.h"
 #include "services/observability/metrics.h"
+#include "services/observability/server_telemetry.h"
 #include "services/observability/structured_log.h"
-#include "services/relay/relay_feed.h"
+#include "services/relay/feed_service.h"
 #include "services/relay/relay_state.h"
 #include "services/relay/upstream.h"
+#include "services/rpc/server_builder.h"
 
 namespace tally::relay {
 
 struct RelayServer::Parts {
-  // Declared first so they are destroyed last: scrapes read every part.
-  obs::MetricsRegistry metrics;
-  std::unique_ptr<obs::AdminServer> admin;
+  // Declared first so that it is destroyed last: scrapes read every part.
+  obs::ServerTelemetry telemetry{"tally-relay"};
   std::unique_ptr<RelayState> state;
-  std::unique_ptr<RelayFeed> feed;
+  std::unique_ptr<FeedService> feed;
   std::unique_ptr<Upstream> upstream;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
-  std::string listen;
+  std::string address;  // HOST:PORT served
   std::string upstream_address;
   bool stopped = false;
 
@@ -74,41 +73,27 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
   auto parts = std::make_unique<Parts>();
   parts->upstream_address = config.upstream;
   parts->state = std::make_unique<RelayState>(config.retained_events);
-  aggregator::WatchHubOptions hub_options;
+  feed::WatchHubOptions hub_options;
   hub_options.queue_limit = config.watch_queue_limit;
   hub_options.default_progress_interval = config.progress_interval;
-  parts->feed = std::make_unique<RelayFeed>(parts->state.get(), hub_options,
-                                            config.ahead_wait);
+  parts->feed = std::make_unique<FeedService>(parts->state.get(), hub_options,
+                                              config.ahead_wait);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen,
-                           config.credentials != nullptr
-                               ? config.credentials
-                               : grpc::InsecureServerCredentials(),
-                           &parts->port);
-  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
-  builder.SetMaxSendMessageSize(config.max_message_bytes);
-  // Keepalive as on the aggregator, so that the same client settings work
-  // against either: pings every 20 s, dead after 10 s without an answer;
-  // clients may ping as often as every 10 s, also between calls.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  builder.RegisterService(parts->feed.get());
+  // The same server settings as the aggregator's, so that one client
+  // configuration works against either.
+  absl::StatusOr<rpc::StartedServer> started =
+      rpc::StartServer({.listen = config.listen,
+                        .credentials = config.credentials,
+                        .max_message_bytes = config.max_message_bytes,
+                        .services = {parts->feed.get()}});
+  if (!started.ok()) return started.status();
+  parts->port = started->port;
+  parts->address = started->address;
   {
     absl::MutexLock lock(&parts->health_mu);
-    parts->server = builder.BuildAndStart();
-    if (parts->server == nullptr || parts->port == 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on ", config.listen));
-    }
+    parts->server = std::move(started->server);
     parts->ApplyHealthLocked();  // NOT_SERVING until the first snapshot
   }
-  parts->listen = config.listen;
 
   UpstreamOptions upstream_options;
   upstream_options.address = config.upstream;
@@ -126,8 +111,7 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
       [raw](bool on) { raw->SetServing(on); });
   parts->upstream->Start();
 
-  obs::MetricsRegistry& metrics = parts->metrics;
-  obs::AddProcessMetrics(metrics, "tally-relay", TALLY_VERSION_STRING);
+  obs::MetricsRegistry& metrics = parts->telemetry.metrics();
   metrics.AddGaugeCallback(
       "tally_revision", "Latest revision this relay holds and serves.",
       [raw] { return static_cast<double>(raw->state->revision()); });
@@ -151,17 +135,14 @@ absl::StatusOr<std::unique_ptr<RelayServer>> RelayServer::Start(
       "tally_feed_serving",
       "1 while the relay holds a complete snapshot and serves watchers.",
       [raw] { return raw->healthy() ? 1.0 : 0.0; });
-  if (!config.admin_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
-        obs::AdminServer::Start(config.admin_listen, &metrics,
-                                [raw] { return raw->healthy(); });
-    if (!admin.ok()) {
-      parts->upstream->Stop();
-      parts->feed->Shutdown();
-      parts->server->Shutdown();
-      return admin.status();
-    }
-    parts->admin = *std::move(admin);
+  // Health follows the feed (see Parts::healthy), not a flag.
+  if (absl::Status admin = parts->telemetry.StartAdmin(
+          config.admin_listen, [raw] { return raw->healthy(); });
+      !admin.ok()) {
+    parts->upstream->Stop();
+    parts->feed->Shutdown();
+    parts->server->Shutdown();
+    return admin;
   }
   return std::unique_ptr<RelayServer>(new RelayServer(std::move(parts)));
 }
@@ -174,14 +155,13 @@ RelayServer::~RelayServer() { Shutdown(absl::Seconds(5)); }
 int RelayServer::port() const { return parts_->port; }
 
 std::string RelayServer::admin_address() const {
-  return parts_->admin != nullptr ? parts_->admin->address() : "";
+  return parts_->telemetry.admin_address();
 }
 
 uint64_t RelayServer::revision() const { return parts_->state->revision(); }
 
 std::string RelayServer::Describe() const {
-  const std::string host = parts_->listen.substr(0, parts_->listen.rfind(':'));
-  return absl::StrCat("serving on ", host, ":", parts_->port, " from upstream ",
+  return absl::StrCat("serving on ", parts_->address, " from upstream ",
                       parts_->upstream_address);
 }
 
@@ -200,7 +180,7 @@ void RelayServer::Shutdown(absl::Duration grace) {
   parts_->feed->Shutdown();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->server->Wait();
-  if (parts_->admin != nullptr) parts_->admin->Stop();
+  parts_->telemetry.Stop();
 }
 
 }  // namespace tally::relay

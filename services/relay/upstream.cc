@@ -8,43 +8,24 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/channel.h"
+#include "services/rpc/status.h"
 #include "tally/v1/feed.grpc.pb.h"
 
 namespace tally::relay {
-namespace {
-
-std::shared_ptr<grpc::Channel> MakeChannel(const UpstreamOptions& options) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(options.max_message_bytes);
-  args.SetMaxSendMessageSize(options.max_message_bytes);
-  // Keepalive matched with the aggregator's server (see its server.cc).
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  // The relay runs its own backoff; the channel's must not hold a restarted
-  // upstream back for longer than that.
-  const int initial =
-      static_cast<int>(absl::ToInt64Milliseconds(options.initial_backoff));
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, initial);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-              static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff)));
-  return grpc::CreateCustomChannel(options.address,
-                                   options.credentials != nullptr
-                                       ? options.credentials
-                                       : grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-}  // namespace
-
-Upstream::Upstream(UpstreamOptions options, RelayState* state, RelayFeed* feed,
-                   std::function<void(bool)> on_serving)
+Upstream::Upstream(UpstreamOptions options, RelayState* state,
+                   FeedService* feed, std::function<void(bool)> on_serving)
     : options_(std::move(options)),
       state_(state),
       feed_(feed),
       on_serving_(std::move(on_serving)),
-      channel_(MakeChannel(options_)) {}
+      // The relay runs its own backoff; the channel's must not hold a
+      // restarted upstream back for longer than that.
+      channel_(rpc::MakeChannel(
+          options_.address, {.credentials = options_.credentials,
+                             .max_message_bytes = options_.max_message_bytes,
+                             .min_reconnect_backoff = options_.initial_backoff,
+                             .max_reconnect_backoff = options_.max_backoff})) {}
 
 Upstream::~Upstream() { Stop(); }
 
@@ -191,7 +172,7 @@ std::vector<std::shared_ptr<const v1::Event>> Upstream::Backfill(
   return history;
 }
 
-void Upstream::Install(aggregator::SnapshotView view) {
+void Upstream::Install(feed::SnapshotView view) {
   const uint64_t revision = view.revision;
   std::vector<std::shared_ptr<const v1::Event>> history = Backfill(revision);
   // Downstream streams of the previous state end first: nothing may be
@@ -227,7 +208,7 @@ absl::Status Upstream::RunStream(uint64_t from, bool* received) {
 
   // A snapshot being assembled (from 0, or after a Resync).
   bool in_snapshot = from == 0;
-  aggregator::SnapshotView pending;
+  feed::SnapshotView pending;
   absl::Status result = absl::OkStatus();
   v1::WatchResponse response;
   while (reader->Read(&response)) {
@@ -261,7 +242,7 @@ absl::Status Upstream::RunStream(uint64_t from, bool* received) {
         }
         in_snapshot = false;
         Install(std::move(pending));
-        pending = aggregator::SnapshotView();
+        pending = feed::SnapshotView();
         break;
       case v1::WatchResponse::kEvent: {
         if (in_snapshot) {
@@ -298,7 +279,7 @@ absl::Status Upstream::RunStream(uint64_t from, bool* received) {
                         {{"upstream", options_.address},
                          {"reason", response.resync().reason()}});
         in_snapshot = true;
-        pending = aggregator::SnapshotView();
+        pending = feed::SnapshotView();
         break;
       case v1::WatchResponse::KIND_NOT_SET:
         break;
@@ -312,10 +293,7 @@ absl::Status Upstream::RunStream(uint64_t from, bool* received) {
     context_ = nullptr;
   }
   if (!result.ok()) return result;
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
-  }
+  if (!status.ok()) return rpc::FromGrpc(status);
   return absl::UnavailableError("the upstream ended the stream");
 }
 

@@ -9,7 +9,7 @@
 // so downstream watchers see no gap and no reordering. When the upstream
 // says compacted (the relay was away longer than the upstream's retained
 // log) or resynchronises the relay (it fell behind), the relay takes the
-// fresh snapshot and replaces its feed (see relay_feed.h).
+// fresh snapshot and replaces its feed (see feed_service.h).
 //
 // A stream that delivers nothing for `idle_timeout` is cancelled and
 // re-opened: the upstream's progress notifications (requested at a fraction
@@ -29,7 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
-#include "services/relay/relay_feed.h"
+#include "services/relay/feed_service.h"
 #include "services/relay/relay_state.h"
 
 namespace tally::relay {
@@ -50,7 +50,7 @@ class Upstream {
  public:
   // `on_serving(true)` once a snapshot is installed, `(false)` while a
   // replacement is pending without a feed.
-  Upstream(UpstreamOptions options, RelayState* state, RelayFeed* feed,
+  Upstream(UpstreamOptions options, RelayState* state, FeedService* feed,
            std::function<void(bool)> on_serving);
   ~Upstream();
 
@@ -69,14 +69,14 @@ class Upstream {
   absl::Status RunStream(uint64_t from, bool* received);
   void Loop();
   void WatchdogLoop();
-  void Install(aggregator::SnapshotView view);
+  void Install(feed::SnapshotView view);
   // The upstream's events up to `revision` (at most the retained number),
   // read on a second, short stream; empty when they cannot be had.
   std::vector<std::shared_ptr<const v1::Event>> Backfill(uint64_t revision);
 
   const UpstreamOptions options_;
   RelayState* const state_;
-  RelayFeed* const feed_;
+  FeedService* const feed_;
   const std::function<void(bool)> on_serving_;
   std::shared_ptr<grpc::Channel> channel_;
 

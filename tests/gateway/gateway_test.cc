@@ -24,27 +24,26 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "clients/simulator/night_generator.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/domain/proto_json.h"
+#include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/feed.pb.h"
 #include "tests/gateway/sse_client.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
-using testing::IngestSession;
 using testing::SseClient;
 using testing::SseMessage;
 
@@ -52,42 +51,8 @@ constexpr char kList[] = "mazhilis-list";
 // Waiting for one message or answer; generous for the sanitizer build.
 constexpr absl::Duration kTimeout = absl::Seconds(30);
 
-// The reference election with true protocols (seed 5), built once.
-struct Reference {
-  absl::Status status;
-  std::unique_ptr<ElectionIndex> index;
-  std::vector<v1::StationProtocol> truth;
-};
-
-const Reference& Ref() {
-  static const Reference* const reference = [] {
-    auto* ref = new Reference;
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    if (!definition.ok()) {
-      ref->status = definition.status();
-      return ref;
-    }
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    if (!index.ok()) {
-      ref->status = index.status();
-      return ref;
-    }
-    ref->index = *std::move(index);
-    sim::NightOptions options;
-    options.seed = 5;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*ref->index, options);
-    if (!truth.ok()) {
-      ref->status = truth.status();
-      return ref;
-    }
-    ref->truth = *std::move(truth);
-    return ref;
-  }();
-  return *reference;
-}
+// The reference election with plausible true protocols.
+const testing::ReferenceElection& Ref() { return testing::Reference(5); }
 
 // Host and port of "HOST:PORT".
 std::pair<std::string, int> SplitAddress(const std::string& address) {
@@ -127,18 +92,12 @@ class GatewayTest : public ::testing::Test {
     sse_.clear();
     if (gateway_ != nullptr) {
       // Open SSE streams must not hold the graceful stop.
-      gateway_->process.Signal(SIGTERM);
-      absl::StatusOr<int> stopped = gateway_->process.Wait(absl::Minutes(1));
-      ASSERT_TRUE(stopped.ok()) << stopped.status();
-      EXPECT_EQ(*stopped, 0) << gateway_->process.log();
+      testing::ExpectCleanStop(*gateway_);
     }
-    sessions_.clear();
+    feeder_.reset();
     channel_.reset();
     if (aggregator_ != nullptr && aggregator_->process.running()) {
-      aggregator_->process.Signal(SIGTERM);
-      absl::StatusOr<int> stopped = aggregator_->process.Wait(absl::Minutes(1));
-      ASSERT_TRUE(stopped.ok()) << stopped.status();
-      EXPECT_EQ(*stopped, 0) << aggregator_->process.log();
+      testing::ExpectCleanStop(*aggregator_);
     }
     testing::RemoveTempDirUnlessFailed(dir_);
   }
@@ -151,7 +110,7 @@ class GatewayTest : public ::testing::Test {
         dir_ + ".aggregator.log", absl::Minutes(2));
     ASSERT_TRUE(server.ok()) << server.status();
     aggregator_ = std::make_unique<testing::Server>(*std::move(server));
-    channel_ = testing::MakeChannel(aggregator_->address);
+    channel_ = rpc::MakeChannel(aggregator_->address);
   }
 
   // The gateway in front of `upstream` (default: the aggregator).
@@ -188,30 +147,13 @@ class GatewayTest : public ::testing::Test {
   uint64_t SendList(size_t n) {
     const v1::StationProtocol& protocol = Ref().truth.at(n);
     EXPECT_EQ(protocol.contest_id(), kList);
-    const v1::PollingStation* station =
-        Ref().index->FindStation(protocol.station_id());
-    EXPECT_NE(station, nullptr);
-    if (station == nullptr) return 0;
-    Session& session = sessions_[station->region_id()];
-    if (session.session == nullptr) {
-      absl::StatusOr<std::unique_ptr<IngestSession>> opened =
-          IngestSession::Open(aggregator_->address,
-                              "collector-" + station->region_id(),
-                              station->region_id(), absl::Minutes(3));
-      EXPECT_TRUE(opened.ok()) << opened.status();
-      if (!opened.ok()) return 0;
-      session.session = *std::move(opened);
-      session.next_seq = session.session->welcome().last_applied_seq() + 1;
+    if (feeder_ == nullptr) {
+      feeder_ = std::make_unique<testing::Feeder>(
+          aggregator_->address, Ref().index.get(), absl::Minutes(3));
     }
-    absl::StatusOr<v1::IngestAck> ack =
-        session.session->Send(testing::Entries({protocol}, session.next_seq));
-    EXPECT_TRUE(ack.ok()) << ack.status();
-    if (!ack.ok()) return 0;
-    ++session.next_seq;
-    EXPECT_EQ(ack->results_size(), 1);
-    EXPECT_EQ(ack->results(0).outcome(), v1::OUTCOME_ACCEPTED)
-        << ack->ShortDebugString();
-    return ack->revision();
+    absl::StatusOr<uint64_t> revision = feeder_->SendOne(protocol);
+    EXPECT_TRUE(revision.ok()) << revision.status();
+    return revision.ok() ? *revision : 0;
   }
 
   absl::StatusOr<v1::GetResultsResponse> GrpcResults(
@@ -225,17 +167,13 @@ class GatewayTest : public ::testing::Test {
     return response;
   }
 
-  struct Session {
-    std::unique_ptr<IngestSession> session;
-    uint64_t next_seq = 1;
-  };
   std::string dir_;
   std::string web_dir_;
   std::unique_ptr<testing::Server> aggregator_;
   std::unique_ptr<testing::Server> gateway_;
   int gateways_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
-  std::map<std::string, Session> sessions_;
+  std::unique_ptr<testing::Feeder> feeder_;
   std::string host_;
   int port_ = 0;
   std::vector<std::unique_ptr<SseClient>> sse_;

@@ -14,13 +14,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "clients/simulator/night_generator.h"
 #include "gtest/gtest.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/gateway/upstream.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally::gateway {
 namespace {
@@ -30,19 +29,10 @@ constexpr absl::Duration kTimeout = absl::Seconds(30);
 class UpstreamWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    ASSERT_TRUE(definition.ok()) << definition.status();
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    ASSERT_TRUE(index.ok()) << index.status();
-    index_ = *std::move(index);
-    sim::NightOptions options;
-    options.seed = 3;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*index_, options);
-    ASSERT_TRUE(truth.ok()) << truth.status();
-    truth_ = *std::move(truth);
+    const testing::ReferenceElection& ref = testing::Reference(3);
+    ASSERT_TRUE(ref.status.ok()) << ref.status;
+    index_ = ref.index.get();
+    truth_ = ref.truth;
 
     dir_ = tally::testing::MakeTempDir("upstream-watch");
     absl::StatusOr<tally::testing::Server> server = tally::testing::StartServer(
@@ -59,10 +49,7 @@ class UpstreamWatchTest : public ::testing::Test {
     sessions_.clear();
     upstream_.reset();
     if (aggregator_ != nullptr) {
-      aggregator_->process.Signal(SIGTERM);
-      absl::StatusOr<int> stopped = aggregator_->process.Wait(absl::Minutes(1));
-      ASSERT_TRUE(stopped.ok()) << stopped.status();
-      EXPECT_EQ(*stopped, 0) << aggregator_->process.log();
+      testing::ExpectCleanStop(*aggregator_);
     }
     tally::testing::RemoveTempDirUnlessFailed(dir_);
   }
@@ -111,7 +98,7 @@ class UpstreamWatchTest : public ::testing::Test {
     std::unique_ptr<tally::testing::IngestSession> session;
     uint64_t next_seq = 1;
   };
-  std::unique_ptr<ElectionIndex> index_;
+  const ElectionIndex* index_ = nullptr;
   std::vector<v1::StationProtocol> truth_;
   size_t next_ = 0;
   std::string dir_;

@@ -9,20 +9,20 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "clients/simulator/night_generator.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
+#include "services/rpc/channel.h"
+#include "services/rpc/status.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally {
 namespace {
@@ -41,47 +41,9 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 
 int Code(absl::StatusCode code) { return static_cast<int>(code); }
 
-// The reference election and a plausible true protocol for every (contest,
-// station), built once per process.
-struct Reference {
-  absl::Status status;
-  std::unique_ptr<ElectionIndex> index;
-  std::vector<v1::StationProtocol> truth;
-  absl::flat_hash_map<std::pair<std::string, uint32_t>, size_t> by_key;
-};
-
-const Reference& Ref() {
-  static const Reference* const reference = [] {
-    auto* ref = new Reference;
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    if (!definition.ok()) {
-      ref->status = definition.status();
-      return ref;
-    }
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    if (!index.ok()) {
-      ref->status = index.status();
-      return ref;
-    }
-    ref->index = *std::move(index);
-    sim::NightOptions options;
-    options.seed = 7;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*ref->index, options);
-    if (!truth.ok()) {
-      ref->status = truth.status();
-      return ref;
-    }
-    ref->truth = *std::move(truth);
-    for (size_t i = 0; i < ref->truth.size(); ++i) {
-      ref->by_key[{ref->truth[i].contest_id(), ref->truth[i].station_id()}] = i;
-    }
-    return ref;
-  }();
-  return *reference;
-}
+// The reference election with a plausible true protocol for every
+// (contest, station).
+const testing::ReferenceElection& Ref() { return testing::Reference(7); }
 
 class BadInputTest : public ::testing::Test {
  protected:
@@ -105,10 +67,7 @@ class BadInputTest : public ::testing::Test {
     // An open connection would hold the graceful stop for its whole grace
     // period.
     stub_.reset();
-    server_->process.Signal(SIGTERM);
-    absl::StatusOr<int> stopped = server_->process.Wait(absl::Minutes(1));
-    ASSERT_TRUE(stopped.ok()) << stopped.status();
-    EXPECT_EQ(*stopped, 0) << server_->process.log();
+    testing::ExpectCleanStop(*server_);
     testing::RemoveTempDirUnlessFailed(data_dir_);
   }
 
@@ -121,7 +80,7 @@ class BadInputTest : public ::testing::Test {
         AGGREGATOR_PATH, args, data_dir_ + ".log", absl::Minutes(2));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::make_unique<testing::Server>(*std::move(server));
-    stub_ = v1::Aggregator::NewStub(testing::MakeChannel(address()));
+    stub_ = v1::Aggregator::NewStub(rpc::MakeChannel(address()));
   }
 
   const std::string& address() const { return server_->address; }
@@ -198,10 +157,7 @@ class BadInputTest : public ::testing::Test {
     v1::GetStationResponse response;
     grpc::Status status = stub_->GetStation(
         testing::DeadlineContext(kCallTimeout).get(), request, &response);
-    if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
-    }
+    if (!status.ok()) return rpc::FromGrpc(status);
     return response;
   }
 

@@ -1,7 +1,8 @@
 // Kill -9 at random moments while collectors stream: an acknowledged
 // protocol is never lost, a resend after the crash is never counted twice,
 // and the totals after every restart equal a recomputation from the stored
-// protocols (DESIGN.md section 4, durability and exactly-once effect).
+// protocols (docs/ARCHITECTURE.md, "The aggregator": one committer and
+// classification by the per-collector cursor).
 //
 // Twenty collectors (one per region) stream the party-list protocols of
 // their region in a seeded random order, in batches of 64, round-robin from
@@ -34,11 +35,13 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
+#include "services/rpc/channel.h"
+#include "services/rpc/status.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally {
 namespace {
@@ -58,11 +61,6 @@ constexpr int kMaxKillDelayMs = 300;
 constexpr size_t kSamplesPerCycle = 100;
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
 constexpr absl::Duration kStartTimeout = absl::Minutes(2);
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
 
 // One collector's stream.
 struct Feed {
@@ -94,20 +92,11 @@ struct Acked {
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    ASSERT_TRUE(definition.ok()) << definition.status();
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    ASSERT_TRUE(index.ok()) << index.status();
-    index_ = *std::move(index);
-    sim::NightOptions options;
-    options.seed = kSeed;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*index_, options);
-    ASSERT_TRUE(truth.ok()) << truth.status();
-    for (v1::StationProtocol& protocol : *truth) {
-      if (protocol.contest_id() == kList) list_.push_back(std::move(protocol));
+    const testing::ReferenceElection& ref = testing::Reference(kSeed);
+    ASSERT_TRUE(ref.status.ok()) << ref.status;
+    index_ = ref.index.get();
+    for (const v1::StationProtocol& protocol : ref.truth) {
+      if (protocol.contest_id() == kList) list_.push_back(protocol);
     }
     ASSERT_EQ(list_.size(), 10310u);
 
@@ -202,7 +191,7 @@ class CrashTest : public ::testing::Test {
     v1::GetStationResponse response;
     grpc::Status status = stub.GetStation(
         testing::DeadlineContext(kCallTimeout).get(), request, &response);
-    if (!status.ok()) return FromGrpc(status);
+    if (!status.ok()) return rpc::FromGrpc(status);
     if (response.contests_size() != 1) {
       return absl::InternalError("expected the history of one contest");
     }
@@ -296,7 +285,7 @@ class CrashTest : public ::testing::Test {
   int in_doubt_applied_ = 0;
   int in_doubt_absent_ = 0;
   std::mt19937_64 rng_{kSeed};
-  std::unique_ptr<ElectionIndex> index_;
+  const ElectionIndex* index_ = nullptr;
   std::vector<v1::StationProtocol> list_;
   std::vector<Feed> feeds_;
   std::string data_dir_;
@@ -314,7 +303,7 @@ TEST_F(CrashTest, KillNineNeverLosesOrDoublesAnAcknowledgedProtocol) {
     absl::StatusOr<testing::Server> server =
         Start(absl::StrCat("cycle", cycle));
     ASSERT_TRUE(server.ok()) << server.status();
-    auto stub = v1::Aggregator::NewStub(testing::MakeChannel(server->address));
+    auto stub = v1::Aggregator::NewStub(rpc::MakeChannel(server->address));
     std::vector<std::unique_ptr<IngestSession>> sessions;
     ASSERT_NO_FATAL_FAILURE(OpenSessions(server->address, &sessions));
     ASSERT_NO_FATAL_FAILURE(ExpectStoredOnce(*stub, to_check));
@@ -377,7 +366,7 @@ TEST_F(CrashTest, KillNineNeverLosesOrDoublesAnAcknowledgedProtocol) {
   // Last start: everything left, up to the end of the current round.
   absl::StatusOr<testing::Server> server = Start("final");
   ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = v1::Aggregator::NewStub(testing::MakeChannel(server->address));
+  auto stub = v1::Aggregator::NewStub(rpc::MakeChannel(server->address));
   std::vector<std::unique_ptr<IngestSession>> sessions;
   ASSERT_NO_FATAL_FAILURE(OpenSessions(server->address, &sessions));
   ASSERT_NO_FATAL_FAILURE(ExpectStoredOnce(*stub, to_check));
@@ -434,10 +423,7 @@ TEST_F(CrashTest, KillNineNeverLosesOrDoublesAnAcknowledgedProtocol) {
 
   sessions.clear();
   stub.reset();  // an open connection would hold the stop for its grace
-  server->process.Signal(SIGTERM);
-  absl::StatusOr<int> stopped = server->process.Wait(absl::Minutes(1));
-  ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(*stopped, 0) << server->process.log();
+  testing::ExpectCleanStop(*server);
 
   absl::StatusOr<testing::CommandResult> offline = testing::RunCommand(
       TALLYCTL_PATH, {"verify", "--db", data_dir_}, absl::Minutes(5));

@@ -31,6 +31,7 @@
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/domain/proto_json.h"
+#include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tests/support/election_checks.h"
 #include "tests/support/ingest_session.h"
@@ -46,7 +47,6 @@ using testing::ExpectedScopeCount;
 using testing::ExpectOfficialListSeats;
 using ::testing::HasSubstr;
 using testing::IngestSession;
-using testing::Reference;
 
 constexpr char kList[] = "mazhilis-list";
 constexpr uint64_t kSeed = 2023;
@@ -179,10 +179,9 @@ absl::StatusOr<int> Terminate(testing::Server& server) {
 }
 
 TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
-  absl::StatusOr<std::unique_ptr<Reference>> loaded =
-      testing::LoadReference(kSeed);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  const Reference& ref = **loaded;
+  const testing::ReferenceElection& ref =
+      testing::Reference(kSeed, testing::Truth::kOfficialResult);
+  ASSERT_TRUE(ref.status.ok()) << ref.status;
   ASSERT_EQ(ref.truth.size(), kProtocols);
 
   sim::NightOptions night;
@@ -246,7 +245,7 @@ TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
   ASSERT_EQ(duplicates, planned_duplicates);
   ASSERT_EQ(accepted, kProtocols + planned_corrections);
 
-  auto stub = v1::Aggregator::NewStub(testing::MakeChannel(server->address));
+  auto stub = v1::Aggregator::NewStub(rpc::MakeChannel(server->address));
   absl::StatusOr<v1::GetResultsResponse> results =
       AllResults(*stub, kCallTimeout);
   ASSERT_TRUE(results.ok()) << results.status();
@@ -335,7 +334,7 @@ TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
       restarted->process.log(),
       HasSubstr(absl::StrCat("at revision ", results->revision(), ",")));
   auto restarted_stub =
-      v1::Aggregator::NewStub(testing::MakeChannel(restarted->address));
+      v1::Aggregator::NewStub(rpc::MakeChannel(restarted->address));
   absl::StatusOr<v1::GetResultsResponse> after =
       AllResults(*restarted_stub, kCallTimeout);
   ASSERT_TRUE(after.ok()) << after.status();
@@ -378,7 +377,7 @@ TEST(AggregatorElection, GetElectionReturnsTheReferenceDefinition) {
       testing::StartServer(AGGREGATOR_PATH, AggregatorArgs(data_dir),
                            data_dir + ".log", kStartTimeout);
   ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = v1::Aggregator::NewStub(testing::MakeChannel(server->address));
+  auto stub = v1::Aggregator::NewStub(rpc::MakeChannel(server->address));
 
   v1::GetElectionResponse brief;
   grpc::Status status =

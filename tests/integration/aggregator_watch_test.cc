@@ -4,7 +4,6 @@
 #include <signal.h>
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
@@ -21,272 +19,34 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "clients/simulator/night_generator.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/domain/proto_json.h"
+#include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/feed.grpc.pb.h"
+#include "tests/support/feed_client.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
-using testing::IngestSession;
+using testing::Feeder;
+using testing::FromRevision;
+using testing::kMessageTimeout;
+using testing::NextEvent;
+using testing::ReadSnapshot;
+using testing::SnapshotRead;
+using testing::WatchClient;
 
 constexpr char kList[] = "mazhilis-list";
-// Waiting for one message; generous for the sanitizer build.
-constexpr absl::Duration kMessageTimeout = absl::Seconds(30);
-constexpr absl::Duration kStreamDeadline = absl::Minutes(3);
-
-// A Watch call read by its own thread into a queue, so that the test waits
-// for messages with timeouts. Reading can be paused to play a client that
-// stopped reading.
-class WatchClient {
- public:
-  WatchClient(const std::shared_ptr<grpc::Channel>& channel,
-              const v1::WatchRequest& request)
-      : stub_(v1::Feed::NewStub(channel)) {
-    context_.set_deadline(absl::ToChronoTime(absl::Now() + kStreamDeadline));
-    reader_ = stub_->Watch(&context_, request);
-    thread_ = std::thread([this] { Run(); });
-  }
-
-  ~WatchClient() {
-    context_.TryCancel();
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-    }
-    thread_.join();
-  }
-
-  // The next message. DeadlineExceeded when none came within `timeout`;
-  // OutOfRange once the stream has ended (see final_status).
-  absl::StatusOr<v1::WatchResponse> Next(absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(
-        absl::Condition(
-            +[](WatchClient* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-              return !self->queue_.empty() || self->ended_;
-            },
-            this),
-        timeout);
-    if (!queue_.empty()) {
-      v1::WatchResponse response = std::move(queue_.front());
-      queue_.pop_front();
-      return response;
-    }
-    if (ended_) {
-      return absl::OutOfRangeError(
-          absl::StrCat("the stream ended with status ",
-                       static_cast<int>(status_.error_code()), " ",
-                       status_.error_message()));
-    }
-    return absl::DeadlineExceededError(absl::StrCat(
-        "no Watch message within ", absl::FormatDuration(timeout)));
-  }
-
-  // Waits for the end of the stream; its final status.
-  absl::StatusOr<grpc::Status> WaitEnd(absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    if (!mu_.AwaitWithTimeout(absl::Condition(&ended_), timeout)) {
-      return absl::DeadlineExceededError("the stream did not end");
-    }
-    return status_;
-  }
-
-  // Stops reading after the message being read now (if any).
-  void Pause() {
-    absl::MutexLock lock(&mu_);
-    paused_ = true;
-  }
-  void Resume() {
-    absl::MutexLock lock(&mu_);
-    paused_ = false;
-  }
-
- private:
-  void Run() {
-    while (true) {
-      {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(
-            +[](WatchClient* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-              return !self->paused_ || self->stopping_;
-            },
-            this));
-      }
-      v1::WatchResponse response;
-      if (!reader_->Read(&response)) break;
-      absl::MutexLock lock(&mu_);
-      queue_.push_back(std::move(response));
-    }
-    grpc::Status status = reader_->Finish();
-    absl::MutexLock lock(&mu_);
-    status_ = std::move(status);
-    ended_ = true;
-  }
-
-  std::unique_ptr<v1::Feed::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> reader_;
-  std::thread thread_;
-
-  absl::Mutex mu_;
-  std::deque<v1::WatchResponse> queue_ ABSL_GUARDED_BY(mu_);
-  bool paused_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status status_ ABSL_GUARDED_BY(mu_);
-};
-
-v1::WatchRequest FromRevision(uint64_t revision) {
-  v1::WatchRequest request;
-  request.set_from_revision(revision);
-  return request;
-}
-
-// The snapshot part of a stream: Snapshot messages then SnapshotComplete.
-struct SnapshotRead {
-  uint64_t revision = 0;
-  std::vector<v1::Totals> totals;
-  std::vector<v1::SeatAllocation> allocations;
-  int messages = 0;
-};
-
-absl::StatusOr<SnapshotRead> ReadSnapshot(WatchClient& watch) {
-  SnapshotRead out;
-  while (true) {
-    absl::StatusOr<v1::WatchResponse> response = watch.Next(kMessageTimeout);
-    if (!response.ok()) return response.status();
-    if (response->has_snapshot()) {
-      const v1::Snapshot& snapshot = response->snapshot();
-      if (out.messages > 0 && snapshot.revision() != out.revision) {
-        return absl::InternalError("snapshot chunks of different revisions");
-      }
-      out.revision = snapshot.revision();
-      ++out.messages;
-      out.totals.insert(out.totals.end(), snapshot.totals().begin(),
-                        snapshot.totals().end());
-      out.allocations.insert(out.allocations.end(),
-                             snapshot.allocations().begin(),
-                             snapshot.allocations().end());
-      continue;
-    }
-    if (response->has_snapshot_complete()) {
-      if (out.messages == 0) {
-        return absl::InternalError("snapshot_complete without a snapshot");
-      }
-      if (response->snapshot_complete().revision() != out.revision) {
-        return absl::InternalError(absl::StrCat(
-            "snapshot_complete at ", response->snapshot_complete().revision(),
-            " after a snapshot at ", out.revision));
-      }
-      return out;
-    }
-    return absl::InternalError(absl::StrCat("unexpected in a snapshot: ",
-                                            response->ShortDebugString()));
-  }
-}
-
-// The next event, skipping progress notifications; anything else is an
-// error.
-absl::StatusOr<v1::Event> NextEvent(WatchClient& watch) {
-  while (true) {
-    absl::StatusOr<v1::WatchResponse> response = watch.Next(kMessageTimeout);
-    if (!response.ok()) return response.status();
-    if (response->has_progress()) continue;
-    if (response->has_event()) return response->event();
-    return absl::InternalError(
-        absl::StrCat("expected an event, got ", response->ShortDebugString()));
-  }
-}
-
-// The reference election with plausible true protocols (seed 11), built
-// once per process.
-struct Reference {
-  absl::Status status;
-  std::unique_ptr<ElectionIndex> index;
-  std::vector<v1::StationProtocol> truth;
-};
-
-const Reference& Ref() {
-  static const Reference* const reference = [] {
-    auto* ref = new Reference;
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    if (!definition.ok()) {
-      ref->status = definition.status();
-      return ref;
-    }
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    if (!index.ok()) {
-      ref->status = index.status();
-      return ref;
-    }
-    ref->index = *std::move(index);
-    sim::NightOptions options;
-    options.seed = 11;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*ref->index, options);
-    if (!truth.ok()) {
-      ref->status = truth.status();
-      return ref;
-    }
-    ref->truth = *std::move(truth);
-    return ref;
-  }();
-  return *reference;
-}
-
-// Sends protocols one per batch, each through the session of its station's
-// region (opened on first use).
-class Feeder {
- public:
-  explicit Feeder(std::string address) : address_(std::move(address)) {}
-
-  // Sends one protocol; its acknowledgement must accept it. Returns the
-  // revision of the commit.
-  absl::StatusOr<uint64_t> SendOne(const v1::StationProtocol& protocol) {
-    const v1::PollingStation* station =
-        Ref().index->FindStation(protocol.station_id());
-    if (station == nullptr) return absl::NotFoundError("unknown station");
-    Session& session = sessions_[station->region_id()];
-    if (session.session == nullptr) {
-      absl::StatusOr<std::unique_ptr<IngestSession>> opened =
-          IngestSession::Open(address_, "collector-" + station->region_id(),
-                              station->region_id(), kStreamDeadline);
-      if (!opened.ok()) return opened.status();
-      session.session = *std::move(opened);
-      session.next_seq = session.session->welcome().last_applied_seq() + 1;
-    }
-    absl::StatusOr<v1::IngestAck> ack =
-        session.session->Send(testing::Entries({protocol}, session.next_seq));
-    if (!ack.ok()) return ack.status();
-    ++session.next_seq;
-    if (ack->results_size() != 1 ||
-        ack->results(0).outcome() != v1::OUTCOME_ACCEPTED) {
-      return absl::InternalError(
-          absl::StrCat("not accepted: ", ack->ShortDebugString()));
-    }
-    return ack->revision();
-  }
-
- private:
-  struct Session {
-    std::unique_ptr<IngestSession> session;
-    uint64_t next_seq = 1;
-  };
-  std::string address_;
-  std::map<std::string, Session> sessions_;
-};
+// The reference election with plausible true protocols.
+const testing::ReferenceElection& Ref() { return testing::Reference(11); }
 
 class WatchTest : public ::testing::Test {
  protected:
@@ -298,10 +58,7 @@ class WatchTest : public ::testing::Test {
     // whole grace period.
     feeder_.reset();
     channel_.reset();
-    server_->process.Signal(SIGTERM);
-    absl::StatusOr<int> stopped = server_->process.Wait(absl::Minutes(1));
-    ASSERT_TRUE(stopped.ok()) << stopped.status();
-    EXPECT_EQ(*stopped, 0) << server_->process.log();
+    testing::ExpectCleanStop(*server_);
     testing::RemoveTempDirUnlessFailed(data_dir_);
   }
 
@@ -314,8 +71,8 @@ class WatchTest : public ::testing::Test {
         AGGREGATOR_PATH, args, data_dir_ + ".log", absl::Minutes(2));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::make_unique<testing::Server>(*std::move(server));
-    channel_ = testing::MakeChannel(server_->address);
-    feeder_ = std::make_unique<Feeder>(server_->address);
+    channel_ = rpc::MakeChannel(server_->address);
+    feeder_ = std::make_unique<Feeder>(server_->address, Ref().index.get());
   }
 
   // The n-th list protocol in definition order.
@@ -464,14 +221,11 @@ TEST_F(WatchTest, StalledWatcherDelaysNobodyAndIsResynchronised) {
   StartAggregator({"--watch_queue_limit", "8"});
   // The stalled client accepts little in its transport buffers: no
   // bandwidth probing, a small stream window.
-  grpc::ChannelArguments small_window;
-  small_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  small_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8192);
-  small_window.SetMaxReceiveMessageSize(64 << 20);
-  WatchClient stalled(
-      grpc::CreateCustomChannel(
-          server_->address, grpc::InsecureChannelCredentials(), small_window),
-      FromRevision(0));
+  rpc::ChannelOptions small_window;
+  small_window.extra_int_args = {{GRPC_ARG_HTTP2_BDP_PROBE, 0},
+                                 {GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8192}};
+  WatchClient stalled(rpc::MakeChannel(server_->address, small_window),
+                      FromRevision(0));
   absl::StatusOr<SnapshotRead> stalled_snapshot = ReadSnapshot(stalled);
   ASSERT_TRUE(stalled_snapshot.ok()) << stalled_snapshot.status();
   stalled.Pause();

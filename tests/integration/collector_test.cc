@@ -24,19 +24,20 @@
 #include "clients/simulator/night_generator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
+#include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/collector.grpc.pb.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally {
 namespace {
 
+using rpc::MakeChannel;
 using testing::DeadlineContext;
 using ::testing::HasSubstr;
-using testing::MakeChannel;
 
 constexpr char kList[] = "mazhilis-list";
 constexpr uint64_t kSeed = 20240601;
@@ -47,30 +48,21 @@ constexpr absl::Duration kDrainTimeout = absl::Minutes(2);
 class CollectorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    ASSERT_TRUE(definition.ok()) << definition.status();
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    ASSERT_TRUE(index.ok()) << index.status();
-    index_ = *std::move(index);
+    const testing::ReferenceElection& ref = testing::Reference(kSeed);
+    ASSERT_TRUE(ref.status.ok()) << ref.status;
+    index_ = ref.index.get();
     ASSERT_GE(index_->definition().regions_size(), 2);
     region_ = index_->definition().regions(0).id();
     other_region_ = index_->definition().regions(1).id();
-    sim::NightOptions options;
-    options.seed = kSeed;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*index_, options);
-    ASSERT_TRUE(truth.ok()) << truth.status();
-    for (v1::StationProtocol& protocol : *truth) {
+    for (const v1::StationProtocol& protocol : ref.truth) {
       if (protocol.contest_id() != kList) continue;
       const v1::PollingStation* station =
           index_->FindStation(protocol.station_id());
       ASSERT_NE(station, nullptr);
       if (station->region_id() == region_) {
-        mine_.push_back(std::move(protocol));
+        mine_.push_back(protocol);
       } else if (station->region_id() == other_region_ && foreign_.empty()) {
-        foreign_.push_back(std::move(protocol));
+        foreign_.push_back(protocol);
       }
     }
     ASSERT_GE(mine_.size(), 300u);
@@ -209,7 +201,7 @@ class CollectorTest : public ::testing::Test {
     return {mine_.begin() + from, mine_.begin() + to};
   }
 
-  std::unique_ptr<ElectionIndex> index_;
+  const ElectionIndex* index_ = nullptr;
   std::string region_;
   std::string other_region_;
   std::vector<v1::StationProtocol> mine_;

@@ -26,6 +26,7 @@
 #include "clients/simulator/night_generator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/collector.grpc.pb.h"
 #include "tests/support/election_checks.h"
@@ -35,9 +36,9 @@
 namespace tally {
 namespace {
 
+using rpc::MakeChannel;
 using testing::DeadlineContext;
 using ::testing::HasSubstr;
-using testing::MakeChannel;
 
 constexpr uint64_t kSeed = 2023;
 constexpr uint32_t kCorrectionsPercent = 5;
@@ -58,10 +59,8 @@ std::string PortOf(const std::string& address) {
 class ElectionNightTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<testing::Reference>> ref =
-        testing::LoadReference(kSeed);
-    ASSERT_TRUE(ref.ok()) << ref.status();
-    ref_ = *std::move(ref);
+    ref_ = &testing::Reference(kSeed, testing::Truth::kOfficialResult);
+    ASSERT_TRUE(ref_->status.ok()) << ref_->status;
     ASSERT_EQ(ref_->truth.size(), kProtocols);
     sim::NightOptions night;
     night.seed = kSeed;
@@ -202,7 +201,7 @@ class ElectionNightTest : public ::testing::Test {
     EXPECT_EQ(verified->protocol_versions(), kProtocols + planned_corrections_);
   }
 
-  std::unique_ptr<testing::Reference> ref_;
+  const testing::ReferenceElection* ref_ = nullptr;
   size_t planned_corrections_ = 0;
   std::string dir_;
   int starts_ = 0;

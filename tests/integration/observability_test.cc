@@ -21,25 +21,25 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "clients/simulator/night_generator.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
+#include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/collector.grpc.pb.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally {
 namespace {
 
+using rpc::MakeChannel;
 using testing::DeadlineContext;
 using ::testing::HasSubstr;
-using testing::MakeChannel;
 
 constexpr char kList[] = "mazhilis-list";
 constexpr absl::Duration kStartTimeout = absl::Minutes(2);
@@ -127,27 +127,18 @@ absl::StatusOr<std::string> WaitAdmin(testing::Process& process) {
 class ObservabilityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    ASSERT_TRUE(definition.ok()) << definition.status();
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    ASSERT_TRUE(index.ok()) << index.status();
-    index_ = *std::move(index);
+    const testing::ReferenceElection& ref = testing::Reference(7);
+    ASSERT_TRUE(ref.status.ok()) << ref.status;
+    index_ = ref.index.get();
     region_ = index_->definition().regions(0).id();
-    sim::NightOptions options;
-    options.seed = 7;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*index_, options);
-    ASSERT_TRUE(truth.ok()) << truth.status();
-    for (v1::StationProtocol& protocol : *truth) {
+    for (const v1::StationProtocol& protocol : ref.truth) {
       if (protocol.contest_id() != kList) continue;
       const std::string& region =
           index_->FindStation(protocol.station_id())->region_id();
       if (region == region_ && mine_.size() < 300) {
-        mine_.push_back(std::move(protocol));
+        mine_.push_back(protocol);
       } else if (region != region_ && foreign_.empty()) {
-        foreign_.push_back(std::move(protocol));
+        foreign_.push_back(protocol);
       }
     }
     ASSERT_EQ(mine_.size(), 300u);
@@ -188,7 +179,7 @@ class ObservabilityTest : public ::testing::Test {
     return last;
   }
 
-  std::unique_ptr<ElectionIndex> index_;
+  const ElectionIndex* index_ = nullptr;
   std::string region_;
   std::vector<v1::StationProtocol> mine_;
   std::vector<v1::StationProtocol> foreign_;

@@ -15,26 +15,26 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "clients/simulator/night_generator.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/domain/proto_json.h"
+#include "services/rpc/channel.h"
 #include "services/security/station_tokens.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/collector.grpc.pb.h"
 #include "tally/v1/feed.grpc.pb.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally {
 namespace {
 
+using rpc::MakeChannel;
 using testing::DeadlineContext;
 using ::testing::HasSubstr;
-using testing::MakeChannel;
 
 constexpr char kList[] = "mazhilis-list";
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
@@ -73,27 +73,18 @@ class SecurityTest : public ::testing::Test {
   static void MakeFixture() {
     fixture_tried = true;
     auto f = std::make_unique<Fixture>();
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    ASSERT_TRUE(definition.ok()) << definition.status();
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    ASSERT_TRUE(index.ok()) << index.status();
-    f->region_a = (*index)->definition().regions(0).id();
-    f->region_b = (*index)->definition().regions(1).id();
-    sim::NightOptions options;
-    options.seed = 7;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(**index, options);
-    ASSERT_TRUE(truth.ok()) << truth.status();
-    for (v1::StationProtocol& protocol : *truth) {
+    const testing::ReferenceElection& ref = testing::Reference(7);
+    ASSERT_TRUE(ref.status.ok()) << ref.status;
+    f->region_a = ref.index->definition().regions(0).id();
+    f->region_b = ref.index->definition().regions(1).id();
+    for (const v1::StationProtocol& protocol : ref.truth) {
       if (protocol.contest_id() != kList) continue;
       const std::string& region =
-          (*index)->FindStation(protocol.station_id())->region_id();
+          ref.index->FindStation(protocol.station_id())->region_id();
       if (region == f->region_a && f->mine.size() < 20) {
-        f->mine.push_back(std::move(protocol));
+        f->mine.push_back(protocol);
       } else if (region == f->region_b && f->foreign.station_id() == 0) {
-        f->foreign = std::move(protocol);
+        f->foreign = protocol;
       }
     }
     ASSERT_EQ(f->mine.size(), 20u);
@@ -175,7 +166,8 @@ class SecurityTest : public ::testing::Test {
 
   grpc::Status Submit(const v1::StationProtocol& protocol,
                       const std::string& token, v1::SubmitResponse* response) {
-    auto stub = v1::Collector::NewStub(MakeChannel(collector_->address, Tls()));
+    auto stub = v1::Collector::NewStub(
+        MakeChannel(collector_->address, {.credentials = Tls()}));
     v1::SubmitRequest request;
     *request.mutable_protocol() = protocol;
     std::unique_ptr<grpc::ClientContext> context =
@@ -266,8 +258,8 @@ TEST_F(SecurityTest, IngestRefusesCallersWithoutAValidCertificate) {
   ASSERT_FALSE(anonymous.ok());
   EXPECT_EQ(anonymous.status().code(), absl::StatusCode::kUnauthenticated)
       << anonymous.status();
-  auto reader =
-      v1::Aggregator::NewStub(MakeChannel(aggregator_->address, Tls()));
+  auto reader = v1::Aggregator::NewStub(
+      MakeChannel(aggregator_->address, {.credentials = Tls()}));
   v1::GetElectionResponse election;
   grpc::Status read = reader->GetElection(DeadlineContext(kCallTimeout).get(),
                                           v1::GetElectionRequest(), &election);
@@ -320,7 +312,8 @@ TEST_F(SecurityTest, StationClientsNeedATokenForTheirStations) {
 
   // A stream without a token is refused as a whole.
   {
-    auto stub = v1::Collector::NewStub(MakeChannel(collector_->address, Tls()));
+    auto stub = v1::Collector::NewStub(
+        MakeChannel(collector_->address, {.credentials = Tls()}));
     v1::SubmitStreamResponse stream_response;
     std::unique_ptr<grpc::ClientContext> context =
         DeadlineContext(kCallTimeout);
@@ -353,8 +346,8 @@ TEST_F(SecurityTest, StationClientsNeedATokenForTheirStations) {
   ASSERT_EQ(sent->exit_code, 0) << sent->output;
   EXPECT_THAT(sent->output, HasSubstr("20 accepted"));
 
-  auto reader =
-      v1::Aggregator::NewStub(MakeChannel(aggregator_->address, Tls()));
+  auto reader = v1::Aggregator::NewStub(
+      MakeChannel(aggregator_->address, {.credentials = Tls()}));
   const absl::Time deadline = absl::Now() + absl::Minutes(1);
   uint64_t reported = 0;
   while (absl::Now() < deadline) {
@@ -398,7 +391,8 @@ TEST_F(SecurityTest, TheFeedIsReadOnly) {
   ASSERT_TRUE(relay.ok()) << relay.status();
 
   // Watching through the relay works: its upstream connection is TLS.
-  auto feed = v1::Feed::NewStub(MakeChannel(relay->address, Tls()));
+  auto feed =
+      v1::Feed::NewStub(MakeChannel(relay->address, {.credentials = Tls()}));
   bool complete = false;
   const absl::Time deadline = absl::Now() + absl::Minutes(1);
   while (!complete && absl::Now() < deadline) {

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "services/rpc/channel.h"
 #include "tests/relay/relay_fixture.h"
 
 namespace tally::relaytest {
@@ -36,7 +37,7 @@ absl::StatusOr<Opened> OpenWatch(const std::string& address,
   while (true) {
     Opened opened;
     opened.client =
-        std::make_unique<WatchClient>(testing::MakeChannel(address), request);
+        std::make_unique<WatchClient>(rpc::MakeChannel(address), request);
     absl::StatusOr<v1::WatchResponse> first =
         opened.client->Next(kMessageTimeout);
     if (first.ok()) {
@@ -69,11 +70,11 @@ TEST_F(RelayTest, KilledRelayIsReplacedAndTheWatcherResumesWithoutAGap) {
 
   uint64_t last = 0;
   {
-    WatchClient watch(testing::MakeChannel(first->address),
+    WatchClient watch(rpc::MakeChannel(first->address),
                       FromRevision(0, /*include_stations=*/true));
-    absl::StatusOr<uint64_t> snapshot = ReadSnapshot(watch);
+    absl::StatusOr<testing::SnapshotRead> snapshot = ReadSnapshot(watch);
     ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-    ASSERT_EQ(*snapshot, 0u);
+    ASSERT_EQ(snapshot->revision, 0u);
     ASSERT_NO_FATAL_FAILURE(SendList(10, 1));
     EXPECT_EVENTS(watch, 1u, 10u);
     last = 10;
@@ -127,11 +128,12 @@ TEST_F(RelayTest, AggregatorRestartsUnderTheRelayAndWatchersMissNothing) {
   std::vector<std::unique_ptr<WatchClient>> watchers;
   for (int i = 0; i < 3; ++i) {
     watchers.push_back(std::make_unique<WatchClient>(
-        testing::MakeChannel(relay->address),
+        rpc::MakeChannel(relay->address),
         FromRevision(0, /*include_stations=*/true)));
-    absl::StatusOr<uint64_t> snapshot = ReadSnapshot(*watchers.back());
+    absl::StatusOr<testing::SnapshotRead> snapshot =
+        ReadSnapshot(*watchers.back());
     ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-    ASSERT_EQ(*snapshot, 0u);
+    ASSERT_EQ(snapshot->revision, 0u);
   }
   ASSERT_NO_FATAL_FAILURE(SendList(10, 1));
   for (auto& w : watchers) EXPECT_EVENTS(*w, 1u, 10u);
@@ -170,9 +172,9 @@ TEST_F(RelayTest, RelayOfARelayResnapshotsWhenItsUpstreamSaysCompacted) {
   ASSERT_NE(edge, nullptr);
   ASSERT_NO_FATAL_FAILURE(AwaitServing(edge->address));
 
-  auto edge_channel = testing::MakeChannel(edge->address);
+  auto edge_channel = rpc::MakeChannel(edge->address);
   WatchClient watch(edge_channel, FromRevision(0, true));
-  absl::StatusOr<uint64_t> snapshot = ReadSnapshot(watch);
+  absl::StatusOr<testing::SnapshotRead> snapshot = ReadSnapshot(watch);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   ASSERT_NO_FATAL_FAILURE(SendList(5, 1));
   EXPECT_EVENTS(watch, 1u, 5u);
@@ -199,7 +201,7 @@ TEST_F(RelayTest, RelayOfARelayResnapshotsWhenItsUpstreamSaysCompacted) {
   WatchClient fresh(edge_channel, FromRevision(0, true));
   snapshot = ReadSnapshot(fresh);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  EXPECT_EQ(*snapshot, 65u);
+  EXPECT_EQ(snapshot->revision, 65u);
   ASSERT_NO_FATAL_FAILURE(SendList(3, 66));
   EXPECT_EVENTS(fresh, 66u, 68u);
 }
@@ -211,8 +213,8 @@ TEST_F(RelayTest, ResumeAcrossTiersCompactionAndFilters) {
       StartRelay({"--retained_events", absl::StrCat(kRetained)});
   ASSERT_NE(relay, nullptr);
   ASSERT_NO_FATAL_FAILURE(AwaitServing(relay->address));
-  auto relay_channel = testing::MakeChannel(relay->address);
-  auto aggregator_channel = testing::MakeChannel(aggregator_address_);
+  auto relay_channel = rpc::MakeChannel(relay->address);
+  auto aggregator_channel = rpc::MakeChannel(aggregator_address_);
   ASSERT_NO_FATAL_FAILURE(SendList(20, 1));
 
   // Relay up to 10, then the aggregator from 10: exactly 11..20.
@@ -349,7 +351,7 @@ TEST_F(RelayTest, NotServingUntilTheUpstreamSnapshotArrives) {
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, 2);  // NOT_SERVING
   {
-    WatchClient watch(testing::MakeChannel(relay->address), FromRevision(0));
+    WatchClient watch(rpc::MakeChannel(relay->address), FromRevision(0));
     absl::StatusOr<grpc::Status> end = watch.WaitEnd(kMessageTimeout);
     ASSERT_TRUE(end.ok()) << end.status();
     EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -357,12 +359,11 @@ TEST_F(RelayTest, NotServingUntilTheUpstreamSnapshotArrives) {
   ASSERT_NO_FATAL_FAILURE(StartAggregator(fixed));
   ASSERT_NO_FATAL_FAILURE(AwaitServing(relay->address));
   ASSERT_NO_FATAL_FAILURE(SendList(3, 1));
-  WatchClient watch(testing::MakeChannel(relay->address),
-                    FromRevision(0, true));
-  absl::StatusOr<uint64_t> snapshot = ReadSnapshot(watch);
+  WatchClient watch(rpc::MakeChannel(relay->address), FromRevision(0, true));
+  absl::StatusOr<testing::SnapshotRead> snapshot = ReadSnapshot(watch);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  EXPECT_LE(*snapshot, 3u);
-  EXPECT_EVENTS(watch, *snapshot + 1, 3u);
+  EXPECT_LE(snapshot->revision, 3u);
+  EXPECT_EVENTS(watch, snapshot->revision + 1, 3u);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "services/rpc/channel.h"
 #include "tests/relay/relay_fixture.h"
 
 namespace tally::relaytest {
@@ -185,11 +186,8 @@ TEST_F(RelayFanoutTest, AThousandWatchersReceiveEveryRevisionInOrder) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<v1::Feed::Stub>> stubs;
   for (int i = 0; i < kChannels; ++i) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 << 20);
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    channels.push_back(grpc::CreateCustomChannel(
-        relay->address, grpc::InsecureChannelCredentials(), args));
+    channels.push_back(
+        rpc::MakeChannel(relay->address, {.own_connection = true}));
     stubs.push_back(v1::Feed::NewStub(channels.back()));
   }
   std::vector<std::unique_ptr<AsyncWatcher>> watchers;
@@ -212,8 +210,7 @@ TEST_F(RelayFanoutTest, AThousandWatchersReceiveEveryRevisionInOrder) {
   // The aggregator's own view at the same revision.
   SeenState truth;
   {
-    WatchClient direct(testing::MakeChannel(aggregator_address_),
-                       FromRevision(0));
+    WatchClient direct(rpc::MakeChannel(aggregator_address_), FromRevision(0));
     uint64_t revision = 0;
     int messages = 0;
     while (true) {

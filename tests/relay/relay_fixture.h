@@ -1,94 +1,43 @@
 // Shared pieces of the relay acceptance tests: the real tally-aggregator
-// and tally-relay binaries on loopback, a feeder of list protocols (one
-// commit each) and a Watch client read by its own thread.
+// and tally-relay binaries on loopback, fed list protocols of the reference
+// election one commit each (tests/support) and watched with the shared
+// feed client.
 #ifndef TALLY_TESTS_RELAY_RELAY_FIXTURE_H_
 #define TALLY_TESTS_RELAY_RELAY_FIXTURE_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "services/domain/election_index.h"
-#include "tally/v1/feed.grpc.pb.h"
+#include "tests/support/feed_client.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally::relaytest {
 
-// Waiting for one message; generous for the sanitizer build.
-inline constexpr absl::Duration kMessageTimeout = absl::Seconds(30);
-inline constexpr absl::Duration kStreamDeadline = absl::Minutes(4);
+using testing::FromRevision;
+using testing::kMessageTimeout;
+using testing::kStreamDeadline;
+using testing::NextEvent;
+using testing::ReadSnapshot;
+using testing::WatchClient;
 
-// The reference election and its simulated true protocols (seed 11).
-struct Reference {
-  absl::Status status;
-  std::unique_ptr<ElectionIndex> index;
-  std::vector<v1::StationProtocol> truth;
-};
-const Reference& Ref();
+// The reference election with plausible true protocols.
+inline const testing::ReferenceElection& Ref() {
+  return testing::Reference(11);
+}
 // The n-th protocol of the national list contest (it comes first).
-const v1::StationProtocol& ListProtocol(size_t n);
-
-// Sends protocols one per batch through the session of the station's
-// region (opened on first use).
-class Feeder {
- public:
-  explicit Feeder(std::string address) : address_(std::move(address)) {}
-  // Sends one protocol, which must be accepted; returns its revision.
-  absl::StatusOr<uint64_t> SendOne(const v1::StationProtocol& protocol);
-
- private:
-  struct Session {
-    std::unique_ptr<testing::IngestSession> session;
-    uint64_t next_seq = 1;
-  };
-  std::string address_;
-  std::map<std::string, Session> sessions_;
-};
-
-// A Watch call read by its own thread into a queue.
-class WatchClient {
- public:
-  WatchClient(const std::shared_ptr<grpc::Channel>& channel,
-              const v1::WatchRequest& request);
-  ~WatchClient();
-
-  // The next message; DeadlineExceeded when none came within `timeout`,
-  // OutOfRange once the stream ended (the message has its status).
-  absl::StatusOr<v1::WatchResponse> Next(absl::Duration timeout);
-  // Waits for the end of the stream; its final status.
-  absl::StatusOr<grpc::Status> WaitEnd(absl::Duration timeout);
-
- private:
-  void Run();
-
-  std::unique_ptr<v1::Feed::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> reader_;
-  std::thread thread_;
-  absl::Mutex mu_;
-  std::deque<v1::WatchResponse> queue_ ABSL_GUARDED_BY(mu_);
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::Status status_ ABSL_GUARDED_BY(mu_);
-};
-
-v1::WatchRequest FromRevision(uint64_t revision, bool include_stations = false);
-
-// Reads Snapshot messages up to SnapshotComplete; returns the revision.
-absl::StatusOr<uint64_t> ReadSnapshot(WatchClient& watch);
-// The next event, skipping progress notifications.
-absl::StatusOr<v1::Event> NextEvent(WatchClient& watch);
+inline const v1::StationProtocol& ListProtocol(size_t n) {
+  return Ref().truth.at(n);
+}
 
 // Health of the whole server ("" service) by the standard health protocol:
 // SERVING is 1, NOT_SERVING 2.
@@ -121,7 +70,7 @@ class RelayTest : public ::testing::Test {
   std::string aggregator_address_;
   std::unique_ptr<testing::Server> aggregator_;
   std::vector<std::unique_ptr<testing::Server>> relays_;
-  std::unique_ptr<Feeder> feeder_;
+  std::unique_ptr<testing::Feeder> feeder_;
   size_t next_protocol_ = 0;
   int starts_ = 0;
   std::map<uint64_t, v1::StationProtocol> sent_;

@@ -40,7 +40,7 @@ std::vector<uint64_t> Revisions(RelayState& state, uint64_t from, uint64_t to) {
 TEST(RelayStateTest, EventsReplaceTotalsInPlaceAndMustFollowEachOther) {
   RelayState state(4);
   EXPECT_FALSE(state.Apply(EventAt(1, 1)).ok());  // no snapshot yet
-  aggregator::SnapshotView view;
+  feed::SnapshotView view;
   view.revision = 10;
   view.totals = {TotalsOf("c", v1::SCOPE_KIND_NATIONAL, "", 5),
                  TotalsOf("c", v1::SCOPE_KIND_REGION, "r", 2)};
@@ -51,7 +51,7 @@ TEST(RelayStateTest, EventsReplaceTotalsInPlaceAndMustFollowEachOther) {
   EXPECT_FALSE(state.Apply(EventAt(12, 7)).ok());  // a gap
   EXPECT_FALSE(state.Apply(EventAt(10, 7)).ok());  // a repeat
   ASSERT_TRUE(state.Apply(EventAt(11, 7)).ok());
-  aggregator::SnapshotView now = state.Snapshot();
+  feed::SnapshotView now = state.Snapshot();
   EXPECT_EQ(now.revision, 11u);
   ASSERT_EQ(now.totals.size(), 2u);  // same order, national replaced
   EXPECT_EQ(now.totals[0].ballots_cast(), 7u);
@@ -61,7 +61,7 @@ TEST(RelayStateTest, EventsReplaceTotalsInPlaceAndMustFollowEachOther) {
 
 TEST(RelayStateTest, TheRingKeepsTheLastEventsInOrder) {
   RelayState state(4);
-  aggregator::SnapshotView view;
+  feed::SnapshotView view;
   view.revision = 0;
   state.Reset(view);
   for (uint64_t r = 1; r <= 10; ++r)
@@ -74,7 +74,7 @@ TEST(RelayStateTest, TheRingKeepsTheLastEventsInOrder) {
 
 TEST(RelayStateTest, HistoryGivenWithASnapshotSeedsTheRing) {
   RelayState state(3);
-  aggregator::SnapshotView view;
+  feed::SnapshotView view;
   view.revision = 20;
   // 15..20 with a hole before 17: only the run ending at 20 counts, and
   // only as many as are retained.

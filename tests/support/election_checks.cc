@@ -1,9 +1,7 @@
 #include "tests/support/election_checks.h"
 
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 
@@ -11,8 +9,7 @@
 #include "clients/simulator/night_generator.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/domain/definition_generator.h"
-#include "services/domain/proto_json.h"
+#include "services/rpc/status.h"
 #include "tests/support/ingest_session.h"
 
 namespace tally::testing {
@@ -22,37 +19,7 @@ using ::google::protobuf::util::MessageDifferencer;
 
 constexpr char kList[] = "mazhilis-list";
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
 }  // namespace
-
-absl::StatusOr<std::unique_ptr<Reference>> LoadReference(uint64_t seed) {
-  auto ref = std::make_unique<Reference>();
-  absl::StatusOr<v1::ElectionDefinition> definition =
-      EmbeddedDefaultDefinition();
-  if (!definition.ok()) return definition.status();
-  absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-      ElectionIndex::Build(*std::move(definition));
-  if (!index.ok()) return index.status();
-  ref->index = *std::move(index);
-  std::ifstream in(TALLY_SOURCE_DIR "/deploy/elections/kz-2023.result.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  if (absl::Status parsed = ParseJson(text.str(), &ref->target); !parsed.ok()) {
-    return parsed;
-  }
-  sim::NightOptions options;
-  options.seed = seed;
-  options.targets = {ref->target};
-  absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-      sim::GenerateTruth(*ref->index, options);
-  if (!truth.ok()) return truth.status();
-  ref->truth = *std::move(truth);
-  return ref;
-}
 
 absl::StatusOr<v1::GetResultsResponse> AllResults(v1::Aggregator::Stub& stub,
                                                   absl::Duration timeout) {
@@ -61,7 +28,7 @@ absl::StatusOr<v1::GetResultsResponse> AllResults(v1::Aggregator::Stub& stub,
   v1::GetResultsResponse response;
   grpc::Status status =
       stub.GetResults(DeadlineContext(timeout).get(), request, &response);
-  if (!status.ok()) return FromGrpc(status);
+  if (!status.ok()) return rpc::FromGrpc(status);
   return response;
 }
 
@@ -76,7 +43,7 @@ size_t ExpectedScopeCount(const ElectionIndex& index) {
   return count;
 }
 
-void ExpectAllTotalsEqualTruth(const Reference& ref,
+void ExpectAllTotalsEqualTruth(const ReferenceElection& ref,
                                const v1::GetResultsResponse& results) {
   ASSERT_EQ(static_cast<size_t>(results.results_size()),
             ExpectedScopeCount(*ref.index));
@@ -131,7 +98,7 @@ absl::StatusOr<v1::VerifyResponse> VerifyOnline(v1::Aggregator::Stub& stub,
   v1::VerifyResponse response;
   grpc::Status status = stub.Verify(DeadlineContext(timeout).get(),
                                     v1::VerifyRequest(), &response);
-  if (!status.ok()) return FromGrpc(status);
+  if (!status.ok()) return rpc::FromGrpc(status);
   return response;
 }
 

@@ -1,6 +1,6 @@
-// Checks shared by the whole-night tests: the reference election and its
-// true final protocols, and comparisons of what an aggregator reports
-// against sums computed independently of the aggregator's code.
+// Checks shared by the whole-night tests: comparisons of what an aggregator
+// reports against sums of the reference election's true protocols
+// (reference_election.h) computed independently of the aggregator's code.
 #ifndef TALLY_TESTS_SUPPORT_ELECTION_CHECKS_H_
 #define TALLY_TESTS_SUPPORT_ELECTION_CHECKS_H_
 
@@ -13,18 +13,9 @@
 #include "services/domain/election_index.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/tools.pb.h"
+#include "tests/support/reference_election.h"
 
 namespace tally::testing {
-
-// The reference election (embedded default), the official 2023 party-list
-// result as target and the true final protocols for `seed`: 10,310 list
-// and 10,310 district protocols.
-struct Reference {
-  std::unique_ptr<ElectionIndex> index;
-  v1::ResultTarget target;
-  std::vector<v1::StationProtocol> truth;
-};
-absl::StatusOr<std::unique_ptr<Reference>> LoadReference(uint64_t seed);
 
 // Every contest and scope, from GetResults with all_scopes.
 absl::StatusOr<v1::GetResultsResponse> AllResults(v1::Aggregator::Stub& stub,
@@ -37,7 +28,7 @@ size_t ExpectedScopeCount(const ElectionIndex& index);
 
 // Every reported totals entry equals the truth summed independently, and
 // every expected scope is reported exactly once (gtest expectations).
-void ExpectAllTotalsEqualTruth(const Reference& ref,
+void ExpectAllTotalsEqualTruth(const ReferenceElection& ref,
                                const v1::GetResultsResponse& results);
 
 // The national list has the official 2023 seats, final (bounds collapsed).

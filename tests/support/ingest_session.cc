@@ -1,24 +1,21 @@
 #include "tests/support/ingest_session.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/rpc/channel.h"
+#include "services/rpc/status.h"
 
 namespace tally::testing {
-namespace {
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<IngestSession>> IngestSession::Open(
     const std::string& address, const std::string& collector_id,
     const std::string& region_id, absl::Duration deadline,
     std::shared_ptr<grpc::ChannelCredentials> credentials) {
   std::unique_ptr<IngestSession> session(new IngestSession());
-  session->channel_ = MakeChannel(address, std::move(credentials));
+  session->channel_ =
+      rpc::MakeChannel(address, {.credentials = std::move(credentials)});
   session->stub_ = v1::Aggregator::NewStub(session->channel_);
   session->context_.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   session->stream_ = session->stub_->Ingest(&session->context_);
@@ -28,7 +25,7 @@ absl::StatusOr<std::unique_ptr<IngestSession>> IngestSession::Open(
   v1::IngestResponse response;
   if (!session->stream_->Write(hello) || !session->stream_->Read(&response)) {
     session->closed_ = true;
-    return FromGrpc(session->stream_->Finish());
+    return rpc::FromGrpc(session->stream_->Finish());
   }
   if (!response.has_welcome()) {
     return absl::InternalError("first Ingest response is not a welcome");
@@ -52,7 +49,7 @@ absl::StatusOr<v1::IngestAck> IngestSession::Send(
     closed_ = true;
     grpc::Status status = stream_->Finish();
     if (status.ok()) return absl::UnavailableError("stream ended without ack");
-    return FromGrpc(status);
+    return rpc::FromGrpc(status);
   }
   if (!response.has_ack()) {
     return absl::InternalError("Ingest response is not an ack");
@@ -87,6 +84,38 @@ grpc::Status IngestSession::Close() {
   return stream_->Finish();
 }
 
+Feeder::Feeder(std::string address, const ElectionIndex* index,
+               absl::Duration deadline)
+    : address_(std::move(address)), index_(index), deadline_(deadline) {}
+
+absl::StatusOr<uint64_t> Feeder::SendOne(const v1::StationProtocol& protocol) {
+  const v1::PollingStation* station =
+      index_->FindStation(protocol.station_id());
+  if (station == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("station ", protocol.station_id(), " is unknown"));
+  }
+  Session& session = sessions_[station->region_id()];
+  if (session.session == nullptr) {
+    absl::StatusOr<std::unique_ptr<IngestSession>> opened =
+        IngestSession::Open(address_, "collector-" + station->region_id(),
+                            station->region_id(), deadline_);
+    if (!opened.ok()) return opened.status();
+    session.session = *std::move(opened);
+    session.next_seq = session.session->welcome().last_applied_seq() + 1;
+  }
+  absl::StatusOr<v1::IngestAck> ack =
+      session.session->Send(Entries({protocol}, session.next_seq));
+  if (!ack.ok()) return ack.status();
+  ++session.next_seq;
+  if (ack->results_size() != 1 ||
+      ack->results(0).outcome() != v1::OUTCOME_ACCEPTED) {
+    return absl::InternalError(
+        absl::StrCat("not accepted: ", ack->ShortDebugString()));
+  }
+  return ack->revision();
+}
+
 std::vector<v1::OutboxEntry> Entries(
     const std::vector<v1::StationProtocol>& protocols, uint64_t first_seq) {
   std::vector<v1::OutboxEntry> entries;
@@ -100,18 +129,6 @@ std::vector<v1::OutboxEntry> Entries(
   return entries;
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(
-    const std::string& address,
-    std::shared_ptr<grpc::ChannelCredentials> credentials) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(
-      address,
-      credentials != nullptr ? credentials : grpc::InsecureChannelCredentials(),
-      args);
-}
-
 std::unique_ptr<grpc::ClientContext> DeadlineContext(absl::Duration timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -122,7 +139,7 @@ grpc::Status RawIngest(const std::string& address,
                        const std::vector<v1::IngestRequest>& requests,
                        absl::Duration deadline,
                        std::vector<v1::IngestResponse>* responses) {
-  auto stub = v1::Aggregator::NewStub(MakeChannel(address));
+  auto stub = v1::Aggregator::NewStub(rpc::MakeChannel(address));
   std::unique_ptr<grpc::ClientContext> context = DeadlineContext(deadline);
   auto stream = stub->Ingest(context.get());
   for (const v1::IngestRequest& request : requests) {

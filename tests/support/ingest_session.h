@@ -1,8 +1,10 @@
 // A synchronous Aggregator.Ingest client for tests: hello, then one batch
-// at a time, each answered by its acknowledgement.
+// at a time, each answered by its acknowledgement; and a feeder that plays
+// every region's collector with it. Not thread-safe: one test thread each.
 #ifndef TALLY_TESTS_SUPPORT_INGEST_SESSION_H_
 #define TALLY_TESTS_SUPPORT_INGEST_SESSION_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "services/domain/election_index.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 
 namespace tally::testing {
@@ -53,15 +56,33 @@ class IngestSession {
   bool closed_ = false;
 };
 
+// Plays one collector per region against an aggregator: each protocol goes,
+// in a batch of its own (one commit each), through the Ingest session of
+// its station's region ("collector-<region>", opened on first use and
+// resumed after the aggregator's last applied sequence).
+class Feeder {
+ public:
+  // `index` must outlive the feeder.
+  Feeder(std::string address, const ElectionIndex* index,
+         absl::Duration deadline = absl::Minutes(4));
+  // Sends one protocol, which must be accepted; returns its commit's
+  // revision.
+  absl::StatusOr<uint64_t> SendOne(const v1::StationProtocol& protocol);
+
+ private:
+  struct Session {
+    std::unique_ptr<IngestSession> session;
+    uint64_t next_seq = 1;
+  };
+  const std::string address_;
+  const ElectionIndex* const index_;
+  const absl::Duration deadline_;
+  std::map<std::string, Session> sessions_;
+};
+
 // Wraps protocols into outbox entries numbered from `first_seq`.
 std::vector<v1::OutboxEntry> Entries(
     const std::vector<v1::StationProtocol>& protocols, uint64_t first_seq);
-
-// A loopback channel with the same message size limits as the servers;
-// plain text unless `credentials` are given.
-std::shared_ptr<grpc::Channel> MakeChannel(
-    const std::string& address,
-    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 // A client context whose deadline is `timeout` from now.
 std::unique_ptr<grpc::ClientContext> DeadlineContext(absl::Duration timeout);

@@ -36,6 +36,13 @@ void RemoveTempDirUnlessFailed(const std::string& dir) {
   }
 }
 
+void ExpectCleanStop(Server& server) {
+  server.process.Signal(SIGTERM);
+  absl::StatusOr<int> stopped = server.process.Wait(absl::Minutes(1));
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(*stopped, 0) << server.process.log();
+}
+
 absl::StatusOr<Server> StartServer(const std::string& binary,
                                    const std::vector<std::string>& args,
                                    const std::string& log_path,

@@ -39,6 +39,10 @@ absl::StatusOr<Server> StartServer(const std::string& binary,
                                    const std::string& log_path,
                                    absl::Duration timeout);
 
+// Stops `server` with SIGTERM and expects it to exit cleanly (code 0)
+// within a minute; gtest expectations, with its log on failure.
+void ExpectCleanStop(Server& server);
+
 // What a finished command printed and how it ended.
 struct CommandResult {
   int exit_code = -1;  // 128+signal when killed

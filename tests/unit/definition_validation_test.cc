@@ -16,90 +16,16 @@
 #include "services/domain/election_index.h"
 #include "services/domain/election_loader.h"
 #include "tally/v1/election.pb.h"
+#include "tests/support/mini_election.h"
 
 namespace tally {
 namespace {
 
+using testing::MiniElection;
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-v1::Choice MakeChoice(const std::string& id, const std::string& name,
-                      const std::string& colour) {
-  v1::Choice choice;
-  choice.set_id(id);
-  choice.set_name(name);
-  choice.set_colour(colour);
-  return choice;
-}
-
-// 2 regions, 2 districts (one per region), 4 stations (two per district),
-// a national party-list contest with "against all" and a 5% threshold, and
-// one single-mandate contest per district.
-v1::ElectionDefinition MiniDefinition() {
-  v1::ElectionDefinition d;
-  d.set_id("mini-2025");
-  d.set_name("Mini election");
-  d.set_date("2025-03-19");
-  d.set_time_zone("Asia/Almaty");
-  d.set_polls_close_local_time("20:00");
-
-  for (const auto& [id, name] :
-       {std::pair{"r-north", "North"}, std::pair{"r-south", "South"}}) {
-    v1::Region* region = d.add_regions();
-    region->set_id(id);
-    region->set_name(name);
-  }
-  for (const auto& [id, region] :
-       {std::pair{"d-1", "r-north"}, std::pair{"d-2", "r-south"}}) {
-    v1::District* district = d.add_districts();
-    district->set_id(id);
-    district->set_name(std::string("District ") + id);
-    district->set_region_id(region);
-  }
-  struct StationRow {
-    uint32_t id;
-    const char* region;
-    const char* district;
-    uint64_t voters;
-  };
-  for (const StationRow& row : {StationRow{101, "r-north", "d-1", 1000},
-                                StationRow{102, "r-north", "d-1", 800},
-                                StationRow{201, "r-south", "d-2", 1200},
-                                StationRow{202, "r-south", "d-2", 600}}) {
-    v1::PollingStation* station = d.add_stations();
-    station->set_id(row.id);
-    station->set_region_id(row.region);
-    station->set_district_id(row.district);
-    station->set_registered_voters(row.voters);
-  }
-
-  v1::Contest* list = d.add_contests();
-  list->set_id("list");
-  list->set_name("Party list");
-  list->set_kind(v1::CONTEST_KIND_PARTY_LIST);
-  list->set_seats(10);
-  list->mutable_rule()->set_method(v1::ALLOCATION_METHOD_HARE);
-  list->mutable_rule()->set_threshold_percent("5");
-  list->set_against_all_on_ballot(true);
-  *list->add_choices() = MakeChoice("party-a", "Party A", "#1f77b4");
-  *list->add_choices() = MakeChoice("party-b", "Party B", "#FF7F0E");
-  *list->add_choices() = MakeChoice("party-c", "Party C", "");
-
-  for (const char* district : {"d-1", "d-2"}) {
-    v1::Contest* smd = d.add_contests();
-    smd->set_id(std::string("smd-") + (district + 2));
-    smd->set_name(std::string("Single mandate ") + district);
-    smd->set_kind(v1::CONTEST_KIND_SINGLE_MANDATE);
-    smd->set_district_id(district);
-    smd->set_seats(1);
-    smd->mutable_rule()->set_method(v1::ALLOCATION_METHOD_PLURALITY);
-    *smd->add_choices() = MakeChoice("cand-x", "Candidate X", "");
-    *smd->add_choices() = MakeChoice("cand-y", "Candidate Y", "");
-  }
-  d.mutable_validation()->set_same_day_additions_basis_points(500);
-  return d;
-}
 
 // Renames a region or district and every reference to it, so that a test
 // of the id rules breaks exactly one rule.
@@ -143,7 +69,7 @@ void PrintTo(const RuleCase& c, std::ostream* os) { *os << c.name; }
 class DefinitionRuleTest : public ::testing::TestWithParam<RuleCase> {};
 
 TEST_P(DefinitionRuleTest, ReportsExactlyTheExpectedProblems) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   GetParam().mutate(&d);
   EXPECT_EQ(DefinitionProblems(d), GetParam().problems);
 
@@ -493,12 +419,12 @@ INSTANTIATE_TEST_SUITE_P(Rules, DefinitionRuleTest,
                          });
 
 TEST(DefinitionValidationTest, MiniDefinitionIsValid) {
-  EXPECT_THAT(DefinitionProblems(MiniDefinition()), IsEmpty());
-  EXPECT_TRUE(ValidateDefinition(MiniDefinition()).ok());
+  EXPECT_THAT(DefinitionProblems(MiniElection()), IsEmpty());
+  EXPECT_TRUE(ValidateDefinition(MiniElection()).ok());
 }
 
 TEST(DefinitionValidationTest, ThresholdThatDoesNotParseNamesTheValue) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.mutable_contests(0)->mutable_rule()->set_threshold_percent("five");
   const std::vector<std::string> problems = DefinitionProblems(d);
   ASSERT_EQ(problems.size(), 1u);
@@ -509,7 +435,7 @@ TEST(DefinitionValidationTest, ThresholdThatDoesNotParseNamesTheValue) {
 }
 
 TEST(DefinitionValidationTest, ThresholdAboveHundredIsRejected) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.mutable_contests(0)->mutable_rule()->set_threshold_percent("150");
   const std::vector<std::string> problems = DefinitionProblems(d);
   ASSERT_EQ(problems.size(), 1u);
@@ -518,7 +444,7 @@ TEST(DefinitionValidationTest, ThresholdAboveHundredIsRejected) {
 }
 
 TEST(DefinitionValidationTest, ValidateCountsTheRemainingProblems) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.clear_id();
   EXPECT_EQ(ValidateDefinition(d).message(), "election: id is required");
   d.clear_name();
@@ -530,7 +456,7 @@ TEST(DefinitionValidationTest, ValidateCountsTheRemainingProblems) {
 }
 
 TEST(DefinitionValidationTest, UnknownEnumValuesAreReported) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.mutable_contests(0)->set_kind(static_cast<v1::ContestKind>(9));
   d.mutable_validation()->set_votes_sum(static_cast<v1::Severity>(7));
   EXPECT_THAT(DefinitionProblems(d),
@@ -588,7 +514,7 @@ TEST(ElectionLoaderTest, UnknownEnumNameIsAnError) {
 }
 
 TEST(ElectionLoaderTest, RoundTripKeepsEverything) {
-  const v1::ElectionDefinition original = MiniDefinition();
+  const v1::ElectionDefinition original = MiniElection();
   absl::StatusOr<std::string> json = DefinitionToJson(original);
   ASSERT_TRUE(json.ok()) << json.status();
   // Proto field names and pretty output.
@@ -626,11 +552,11 @@ TEST(ElectionLoaderTest, DirectoryIsNotReadable) {
 
 TEST(ElectionLoaderTest, LoadsAValidFile) {
   const std::string path = TempPath("mini.json");
-  WriteFile(path, *DefinitionToJson(MiniDefinition()));
+  WriteFile(path, *DefinitionToJson(MiniElection()));
   const auto d = LoadDefinitionFile(path);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_TRUE(
-      google::protobuf::util::MessageDifferencer::Equals(*d, MiniDefinition()));
+      google::protobuf::util::MessageDifferencer::Equals(*d, MiniElection()));
   std::remove(path.c_str());
 }
 
@@ -645,7 +571,7 @@ TEST(ElectionLoaderTest, ParseErrorInFileIsPrefixedWithThePath) {
 }
 
 TEST(ElectionLoaderTest, InvalidDefinitionInFileIsPrefixedWithThePath) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.mutable_stations(3)->set_district_id("d-31");
   const std::string path = TempPath("invalid.json");
   WriteFile(path, *DefinitionToJson(d));
@@ -661,7 +587,7 @@ TEST(ElectionLoaderTest, InvalidDefinitionInFileIsPrefixedWithThePath) {
 // --- index
 
 TEST(ElectionIndexTest, RejectsAnInvalidDefinition) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.mutable_stations(3)->set_id(201);
   const auto index = ElectionIndex::Build(d);
   EXPECT_EQ(index.status().code(), absl::StatusCode::kInvalidArgument);
@@ -670,7 +596,7 @@ TEST(ElectionIndexTest, RejectsAnInvalidDefinition) {
 }
 
 TEST(ElectionIndexTest, LooksUpEntries) {
-  auto built = ElectionIndex::Build(MiniDefinition());
+  auto built = ElectionIndex::Build(MiniElection());
   ASSERT_TRUE(built.ok()) << built.status();
   // Moving the owning pointer must not invalidate anything inside.
   const std::unique_ptr<ElectionIndex> index = std::move(*built);
@@ -702,7 +628,7 @@ TEST(ElectionIndexTest, LooksUpEntries) {
 }
 
 TEST(ElectionIndexTest, ExpectedCountsFollowTheStationsThatVote) {
-  auto index = ElectionIndex::Build(MiniDefinition());
+  auto index = ElectionIndex::Build(MiniElection());
   ASSERT_TRUE(index.ok()) << index.status();
   EXPECT_EQ((*index)->registered_voters(), 3600u);
 
@@ -719,7 +645,7 @@ TEST(ElectionIndexTest, ExpectedCountsFollowTheStationsThatVote) {
 }
 
 TEST(ElectionIndexTest, StationVotesInNationalAndOwnDistrictOnly) {
-  auto index = ElectionIndex::Build(MiniDefinition());
+  auto index = ElectionIndex::Build(MiniElection());
   ASSERT_TRUE(index.ok()) << index.status();
   const ElectionIndex& ix = **index;
   const v1::PollingStation& s101 = *ix.FindStation(101);

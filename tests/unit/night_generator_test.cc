@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,8 +14,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/domain/definition_generator.h"
-#include "services/domain/proto_json.h"
 #include "services/domain/protocol_validation.h"
+#include "tests/support/reference_election.h"
 
 namespace tally::sim {
 namespace {
@@ -28,22 +26,6 @@ constexpr char kList[] = "mazhilis-list";
 constexpr size_t kStations = 10310;
 constexpr uint64_t kTargetBallots = 6521860;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-// The reference election, the official target and its truth for seed
-// 2023, built once for the whole binary.
-struct Reference {
-  absl::Status status;
-  std::unique_ptr<ElectionIndex> index;
-  v1::ResultTarget target;
-  std::vector<v1::StationProtocol> truth;
-};
-
 NightOptions OfficialOptions(const v1::ResultTarget& target,
                              uint64_t seed = 2023) {
   NightOptions options;
@@ -52,42 +34,14 @@ NightOptions OfficialOptions(const v1::ResultTarget& target,
   return options;
 }
 
-Reference* BuildReference() {
-  auto* ref = new Reference;
-  absl::StatusOr<v1::ElectionDefinition> definition =
-      EmbeddedDefaultDefinition();
-  if (!definition.ok()) {
-    ref->status = definition.status();
-    return ref;
-  }
-  absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-      ElectionIndex::Build(*definition);
-  if (!index.ok()) {
-    ref->status = index.status();
-    return ref;
-  }
-  ref->index = *std::move(index);
-  ref->status = ParseJson(
-      ReadFile(TALLY_SOURCE_DIR "/deploy/elections/kz-2023.result.json"),
-      &ref->target);
-  if (!ref->status.ok()) return ref;
-  absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-      GenerateTruth(*ref->index, OfficialOptions(ref->target));
-  if (!truth.ok()) {
-    ref->status = truth.status();
-    return ref;
-  }
-  ref->truth = *std::move(truth);
-  return ref;
+// The reference election, the official target and its truth for seed
+// 2023, built once for the whole binary.
+const testing::ReferenceElection& Ref() {
+  return testing::Reference(2023, testing::Truth::kOfficialResult);
 }
 
-const Reference& Ref() {
-  static const Reference* const kReference = BuildReference();
-  return *kReference;
-}
-
-#define ASSERT_REFERENCE(ref)   \
-  const Reference& ref = Ref(); \
+#define ASSERT_REFERENCE(ref)                    \
+  const testing::ReferenceElection& ref = Ref(); \
   ASSERT_TRUE(ref.status.ok()) << ref.status
 
 // What a protocol counts, without its version.

@@ -17,81 +17,16 @@
 #include "services/domain/protocol_digest.h"
 #include "tally/v1/election.pb.h"
 #include "tally/v1/protocol.pb.h"
+#include "tests/support/mini_election.h"
 
 namespace tally {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::MiniElection;
 
 constexpr uint64_t kTooLarge = (uint64_t{1} << 40) + 1;
-
-// 2 regions, 2 districts, 4 stations; a national party list with "against
-// all" and a 5% threshold; one single-mandate contest per district. Same-day
-// additions: 5% of the register.
-v1::ElectionDefinition MiniDefinition() {
-  v1::ElectionDefinition d;
-  d.set_id("mini-2025");
-  d.set_name("Mini election");
-  d.set_date("2025-03-19");
-  d.set_time_zone("Asia/Almaty");
-  for (const char* id : {"r-north", "r-south"}) {
-    v1::Region* r = d.add_regions();
-    r->set_id(id);
-    r->set_name(id);
-  }
-  for (const auto& [id, region] :
-       {std::pair{"d-1", "r-north"}, std::pair{"d-2", "r-south"}}) {
-    v1::District* x = d.add_districts();
-    x->set_id(id);
-    x->set_name(id);
-    x->set_region_id(region);
-  }
-  struct Row {
-    uint32_t id;
-    const char* region;
-    const char* district;
-    uint64_t voters;
-  };
-  for (const Row& row :
-       {Row{101, "r-north", "d-1", 1000}, Row{102, "r-north", "d-1", 800},
-        Row{201, "r-south", "d-2", 1200}, Row{202, "r-south", "d-2", 600}}) {
-    v1::PollingStation* s = d.add_stations();
-    s->set_id(row.id);
-    s->set_region_id(row.region);
-    s->set_district_id(row.district);
-    s->set_registered_voters(row.voters);
-  }
-  v1::Contest* list = d.add_contests();
-  list->set_id("list");
-  list->set_name("Party list");
-  list->set_kind(v1::CONTEST_KIND_PARTY_LIST);
-  list->set_seats(10);
-  list->mutable_rule()->set_method(v1::ALLOCATION_METHOD_HARE);
-  list->mutable_rule()->set_threshold_percent("5");
-  list->set_against_all_on_ballot(true);
-  for (const char* id : {"party-a", "party-b", "party-c"}) {
-    v1::Choice* c = list->add_choices();
-    c->set_id(id);
-    c->set_name(id);
-  }
-  for (const char* district : {"d-1", "d-2"}) {
-    v1::Contest* smd = d.add_contests();
-    smd->set_id(std::string("smd-") + (district + 2));
-    smd->set_name(smd->id());
-    smd->set_kind(v1::CONTEST_KIND_SINGLE_MANDATE);
-    smd->set_district_id(district);
-    smd->set_seats(1);
-    smd->mutable_rule()->set_method(v1::ALLOCATION_METHOD_PLURALITY);
-    for (const char* id : {"cand-x", "cand-y"}) {
-      v1::Choice* c = smd->add_choices();
-      c->set_id(id);
-      c->set_name(id);
-    }
-  }
-  d.mutable_validation()->set_same_day_additions_basis_points(500);
-  return d;
-}
 
 std::unique_ptr<ElectionIndex> BuildIndex(v1::ElectionDefinition d) {
   auto index = ElectionIndex::Build(std::move(d));
@@ -130,7 +65,7 @@ v1::StationProtocol ValidProtocol() {
 }
 
 TEST(ProtocolValidationTest, ValidProtocolIsAcceptedWithoutFindings) {
-  const auto index = BuildIndex(MiniDefinition());
+  const auto index = BuildIndex(MiniElection());
   const ProtocolVerdict verdict = ValidateProtocol(*index, ValidProtocol());
   EXPECT_TRUE(verdict.accepted()) << verdict.status;
   EXPECT_FALSE(verdict.has_anomalies());
@@ -138,7 +73,7 @@ TEST(ProtocolValidationTest, ValidProtocolIsAcceptedWithoutFindings) {
 }
 
 TEST(ProtocolValidationTest, DistrictContestAtItsOwnStationIsAccepted) {
-  const auto index = BuildIndex(MiniDefinition());
+  const auto index = BuildIndex(MiniElection());
   v1::StationProtocol p = ValidProtocol();
   p.set_contest_id("smd-1");
   p.set_station_id(102);
@@ -352,7 +287,7 @@ class ProtocolRuleTest : public ::testing::TestWithParam<RuleCase> {};
 
 TEST_P(ProtocolRuleTest, RejectsWithCodeRuleFieldAndMessage) {
   const RuleCase& c = GetParam();
-  const auto index = BuildIndex(MiniDefinition());
+  const auto index = BuildIndex(MiniElection());
   v1::StationProtocol p = ValidProtocol();
   c.mutate(&p);
   const ProtocolVerdict verdict =
@@ -400,10 +335,10 @@ TEST_P(AnomalyTest, AnomalySeverityAcceptsWithFindings) {
   v1::StationProtocol p = ValidProtocol();
   c.mutate(&p);
   const std::vector<v1::Finding> rejected =
-      ValidateProtocol(*BuildIndex(MiniDefinition()), p).findings;
+      ValidateProtocol(*BuildIndex(MiniElection()), p).findings;
   ASSERT_EQ(rejected.size(), c.findings);
 
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   for (const v1::Finding& f : rejected) {
     SetSeverity(d.mutable_validation(), f.rule(), v1::SEVERITY_ANOMALY);
   }
@@ -423,7 +358,7 @@ INSTANTIATE_TEST_SUITE_P(Accounting, AnomalyTest,
                          ::testing::ValuesIn(AccountingCases()), CaseName);
 
 TEST(ProtocolValidationTest, ExplicitRejectSeverityRejects) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.mutable_validation()->set_unused_balance(v1::SEVERITY_REJECT);
   v1::StationProtocol p = ValidProtocol();
   p.mutable_accounting()->set_unused_cancelled(299);
@@ -432,7 +367,7 @@ TEST(ProtocolValidationTest, ExplicitRejectSeverityRejects) {
 }
 
 TEST(ProtocolValidationTest, MixedSeveritiesRejectOnTheRejectingRule) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.mutable_validation()->set_votes_sum(v1::SEVERITY_ANOMALY);
   v1::StationProtocol p = ValidProtocol();
   p.mutable_votes(0)->set_votes(420);                 // votes_sum
@@ -449,7 +384,7 @@ TEST(ProtocolValidationTest, MixedSeveritiesRejectOnTheRejectingRule) {
 }
 
 TEST(ProtocolValidationTest, IdentityRulesIgnoreTheAccountingPolicy) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   for (const char* rule :
        {"votes_sum", "found_le_issued", "issued_le_received",
         "issued_le_registered", "unused_balance", "registered_matches"}) {
@@ -466,7 +401,7 @@ TEST(ProtocolValidationTest, IdentityRulesIgnoreTheAccountingPolicy) {
 // --- same-day additions
 
 ProtocolVerdict WithRegisteredLine(uint32_t basis_points, uint64_t line) {
-  v1::ElectionDefinition d = MiniDefinition();
+  v1::ElectionDefinition d = MiniElection();
   d.mutable_validation()->set_same_day_additions_basis_points(basis_points);
   v1::StationProtocol p = ValidProtocol();
   p.mutable_accounting()->set_registered_voters(line);
@@ -502,7 +437,7 @@ TEST(SameDayAdditionsTest, IssuedMayUseTheAdditions) {
   a->set_unused_cancelled(50);
   SetVotes(&p, {{"party-a", 750}, {"party-b", 200}, {"party-c", 75}});
   const ProtocolVerdict verdict =
-      ValidateProtocol(*BuildIndex(MiniDefinition()), p);
+      ValidateProtocol(*BuildIndex(MiniElection()), p);
   EXPECT_TRUE(verdict.accepted()) << verdict.status;
   EXPECT_THAT(verdict.findings, IsEmpty());
 }
@@ -654,7 +589,7 @@ TEST(ProtocolDigestTest, SuppliedCorrectDigestIsAccepted) {
   v1::StationProtocol p = ValidProtocol();
   p.set_digest(ProtocolDigest(p));
   const ProtocolVerdict verdict =
-      ValidateProtocol(*BuildIndex(MiniDefinition()), p);
+      ValidateProtocol(*BuildIndex(MiniElection()), p);
   EXPECT_TRUE(verdict.accepted()) << verdict.status;
 }
 

@@ -25,6 +25,7 @@
 #include "tally/v1/election.pb.h"
 #include "tally/v1/protocol.pb.h"
 #include "tally/v1/results.pb.h"
+#include "tests/support/mini_election.h"
 
 namespace tally {
 namespace {
@@ -34,77 +35,19 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-struct StationRow {
-  uint32_t id;
-  const char* region;
-  const char* district;
-  uint64_t voters;
-};
-
-// 2 regions, 3 districts (d-1 and d-2 in the north, d-3 in the south), 6
-// stations, a national party list with against all, one single-mandate
-// contest per district. Entry layout: list national 0, regions 1-2,
-// districts 3-5; smd-1 6, smd-2 7, smd-3 8.
+// The mini election (tests/support/mini_election.h) with 3 districts (d-1
+// and d-2 in the north, d-3 in the south) and 6 stations. Entry layout:
+// list national 0, regions 1-2, districts 3-5; smd-1 6, smd-2 7, smd-3 8.
 v1::ElectionDefinition SmallDefinition(bool with_district_contests = true) {
-  v1::ElectionDefinition d;
-  d.set_id("small-2025");
-  d.set_name("Small election");
-  d.set_date("2025-03-19");
-  d.set_time_zone("Asia/Almaty");
-  d.set_polls_close_local_time("20:00");
-  for (const char* id : {"r-north", "r-south"}) {
-    v1::Region* region = d.add_regions();
-    region->set_id(id);
-    region->set_name(id);
-  }
-  for (const auto& [id, region] :
-       {std::pair{"d-1", "r-north"}, std::pair{"d-2", "r-north"},
-        std::pair{"d-3", "r-south"}}) {
-    v1::District* district = d.add_districts();
-    district->set_id(id);
-    district->set_name(id);
-    district->set_region_id(region);
-  }
-  for (const StationRow& row : {StationRow{101, "r-north", "d-1", 1000},
-                                StationRow{102, "r-north", "d-1", 800},
-                                StationRow{103, "r-north", "d-2", 500},
-                                StationRow{201, "r-south", "d-3", 1200},
-                                StationRow{202, "r-south", "d-3", 600},
-                                StationRow{203, "r-south", "d-3", 900}}) {
-    v1::PollingStation* station = d.add_stations();
-    station->set_id(row.id);
-    station->set_region_id(row.region);
-    station->set_district_id(row.district);
-    station->set_registered_voters(row.voters);
-  }
-  v1::Contest* list = d.add_contests();
-  list->set_id("list");
-  list->set_name("Party list");
-  list->set_kind(v1::CONTEST_KIND_PARTY_LIST);
-  list->set_seats(10);
-  list->mutable_rule()->set_method(v1::ALLOCATION_METHOD_HARE);
-  list->set_against_all_on_ballot(true);
-  for (const char* id : {"party-a", "party-b", "party-c"}) {
-    v1::Choice* choice = list->add_choices();
-    choice->set_id(id);
-    choice->set_name(id);
-  }
-  if (!with_district_contests) return d;
-  for (const char* district : {"d-1", "d-2", "d-3"}) {
-    v1::Contest* smd = d.add_contests();
-    smd->set_id(absl::StrCat("smd-", district + 2));
-    smd->set_name(absl::StrCat("Single mandate ", district));
-    smd->set_kind(v1::CONTEST_KIND_SINGLE_MANDATE);
-    smd->set_district_id(district);
-    smd->set_seats(1);
-    smd->mutable_rule()->set_method(v1::ALLOCATION_METHOD_PLURALITY);
-    for (const char* id : {"cand-x", "cand-y"}) {
-      v1::Choice* choice = smd->add_choices();
-      choice->set_id(id);
-      choice->set_name(id);
-    }
-  }
-  return d;
+  testing::MiniLayout layout;
+  layout.districts = {
+      {"d-1", "r-north"}, {"d-2", "r-north"}, {"d-3", "r-south"}};
+  layout.stations = {
+      {101, "r-north", "d-1", 1000}, {102, "r-north", "d-1", 800},
+      {103, "r-north", "d-2", 500},  {201, "r-south", "d-3", 1200},
+      {202, "r-south", "d-3", 600},  {203, "r-south", "d-3", 900}};
+  layout.district_contests = with_district_contests;
+  return testing::MiniElection(layout);
 }
 
 std::unique_ptr<ElectionIndex> BuildIndex(v1::ElectionDefinition definition) {

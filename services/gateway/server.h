@@ -1,8 +1,8 @@
 // tally-gateway's HTTP server: JSON reads (/v1/election, /v1/results),
 // Server-Sent Events (/v1/watch), /healthz and the web page's files, in
 // front of an aggregator (reads) and a feed (the aggregator or a relay).
-#ifndef TALLY_SERVICES_GATEWAY_GATEWAY_SERVER_H_
-#define TALLY_SERVICES_GATEWAY_GATEWAY_SERVER_H_
+#ifndef TALLY_SERVICES_GATEWAY_SERVER_H_
+#define TALLY_SERVICES_GATEWAY_SERVER_H_
 
 #include <cstddef>
 #include <memory>
@@ -61,4 +61,4 @@ class GatewayServer {
 
 }  // namespace tally::gateway
 
-#endif  // TALLY_SERVICES_GATEWAY_GATEWAY_SERVER_H_
+#endif  // TALLY_SERVICES_GATEWAY_SERVER_H_

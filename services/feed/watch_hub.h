@@ -1,11 +1,14 @@
-// Feed.Watch for the aggregator (and, later, the relay): fans committed
-// events out to watchers with the gRPC callback API.
+// tally.v1.Feed.Watch, served by the aggregator (events from its committer
+// and its stored event log) and by the relay (events from its upstream and
+// its in-memory ring): fans events out to watchers with the gRPC callback
+// API. It knows nothing of storage: replays come from an EventSource and
+// snapshots from a SnapshotFn, so the relay uses it without RocksDB.
 //
-// Semantics (DESIGN.md section 4):
+// Semantics (docs/ARCHITECTURE.md, "The feed"):
 //  - from_revision 0: the current state as Snapshot messages (chunked), a
 //    SnapshotComplete, then live events after the snapshot's revision.
-//  - from_revision R > 0: every stored event after R (replayed from the
-//    store), then live. If R + 1 is older than the oldest retained event,
+//  - from_revision R > 0: every retained event after R (replayed from the
+//    EventSource), then live. If R + 1 is older than the oldest retained event,
 //    one Compacted message and the stream ends OK. R above the current
 //    revision: OUT_OF_RANGE.
 //  - Filters: contest_ids and scopes select the totals and allocations of
@@ -18,13 +21,14 @@
 //  - While idle, a ProgressNotify with the current revision every
 //    progress interval.
 //
-// Threading: Publish is called by the single committer, in revision order,
-// after the commit is durable and after the committer released the state
-// lock. SnapshotFn takes the state lock itself and may return a revision
-// newer than the last published one; live events at or below a watcher's
+// Threading: Publish is called by one thread in revision order (the
+// aggregator's committer once a commit is durable and the state lock is
+// released; the relay's upstream thread once its state has the event).
+// SnapshotFn takes the state's lock itself and may return a revision newer
+// than the last published one; live events at or below a watcher's
 // snapshot revision are skipped.
-#ifndef TALLY_SERVICES_AGGREGATOR_WATCH_HUB_H_
-#define TALLY_SERVICES_AGGREGATOR_WATCH_HUB_H_
+#ifndef TALLY_SERVICES_FEED_WATCH_HUB_H_
+#define TALLY_SERVICES_FEED_WATCH_HUB_H_
 
 #include <cstdint>
 #include <functional>
@@ -35,7 +39,7 @@
 #include "tally/v1/feed.grpc.pb.h"
 #include "tally/v1/feed.pb.h"
 
-namespace tally::aggregator {
+namespace tally::feed {
 
 // A consistent view of the current state.
 struct SnapshotView {
@@ -98,6 +102,6 @@ class WatchHub : public v1::Feed::CallbackService {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace tally::aggregator
+}  // namespace tally::feed
 
-#endif  // TALLY_SERVICES_AGGREGATOR_WATCH_HUB_H_
+#endif  // TALLY_SERVICES_FEED_WATCH_HUB_H_

@@ -1,4 +1,4 @@
-#include "services/gateway/gateway_server.h"
+#include "services/gateway/server.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -17,8 +17,8 @@
 #include "services/gateway/static_files.h"
 #include "services/gateway/task_pool.h"
 #include "services/gateway/upstream.h"
-#include "services/observability/admin_server.h"
 #include "services/observability/metrics.h"
+#include "services/observability/server_telemetry.h"
 
 namespace tally::gateway {
 namespace {
@@ -76,10 +76,8 @@ void SetGrpcError(httplib::Response& response, const grpc::Status& status) {
 }  // namespace
 
 struct GatewayServer::Parts {
-  // Declared first so they are destroyed last: scrapes read every part.
-  obs::MetricsRegistry metrics;
-  std::unique_ptr<obs::AdminServer> admin;
-  std::atomic<bool> serving{false};
+  // Declared first so that it is destroyed last: scrapes read every part.
+  obs::ServerTelemetry telemetry{"tally-gateway"};
   GatewayConfig config;
   std::unique_ptr<Upstream> upstream;
   std::unique_ptr<WatchSessions> watches;
@@ -172,7 +170,7 @@ void GatewayServer::Parts::CountRequest(const httplib::Request& request,
   } else if (path == "/v1" || absl::StartsWith(path, "/v1/")) {
     endpoint = "unknown";
   }
-  metrics
+  telemetry.metrics()
       .AddCounter(
           "tally_http_requests_total",
           "HTTP requests by endpoint and status code (an SSE stream "
@@ -280,22 +278,16 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot serve on ", config.listen));
   }
-  obs::AddProcessMetrics(parts->metrics, "tally-gateway", TALLY_VERSION_STRING);
-  parts->metrics.AddGaugeCallback(
+  parts->telemetry.metrics().AddGaugeCallback(
       "tally_sse_clients", "Open /v1/watch Server-Sent Events streams.",
       [raw] { return static_cast<double>(raw->watches->open_streams()); });
-  if (!config.admin_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
-        obs::AdminServer::Start(config.admin_listen, &parts->metrics,
-                                [raw] { return raw->serving.load(); });
-    if (!admin.ok()) {
-      http.stop();
-      parts->listener.join();
-      return admin.status();
-    }
-    parts->admin = *std::move(admin);
+  if (absl::Status admin = parts->telemetry.StartAdmin(config.admin_listen);
+      !admin.ok()) {
+    http.stop();
+    parts->listener.join();
+    return admin;
   }
-  parts->serving = true;
+  parts->telemetry.set_serving(true);
   return std::unique_ptr<GatewayServer>(new GatewayServer(std::move(parts)));
 }
 
@@ -309,7 +301,7 @@ std::string GatewayServer::address() const {
 }
 
 std::string GatewayServer::admin_address() const {
-  return parts_->admin != nullptr ? parts_->admin->address() : "";
+  return parts_->telemetry.admin_address();
 }
 
 std::string GatewayServer::Describe() const {
@@ -321,7 +313,7 @@ std::string GatewayServer::Describe() const {
 bool GatewayServer::Shutdown(absl::Duration grace) {
   if (parts_ == nullptr || parts_->stopped) return true;
   parts_->stopped = true;
-  parts_->serving = false;
+  parts_->telemetry.set_serving(false);
   const absl::Time deadline = absl::Now() + grace;
   // The accept loop stops first, so that workers close each connection
   // after its current response instead of waiting for another request;
@@ -338,7 +330,7 @@ bool GatewayServer::Shutdown(absl::Duration grace) {
   parts_->listener.join();
   const bool idle = parts_->watches->WaitIdle(
       std::max(deadline - absl::Now(), absl::Milliseconds(100)));
-  if (parts_->admin != nullptr) parts_->admin->Stop();
+  parts_->telemetry.Stop();
   return idle;
 }
 

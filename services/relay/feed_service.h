@@ -4,28 +4,28 @@
 // resynchronised the relay): the old hub's streams then end (OK) and their
 // clients resume by revision, which the new hub answers with compacted, so
 // they re-snapshot (see docs/ARCHITECTURE.md, the relay section).
-#ifndef TALLY_SERVICES_RELAY_RELAY_FEED_H_
-#define TALLY_SERVICES_RELAY_RELAY_FEED_H_
+#ifndef TALLY_SERVICES_RELAY_FEED_SERVICE_H_
+#define TALLY_SERVICES_RELAY_FEED_SERVICE_H_
 
 #include <memory>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "services/aggregator/watch_hub.h"
+#include "services/feed/watch_hub.h"
 #include "services/relay/relay_state.h"
 #include "tally/v1/feed.grpc.pb.h"
 
 namespace tally::relay {
 
-class RelayFeed : public v1::Feed::CallbackService {
+class FeedService : public v1::Feed::CallbackService {
  public:
   // `ahead_wait`: how long a call resuming from a revision the relay does
   // not have yet waits for it (the relay may trail its upstream by a few
   // events) before it is refused like the aggregator refuses it.
-  RelayFeed(RelayState* state, aggregator::WatchHubOptions options,
-            absl::Duration ahead_wait);
-  ~RelayFeed() override;
+  FeedService(RelayState* state, feed::WatchHubOptions options,
+              absl::Duration ahead_wait);
+  ~FeedService() override;
 
   // Starts serving `state`'s current snapshot with a fresh hub.
   void Install();
@@ -45,13 +45,13 @@ class RelayFeed : public v1::Feed::CallbackService {
       const v1::WatchRequest* request) override;
 
  private:
-  std::shared_ptr<aggregator::WatchHub> hub() const;
+  std::shared_ptr<feed::WatchHub> hub() const;
 
   RelayState* const state_;
-  const aggregator::WatchHubOptions options_;
+  const feed::WatchHubOptions options_;
   const absl::Duration ahead_wait_;
   mutable absl::Mutex mu_;
-  std::shared_ptr<aggregator::WatchHub> hub_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<feed::WatchHub> hub_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   // Revision the current hub has published (what it can serve).
   uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;
@@ -61,4 +61,4 @@ class RelayFeed : public v1::Feed::CallbackService {
 
 }  // namespace tally::relay
 
-#endif  // TALLY_SERVICES_RELAY_RELAY_FEED_H_
+#endif  // TALLY_SERVICES_RELAY_FEED_SERVICE_H_

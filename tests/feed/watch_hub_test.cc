@@ -1,7 +1,7 @@
 // WatchHub over a real gRPC server on loopback, with real client stubs.
 // The event log and the state are in memory; the test plays the committer
 // (mutate the state, append to the log, then Publish).
-#include "services/aggregator/watch_hub.h"
+#include "services/feed/watch_hub.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,8 +21,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/rpc/channel.h"
+#include "services/rpc/server_builder.h"
 
-namespace tally::aggregator {
+namespace tally::feed {
 namespace {
 
 using ::testing::ElementsAreArray;
@@ -353,13 +356,11 @@ class WatchHubTest : public ::testing::Test {
   void StartHub(WatchHubOptions options = QuietOptions()) {
     hub_ = std::make_unique<WatchHub>(
         &log_, [this] { return state_.Snapshot(); }, 0, options);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(hub_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port_, 0);
+    absl::StatusOr<rpc::StartedServer> started =
+        rpc::StartServer({.listen = "127.0.0.1:0", .services = {hub_.get()}});
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = std::move(started->server);
+    port_ = started->port;
     stub_ = NewStub();
   }
 
@@ -375,11 +376,10 @@ class WatchHubTest : public ::testing::Test {
 
   // A stub on its own connection, with extra channel arguments.
   std::unique_ptr<v1::Feed::Stub> NewStub(
-      grpc::ChannelArguments args = grpc::ChannelArguments()) {
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    return v1::Feed::NewStub(
-        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
-                                  grpc::InsecureChannelCredentials(), args));
+      std::vector<std::pair<std::string, int>> extra_args = {}) {
+    return v1::Feed::NewStub(rpc::MakeChannel(
+        absl::StrCat("127.0.0.1:", port_),
+        {.own_connection = true, .extra_int_args = std::move(extra_args)}));
   }
 
   // The committer: state first, then the durable log, then the feed.
@@ -716,10 +716,9 @@ TEST_F(WatchHubTest, StalledWatcherIsResynchronisedWithoutSlowingOthers) {
 
   // A client that opens the stream and reads nothing: small receive window
   // so that the server's writes stall soon.
-  grpc::ChannelArguments small_window;
-  small_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  small_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
-  std::unique_ptr<v1::Feed::Stub> stalled_stub = NewStub(small_window);
+  std::unique_ptr<v1::Feed::Stub> stalled_stub =
+      NewStub({{GRPC_ARG_HTTP2_BDP_PROBE, 0},
+               {GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024}});
   WatchStream stalled(stalled_stub.get(), From(0), /*read_now=*/false);
   WatchStream healthy(stub_.get(), From(0));
   ASSERT_TRUE(healthy.WaitFor(HasSnapshotComplete()));
@@ -833,10 +832,9 @@ TEST_F(WatchHubTest, ShutdownCompletesWithAStalledWatcher) {
   WatchHubOptions options = QuietOptions();
   options.queue_limit = 4;
   StartHub(options);
-  grpc::ChannelArguments small_window;
-  small_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  small_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
-  std::unique_ptr<v1::Feed::Stub> stalled_stub = NewStub(small_window);
+  std::unique_ptr<v1::Feed::Stub> stalled_stub =
+      NewStub({{GRPC_ARG_HTTP2_BDP_PROBE, 0},
+               {GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024}});
   WatchStream stalled(stalled_stub.get(), From(0), /*read_now=*/false);
   ASSERT_TRUE(WaitUntil([&] { return hub_->watcher_count() == 1; }));
   for (uint64_t votes = 1; votes <= 200; ++votes) CommitVotes(votes, 200);
@@ -882,4 +880,4 @@ TEST_F(WatchHubTest, ClientCancellationMidStream) {
 }
 
 }  // namespace
-}  // namespace tally::aggregator
+}  // namespace tally::feed

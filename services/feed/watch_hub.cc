@@ -45,7 +45,7 @@
 // Progress notifications carry the revision the watcher is caught up to:
 // the published revision once the fan-out has reached it (filtered-out
 // events count), never a revision whose event is still queued for it.
-#include "services/aggregator/watch_hub.h"
+#include "services/feed/watch_hub.h"
 
 #include <algorithm>
 #include <atomic>
@@ -63,7 +63,7 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/grpcpp.h"
 
-namespace tally::aggregator {
+namespace tally::feed {
 namespace {
 
 using ResponsePtr = std::shared_ptr<const v1::WatchResponse>;
@@ -882,4 +882,4 @@ grpc::ServerWriteReactor<v1::WatchResponse>* WatchHub::Watch(
   return watcher.get();
 }
 
-}  // namespace tally::aggregator
+}  // namespace tally::feed

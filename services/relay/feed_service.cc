@@ -1,4 +1,4 @@
-#include "services/relay/relay_feed.h"
+#include "services/relay/feed_service.h"
 
 #include <algorithm>
 #include <string>
@@ -20,14 +20,14 @@ class RefusedReactor final
 
 }  // namespace
 
-RelayFeed::RelayFeed(RelayState* state, aggregator::WatchHubOptions options,
-                     absl::Duration ahead_wait)
+FeedService::FeedService(RelayState* state, feed::WatchHubOptions options,
+                         absl::Duration ahead_wait)
     : state_(state), options_(std::move(options)), ahead_wait_(ahead_wait) {}
 
-RelayFeed::~RelayFeed() { Shutdown(); }
+FeedService::~FeedService() { Shutdown(); }
 
-void RelayFeed::Install() {
-  auto hub = std::make_shared<aggregator::WatchHub>(
+void FeedService::Install() {
+  auto hub = std::make_shared<feed::WatchHub>(
       state_, [state = state_] { return state->Snapshot(); },
       state_->revision(), options_);
   absl::MutexLock lock(&mu_);
@@ -36,8 +36,8 @@ void RelayFeed::Install() {
   hub_ = std::move(hub);
 }
 
-void RelayFeed::Withdraw() {
-  std::shared_ptr<aggregator::WatchHub> old;
+void FeedService::Withdraw() {
+  std::shared_ptr<feed::WatchHub> old;
   {
     absl::MutexLock lock(&mu_);
     old = std::move(hub_);
@@ -50,8 +50,8 @@ void RelayFeed::Withdraw() {
   old_resyncs_ += old->resync_count();
 }
 
-void RelayFeed::Publish(std::shared_ptr<const v1::Event> event) {
-  std::shared_ptr<aggregator::WatchHub> current = hub();
+void FeedService::Publish(std::shared_ptr<const v1::Event> event) {
+  std::shared_ptr<feed::WatchHub> current = hub();
   if (current == nullptr) return;
   const uint64_t revision = event->revision();
   current->Publish(std::move(event));
@@ -59,7 +59,7 @@ void RelayFeed::Publish(std::shared_ptr<const v1::Event> event) {
   if (hub_ == current) published_ = std::max(published_, revision);
 }
 
-void RelayFeed::Shutdown() {
+void FeedService::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     shut_down_ = true;
@@ -67,26 +67,26 @@ void RelayFeed::Shutdown() {
   Withdraw();
 }
 
-size_t RelayFeed::watcher_count() const {
-  std::shared_ptr<aggregator::WatchHub> current = hub();
+size_t FeedService::watcher_count() const {
+  std::shared_ptr<feed::WatchHub> current = hub();
   return current == nullptr ? 0 : current->watcher_count();
 }
 
-uint64_t RelayFeed::resync_count() const {
-  std::shared_ptr<aggregator::WatchHub> current = hub();
+uint64_t FeedService::resync_count() const {
+  std::shared_ptr<feed::WatchHub> current = hub();
   absl::MutexLock lock(&mu_);
   return old_resyncs_ + (current == nullptr ? 0 : current->resync_count());
 }
 
-std::shared_ptr<aggregator::WatchHub> RelayFeed::hub() const {
+std::shared_ptr<feed::WatchHub> FeedService::hub() const {
   absl::MutexLock lock(&mu_);
   return hub_;
 }
 
-grpc::ServerWriteReactor<v1::WatchResponse>* RelayFeed::Watch(
+grpc::ServerWriteReactor<v1::WatchResponse>* FeedService::Watch(
     grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
   const uint64_t from = request->from_revision();
-  std::shared_ptr<aggregator::WatchHub> current;
+  std::shared_ptr<feed::WatchHub> current;
   {
     // Resuming with a revision learnt from the aggregator or a faster relay:
     // give this relay a moment to receive it. Past that the hub refuses it
