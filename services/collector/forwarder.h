@@ -1,6 +1,6 @@
-// The forwarder (DESIGN.md section 2): streams the outbox to the
-// aggregator's Ingest and deletes entries only once the aggregator has
-// acknowledged them as durable. On any error it reconnects with
+// The forwarder (docs/ARCHITECTURE.md, "The collectors"): streams the outbox
+// to the aggregator's Ingest and deletes entries only once the aggregator
+// has acknowledged them as durable. On any error it reconnects with
 // exponential backoff and resumes after the aggregator's last applied
 // sequence, so an outage only grows the outbox.
 #ifndef TALLY_SERVICES_COLLECTOR_FORWARDER_H_

@@ -1,8 +1,9 @@
-// Group commit of submissions (DESIGN.md section 2): every Submit and
-// SubmitStream call hands its validated protocols to one writer thread,
-// which classifies them against the newest version accepted here
-// (duplicate, stale, conflict, accepted) and appends everything accepted in
-// a round to the outbox in one synced WriteBatch. Only then does it answer.
+// Group commit of submissions (docs/ARCHITECTURE.md, "The collectors",
+// durable outbox): every Submit and SubmitStream call hands its validated
+// protocols to one writer thread, which classifies them against the newest
+// version accepted here (duplicate, stale, conflict, accepted) and appends
+// everything accepted in a round to the outbox in one synced WriteBatch.
+// Only then does it answer.
 #ifndef TALLY_SERVICES_COLLECTOR_OUTBOX_WRITER_H_
 #define TALLY_SERVICES_COLLECTOR_OUTBOX_WRITER_H_
 
