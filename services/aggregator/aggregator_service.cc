@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/echo.h"
 #include "services/domain/definition_digest.h"
 #include "services/domain/protocol_digest.h"
 #include "services/domain/scope_text.h"
@@ -17,6 +18,9 @@ namespace tally::aggregator {
 
 namespace {
 
+// Longest collector id a hello may carry.
+constexpr size_t kMaxCollectorIdBytes = 128;
+
 grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
                                 const grpc::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -25,9 +29,9 @@ grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
 }
 
 grpc::Status ContestNotFound(const std::string& contest_id) {
-  return grpc::Status(
-      grpc::StatusCode::NOT_FOUND,
-      absl::StrCat("contest \"", contest_id, "\" is not in the election"));
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("contest ", common::QuoteEcho(contest_id),
+                                   " is not in the election"));
 }
 
 bool ScopeGiven(const v1::Scope& scope) {
@@ -143,10 +147,21 @@ class AggregatorService::IngestStream
                            "hello.collector_id is required"));
       return;
     }
+    // The id keys the collector's cursor and provenance: an identifier, not
+    // a document.
+    if (hello.collector_id().size() > kMaxCollectorIdBytes) {
+      EndWith(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("hello.collector_id ",
+                       common::QuoteEcho(hello.collector_id()),
+                       " is longer than ", kMaxCollectorIdBytes, " bytes")));
+      return;
+    }
     if (service_->state_->index().FindRegion(hello.region_id()) == nullptr) {
-      EndWith(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           absl::StrCat("hello.region_id \"", hello.region_id(),
-                                        "\" is not a region of the election")));
+      EndWith(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("hello.region_id ", common::QuoteEcho(hello.region_id()),
+                       " is not a region of the election")));
       return;
     }
     collector_id_ = hello.collector_id();
@@ -179,8 +194,9 @@ class AggregatorService::IngestStream
           absl::StrCat("certificate identity \"", bound.identity,
                        "\" may submit only as collector \"", bound.collector_id,
                        "\" for region \"", bound.region_id,
-                       "\", not as collector \"", hello.collector_id(),
-                       "\" for region \"", hello.region_id(), "\""));
+                       "\", not as collector ",
+                       common::QuoteEcho(hello.collector_id()), " for region ",
+                       common::QuoteEcho(hello.region_id())));
     }
     return grpc::Status::OK;
   }
@@ -401,7 +417,7 @@ void AggregatorService::RecordStreamError(const grpc::Status& status,
   obs::LogWarning("ingest stream refused",
                   {{"code", code},
                    {"peer", peer},
-                   {"collector", collector_id},
+                   {"collector", common::Echo(collector_id)},
                    {"reason", status.error_message()}});
 }
 
@@ -454,10 +470,11 @@ grpc::ServerUnaryReactor* AggregatorService::GetResults(
         if (request->contest_id().empty()) continue;  // not this contest's
         return Reply(
             context,
-            grpc::Status(grpc::StatusCode::NOT_FOUND,
-                         absl::StrCat("contest \"", request->contest_id(),
-                                      "\" has no totals for scope ",
-                                      ScopeText(request->scope()))));
+            grpc::Status(
+                grpc::StatusCode::NOT_FOUND,
+                absl::StrCat("contest \"", request->contest_id(),
+                             "\" has no totals for scope ",
+                             common::Echo(ScopeText(request->scope())))));
       }
       entries.push_back(*entry);
     } else {

@@ -10,9 +10,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "services/common/echo.h"
 #include "services/domain/seat_allocation.h"
 
 namespace tally {
@@ -24,10 +24,6 @@ constexpr uint64_t kMaxVoters = uint64_t{1} << 40;
 constexpr uint32_t kMaxSeats = uint32_t{1} << 20;
 
 constexpr absl::string_view kIdPattern = "[a-z0-9][a-z0-9-]*";
-
-std::string Quote(absl::string_view text) {
-  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-}
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -97,7 +93,7 @@ bool IsColour(absl::string_view text) {
 // `kind[i] (id "x")`, or `kind[i]` when the id is empty.
 std::string EntryLabel(absl::string_view kind, int i, absl::string_view id) {
   if (id.empty()) return absl::StrCat(kind, "[", i, "]");
-  return absl::StrCat(kind, "[", i, "] (id ", Quote(id), ")");
+  return absl::StrCat(kind, "[", i, "] (id ", common::QuoteEcho(id), ")");
 }
 
 bool IsListMethod(v1::AllocationMethod method) {
@@ -153,15 +149,15 @@ class DefinitionChecker {
     if (d_.date().empty()) {
       Add(kWhere, "date is required");
     } else if (!IsCalendarDate(d_.date())) {
-      Add(kWhere, absl::StrCat("date ", Quote(d_.date()),
+      Add(kWhere, absl::StrCat("date ", common::QuoteEcho(d_.date()),
                                " is not a valid calendar date (YYYY-MM-DD)"));
     }
     if (d_.time_zone().empty()) Add(kWhere, "time_zone is required");
     if (!d_.polls_close_local_time().empty() &&
         !IsClockTime(d_.polls_close_local_time())) {
-      Add(kWhere,
-          absl::StrCat("polls_close_local_time ",
-                       Quote(d_.polls_close_local_time()), " is not HH:MM"));
+      Add(kWhere, absl::StrCat("polls_close_local_time ",
+                               common::QuoteEcho(d_.polls_close_local_time()),
+                               " is not HH:MM"));
     }
     if (d_.regions().empty()) Add(kWhere, "at least one region is required");
     if (d_.stations().empty()) {
@@ -214,8 +210,9 @@ class DefinitionChecker {
       if (district.region_id().empty()) {
         Add(where, "region_id is required");
       } else if (RegionOf(district) == nullptr) {
-        Add(where, absl::StrCat("region_id ", Quote(district.region_id()),
-                                " is not a defined region"));
+        Add(where,
+            absl::StrCat("region_id ", common::QuoteEcho(district.region_id()),
+                         " is not a defined region"));
       }
     }
   }
@@ -247,8 +244,9 @@ class DefinitionChecker {
       if (station.region_id().empty()) {
         Add(where, "region_id is required");
       } else if (!region_known) {
-        Add(where, absl::StrCat("region_id ", Quote(station.region_id()),
-                                " is not a defined region"));
+        Add(where,
+            absl::StrCat("region_id ", common::QuoteEcho(station.region_id()),
+                         " is not a defined region"));
       }
       CheckStationDistrict(where, station, region_known, district_contest);
       if (station.registered_voters() == 0) {
@@ -277,15 +275,16 @@ class DefinitionChecker {
     if (station.district_id().empty()) {
       if (district_contest != nullptr) {
         Add(where, absl::StrCat("district_id is required because contest ",
-                                Quote(district_contest->id()),
+                                common::QuoteEcho(district_contest->id()),
                                 " is a district contest"));
       }
       return;
     }
     const auto it = districts_.find(station.district_id());
     if (it == districts_.end()) {
-      Add(where, absl::StrCat("district_id ", Quote(station.district_id()),
-                              " is not a defined district"));
+      Add(where,
+          absl::StrCat("district_id ", common::QuoteEcho(station.district_id()),
+                       " is not a defined district"));
       return;
     }
     ++district_stations_[station.district_id()];
@@ -293,10 +292,12 @@ class DefinitionChecker {
     // With either region undefined the problem is already reported.
     if (!region_known || RegionOf(district) == nullptr) return;
     if (district.region_id() != station.region_id()) {
-      Add(where, absl::StrCat("district_id ", Quote(station.district_id()),
-                              " lies in region ", Quote(district.region_id()),
-                              ", not in the station's region ",
-                              Quote(station.region_id())));
+      Add(where,
+          absl::StrCat("district_id ", common::QuoteEcho(station.district_id()),
+                       " lies in region ",
+                       common::QuoteEcho(district.region_id()),
+                       ", not in the station's region ",
+                       common::QuoteEcho(station.region_id())));
     }
   }
 
@@ -373,13 +374,13 @@ class DefinitionChecker {
     const absl::StatusOr<Rational> share = seats::ParsePercent(text);
     if (!share.ok()) {
       Add(where, absl::StrCat(
-                     "rule.threshold_percent ", Quote(text),
+                     "rule.threshold_percent ", common::QuoteEcho(text),
                      " is not a valid percentage: ", share.status().message()));
       return;
     }
     if (share->num > share->den) {
-      Add(where,
-          absl::StrCat("rule.threshold_percent ", Quote(text), " exceeds 100"));
+      Add(where, absl::StrCat("rule.threshold_percent ",
+                              common::QuoteEcho(text), " exceeds 100"));
       return;
     }
     // An unset or unknown kind is reported on its own.
@@ -397,11 +398,13 @@ class DefinitionChecker {
                             const v1::Contest& contest) {
     if (contest.district_id().empty()) return;
     if (!districts_.contains(contest.district_id())) {
-      Add(where, absl::StrCat("district_id ", Quote(contest.district_id()),
-                              " is not a defined district"));
+      Add(where,
+          absl::StrCat("district_id ", common::QuoteEcho(contest.district_id()),
+                       " is not a defined district"));
     } else if (!district_stations_.contains(contest.district_id())) {
-      Add(where, absl::StrCat("district ", Quote(contest.district_id()),
-                              " has no polling stations"));
+      Add(where,
+          absl::StrCat("district ", common::QuoteEcho(contest.district_id()),
+                       " has no polling stations"));
     }
   }
 
@@ -425,7 +428,8 @@ class DefinitionChecker {
       if (choice.name().empty()) Add(choice_where, "name is required");
       if (!choice.colour().empty() && !IsColour(choice.colour())) {
         Add(choice_where,
-            absl::StrCat("colour ", Quote(choice.colour()), " is not #rrggbb"));
+            absl::StrCat("colour ", common::QuoteEcho(choice.colour()),
+                         " is not #rrggbb"));
       }
     }
   }

@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/common/echo.h"
 
 namespace tally {
 namespace {
@@ -25,8 +25,8 @@ std::string OneLine(const std::string& message) {
   if (absl::StripAsciiWhitespace(input).empty()) return std::string(reason);
   const size_t caret = std::min(lines[2].find('^'), input.size());
   const size_t begin = caret > 20 ? caret - 20 : 0;
-  return absl::StrCat(reason, " at column ", caret + 1, " near \"",
-                      absl::CHexEscape(input.substr(begin, 40)), "\"");
+  return absl::StrCat(reason, " at column ", caret + 1, " near ",
+                      common::QuoteEcho(input.substr(begin, 40)));
 }
 
 }  // namespace

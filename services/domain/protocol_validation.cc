@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "services/common/echo.h"
 #include "services/domain/protocol_digest.h"
 
 namespace tally {
@@ -32,10 +32,6 @@ namespace {
 // Every count a protocol may carry; keeps all sums and the exact seat
 // arithmetic far from 64-bit overflow (see services/domain/rational.h).
 constexpr uint64_t kMaxCount = uint64_t{1} << 40;
-
-std::string Quote(absl::string_view text) {
-  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-}
 
 uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
   return b > std::numeric_limits<uint64_t>::max() - a
@@ -97,9 +93,10 @@ const v1::PollingStation* CheckIdentity(const ElectionIndex& index,
   }
   const ContestInfo* info = index.FindContest(protocol.contest_id());
   if (info == nullptr) {
-    verdict->Reject(StatusCode::kNotFound, "unknown_contest", "contest_id",
-                    absl::StrCat("contest ", Quote(protocol.contest_id()),
-                                 " is not defined in the election"));
+    verdict->Reject(
+        StatusCode::kNotFound, "unknown_contest", "contest_id",
+        absl::StrCat("contest ", common::QuoteEcho(protocol.contest_id()),
+                     " is not defined in the election"));
     return nullptr;
   }
   if (protocol.station_id() == 0) {
@@ -119,9 +116,9 @@ const v1::PollingStation* CheckIdentity(const ElectionIndex& index,
     verdict->Reject(
         StatusCode::kPermissionDenied, "station_outside_region", "station_id",
         absl::StrCat("station ", station->id(), " belongs to region ",
-                     Quote(station->region_id()),
+                     common::QuoteEcho(station->region_id()),
                      ", not to the caller's region ",
-                     Quote(context.caller_region_id)));
+                     common::QuoteEcho(context.caller_region_id)));
     return nullptr;
   }
   const v1::Contest& contest = *info->contest;
@@ -129,9 +126,10 @@ const v1::PollingStation* CheckIdentity(const ElectionIndex& index,
     verdict->Reject(
         StatusCode::kInvalidArgument, "station_not_in_contest", "station_id",
         absl::StrCat("station ", station->id(), " (district ",
-                     Quote(station->district_id()),
-                     ") does not vote in contest ", Quote(contest.id()),
-                     " (district ", Quote(contest.district_id()), ")"));
+                     common::QuoteEcho(station->district_id()),
+                     ") does not vote in contest ",
+                     common::QuoteEcho(contest.id()), " (district ",
+                     common::QuoteEcho(contest.district_id()), ")"));
     return nullptr;
   }
   *contest_info = info;
@@ -174,19 +172,20 @@ void CheckVoteLines(const ContestInfo& info,
     // The field name is built only for a finding: this runs for every vote
     // line of every protocol.
     if (known && !repeated && line.votes() <= kMaxCount) continue;
-    const std::string field =
-        absl::StrCat("votes[choice_id=", line.choice_id(), "]");
+    const std::string field = absl::StrCat(
+        "votes[choice_id=",
+        common::Echo(line.choice_id(), common::kMaxEchoInFieldBytes), "]");
     if (!known) {
-      verdict->Reject(absl::StatusCode::kInvalidArgument, "unknown_choice",
-                      field,
-                      absl::StrCat("choice ", Quote(line.choice_id()),
-                                   " is not on the ballot of contest ",
-                                   Quote(info.contest->id())));
+      verdict->Reject(
+          absl::StatusCode::kInvalidArgument, "unknown_choice", field,
+          absl::StrCat("choice ", common::QuoteEcho(line.choice_id()),
+                       " is not on the ballot of contest ",
+                       common::QuoteEcho(info.contest->id())));
     } else if (repeated) {
-      verdict->Reject(absl::StatusCode::kInvalidArgument, "repeated_choice",
-                      field,
-                      absl::StrCat("choice ", Quote(line.choice_id()),
-                                   " appears more than once"));
+      verdict->Reject(
+          absl::StatusCode::kInvalidArgument, "repeated_choice", field,
+          absl::StrCat("choice ", common::QuoteEcho(line.choice_id()),
+                       " appears more than once"));
     }
     CheckCount(field, line.votes(), verdict);
   }
@@ -207,12 +206,18 @@ void CheckForm(const ContestInfo& info, const v1::StationProtocol& protocol,
         absl::StatusCode::kInvalidArgument, "against_all_not_on_ballot",
         "accounting.against_all",
         absl::StrCat("against_all is ", protocol.accounting().against_all(),
-                     " but contest ", Quote(info.contest->id()),
+                     " but contest ", common::QuoteEcho(info.contest->id()),
                      " has no \"against all\" line on the ballot"));
   }
   if (!protocol.digest().empty()) {
     const std::string computed = ProtocolDigest(protocol);
-    if (protocol.digest() != computed) {
+    if (protocol.digest().size() != computed.size()) {
+      // Not a digest at all: say so instead of echoing it.
+      verdict->Reject(
+          absl::StatusCode::kInvalidArgument, "digest_mismatch", "digest",
+          absl::StrCat("supplied digest has ", protocol.digest().size(),
+                       " bytes, not the ", computed.size(), " of SHA-256"));
+    } else if (protocol.digest() != computed) {
       verdict->Reject(
           absl::StatusCode::kInvalidArgument, "digest_mismatch", "digest",
           absl::StrCat("supplied digest ", HexEncode(protocol.digest()),

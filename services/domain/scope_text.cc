@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "services/common/echo.h"
 
 namespace tally {
 
@@ -32,8 +33,9 @@ absl::StatusOr<v1::Scope> ParseScope(absl::string_view text) {
     id = "";
   }
   if (id.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "scope \"", text, "\" must be national, region/<id> or district/<id>"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope ", common::QuoteEcho(text),
+                     " must be national, region/<id> or district/<id>"));
   }
   scope.set_id(std::string(id));
   return scope;

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/echo.h"
 #include "services/domain/scope_text.h"
 
 namespace tally::gateway {
@@ -42,9 +43,9 @@ absl::StatusOr<bool> Flag(const QueryParams& params, const std::string& name) {
   const std::string text = absl::AsciiStrToLower(**value);
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
-  return absl::InvalidArgumentError(
-      absl::StrCat("query parameter ", name, " must be true or false, not \"",
-                   **value, "\""));
+  return absl::InvalidArgumentError(absl::StrCat("query parameter ", name,
+                                                 " must be true or false, not ",
+                                                 common::QuoteEcho(**value)));
 }
 
 absl::StatusOr<v1::Scope> ScopeParam(const std::string& text) {
@@ -61,9 +62,9 @@ absl::StatusOr<uint64_t> Revision(const std::string& what,
   uint64_t revision = 0;
   if (!absl::SimpleAtoi(text, &revision) || text.front() == '+' ||
       text.front() == '-') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " must be a revision (a non-negative integer), not \"", text,
-        "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " must be a revision (a non-negative integer), not ",
+                     common::QuoteEcho(text)));
   }
   return revision;
 }

@@ -12,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "httplib.h"
+#include "services/common/echo.h"
 #include "services/gateway/http_json.h"
 #include "services/gateway/query_params.h"
 #include "services/gateway/static_files.h"
@@ -104,7 +105,7 @@ void GatewayServer::Parts::Route(const httplib::Request& request,
   if (request.method != "GET" && !head) {
     response.set_header("Allow", "GET, HEAD");
     SetJsonError(response, 405,
-                 absl::StrCat("method ", request.method,
+                 absl::StrCat("method ", common::Echo(request.method),
                               " not allowed: the gateway is read-only"));
     return;
   }
@@ -120,7 +121,7 @@ void GatewayServer::Parts::Route(const httplib::Request& request,
   if (path == "/healthz") return Health(response);
   if (path == "/v1" || absl::StartsWith(path, "/v1/")) {
     return SetJsonError(response, 404,
-                        absl::StrCat("no endpoint ", path,
+                        absl::StrCat("no endpoint ", common::Echo(path),
                                      "; the API has /v1/election, "
                                      "/v1/results and /v1/watch"));
   }

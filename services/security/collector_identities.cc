@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "grpc/grpc_security_constants.h"
+#include "services/common/echo.h"
 #include "services/security/flag_file.h"
 
 namespace tally::security {
@@ -73,9 +74,13 @@ absl::StatusOr<CollectorIdentity> CollectorIdentities::Authorize(
     auto it = entries_.find(name);
     if (it != entries_.end()) return it->second;
   }
-  return absl::PermissionDeniedError(
-      absl::StrCat("certificate identity \"", absl::StrJoin(names, "\", \""),
-                   "\" is not in the aggregator's --collector_identities"));
+  std::vector<std::string> quoted;
+  for (const std::string& name : names) {
+    quoted.push_back(common::QuoteEcho(name));
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "certificate identity ", common::Echo(absl::StrJoin(quoted, ", ")),
+      " is not in the aggregator's --collector_identities"));
 }
 
 }  // namespace tally::security

@@ -372,6 +372,42 @@ TEST_F(GatewayTest, BadParametersAreNamedAndUnknownContestIsNotFound) {
   EXPECT_EQ(post->status, 405);
 }
 
+// A huge query parameter comes back with its own status and an error that
+// quotes at most about a hundred bytes of it.
+TEST_F(GatewayTest, HugeQueryParametersGetShortErrors) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  constexpr size_t kShortBody = 300;
+  // Within the URI limit of the HTTP server (8 KiB).
+  const std::string huge(6000, 'x');
+  struct Case {
+    std::string path;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/results?contest=" + huge, 404},
+      {absl::StrCat("/v1/results?contest=", kList, "&scope=region/", huge),
+       404},
+      {"/v1/results?scope=" + huge, 400},
+      {"/v1/election?include_stations=" + huge, 400},
+      {"/v1/watch?from_revision=" + huge, 400},
+      {"/v1/" + huge, 404},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path.substr(0, 40));
+    httplib::Result result = Get(c.path);
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    EXPECT_EQ(result->status, c.status) << result->body.substr(0, 1000);
+    EXPECT_LT(result->body.size(), kShortBody) << result->body.substr(0, 1000);
+  }
+  // Beyond it, the HTTP server refuses the request line itself.
+  httplib::Result too_long =
+      Get("/v1/results?contest=" + std::string(100 * 1024, 'x'));
+  ASSERT_TRUE(too_long) << httplib::to_string(too_long.error());
+  EXPECT_EQ(too_long->status, 414);
+  EXPECT_LT(too_long->body.size(), kShortBody);
+}
+
 TEST_F(GatewayTest, WatchStreamsSnapshotThenEventsWithRevisionIds) {
   ASSERT_NO_FATAL_FAILURE(StartAggregator());
   ASSERT_NO_FATAL_FAILURE(StartGateway());

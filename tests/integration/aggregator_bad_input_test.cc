@@ -549,5 +549,95 @@ TEST_F(BadInputTest, ReadsOfUnknownContestOrStationAreNotFound) {
   EXPECT_EQ(known->station().id(), region_stations_.front()->id());
 }
 
+// A caller's text is quoted at most a hundred or so bytes in any status:
+// a 100 KB id must come back with its own code and a short message (an
+// echo of it whole would exceed gRPC's metadata limit, and the client
+// would see RESOURCE_EXHAUSTED instead).
+constexpr size_t kShortMessage = 300;
+const std::string& Huge() {
+  static const std::string* const huge = new std::string(100 * 1024, 'x');
+  return *huge;
+}
+
+TEST_F(BadInputTest, HugeIdsInReadsAreNotFoundWithShortMessages) {
+  StartAggregator();
+  v1::GetResultsRequest results;
+  results.set_contest_id(Huge());
+  v1::GetResultsResponse results_response;
+  grpc::Status status = stub_->GetResults(
+      testing::DeadlineContext(kCallTimeout).get(), results, &results_response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(status.error_message().size(), kShortMessage)
+      << status.error_message().substr(0, 1000);
+  EXPECT_THAT(status.error_message(), HasSubstr("(102400 bytes)"));
+
+  // A region scope of a known contest with a huge id.
+  results.set_contest_id(kList);
+  results.mutable_scope()->set_kind(v1::SCOPE_KIND_REGION);
+  results.mutable_scope()->set_id(Huge());
+  status = stub_->GetResults(testing::DeadlineContext(kCallTimeout).get(),
+                             results, &results_response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(status.error_message().size(), kShortMessage);
+
+  absl::StatusOr<v1::GetStationResponse> station =
+      Station(region_stations_.front()->id(), Huge());
+  ASSERT_FALSE(station.ok());
+  EXPECT_EQ(station.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(station.status().message().size(), kShortMessage);
+}
+
+TEST_F(BadInputTest, HugeHelloFieldsAreInvalidWithShortMessages) {
+  StartAggregator();
+  absl::StatusOr<std::unique_ptr<IngestSession>> session =
+      IngestSession::Open(address(), kCollector, Huge(), kCallTimeout);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(session.status().message().size(), kShortMessage);
+  EXPECT_THAT(session.status().message(), HasSubstr("region_id"));
+
+  // A collector id is an identifier, not a document.
+  session = IngestSession::Open(address(), Huge(), kRegion, kCallTimeout);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(session.status().message().size(), kShortMessage);
+  EXPECT_THAT(session.status().message(), HasSubstr("collector_id"));
+  EXPECT_THAT(session.status().message(), HasSubstr("128 bytes"));
+}
+
+TEST_F(BadInputTest, HugeProtocolFieldsAreRefusedWithShortMessages) {
+  StartAggregator();
+  v1::StationProtocol contest = ListProtocol(2);
+  contest.set_contest_id(Huge());
+  v1::StationProtocol choice = ListProtocol(2);
+  v1::ChoiceVotes* line = choice.add_votes();
+  line->set_choice_id(Huge());
+  line->set_votes(0);
+  v1::StationProtocol digest = ListProtocol(2);
+  digest.set_digest(Huge());
+  const absl::StatusCode codes[] = {absl::StatusCode::kNotFound,
+                                    absl::StatusCode::kInvalidArgument,
+                                    absl::StatusCode::kInvalidArgument};
+  absl::StatusOr<std::unique_ptr<IngestSession>> session = Open();
+  ASSERT_TRUE(session.ok()) << session.status();
+  absl::StatusOr<v1::IngestAck> ack =
+      (*session)->Send(testing::Entries({contest, choice, digest}, 1));
+  ASSERT_TRUE(ack.ok()) << ack.status().code();
+  ASSERT_EQ(ack->results_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    const v1::ProtocolResult& result = ack->results(i);
+    EXPECT_EQ(result.outcome(), v1::OUTCOME_REJECTED);
+    EXPECT_EQ(result.status_code(), Code(codes[i])) << result.message();
+    EXPECT_LT(result.message().size(), kShortMessage) << result.message();
+    for (const v1::Finding& finding : result.findings()) {
+      EXPECT_LT(finding.field().size() + finding.message().size(),
+                kShortMessage)
+          << finding.field() << ": " << finding.message();
+    }
+  }
+  EXPECT_TRUE((*session)->Close().ok());
+  ExpectNothingStored(contest.station_id(), kList);
+}
+
 }  // namespace
 }  // namespace tally

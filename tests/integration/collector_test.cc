@@ -275,6 +275,47 @@ TEST_F(CollectorTest, RefusesStationsOfOtherRegionsAndBadProtocols) {
   EXPECT_EQ(collector->last_seq(), 0u);
 }
 
+// A 100 KB field comes back with its own code and a message of a few
+// hundred bytes: the collector quotes at most about a hundred bytes of it
+// (echoed whole, the status would exceed gRPC's metadata limit and the
+// client would see RESOURCE_EXHAUSTED instead).
+TEST_F(CollectorTest, HugeFieldsAreRefusedWithShortMessages) {
+  constexpr size_t kShortMessage = 300;
+  const std::string huge(100 * 1024, 'x');
+  v1::StationProtocol contest = mine_[0];
+  contest.set_contest_id(huge);
+  v1::StationProtocol choice = mine_[0];
+  v1::ChoiceVotes* line = choice.add_votes();
+  line->set_choice_id(huge);
+  line->set_votes(1);
+  v1::StationProtocol digest = mine_[0];
+  digest.set_digest(huge);
+  const std::vector<std::pair<v1::StationProtocol, grpc::StatusCode>> cases = {
+      {contest, grpc::StatusCode::NOT_FOUND},
+      {choice, grpc::StatusCode::INVALID_ARGUMENT},
+      {digest, grpc::StatusCode::INVALID_ARGUMENT},
+  };
+  for (const auto& [bad, code] : cases) {
+    v1::SubmitResponse response;
+    const grpc::Status status = Submit(bad, &response);
+    EXPECT_EQ(status.error_code(), code) << status.error_message();
+    EXPECT_LT(status.error_message().size(), kShortMessage)
+        << status.error_message().substr(0, 1000);
+  }
+  // In a stream, each verdict carries its own short message.
+  const v1::SubmitStreamResponse stream =
+      SubmitStream({contest, choice, digest});
+  ASSERT_EQ(stream.results_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(stream.results(i).status_code(),
+              static_cast<int32_t>(cases[i].second));
+    EXPECT_LT(stream.results(i).message().size(), kShortMessage);
+  }
+  absl::StatusOr<v1::CollectorStatus> collector = Status();
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  EXPECT_EQ(collector->last_seq(), 0u);
+}
+
 TEST_F(CollectorTest, AnswersDuplicateStaleAndConflictLocally) {
   v1::StationProtocol v2 = mine_[0];
   v2.set_version(2);

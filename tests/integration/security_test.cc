@@ -247,6 +247,22 @@ TEST_F(SecurityTest, CollectorCertificateIsBoundToItsRegion) {
       << ack->results(1).message();
 }
 
+// A hello claiming a 100 KB collector id is refused for what it is (not
+// the certificate's identity) with a short message.
+TEST_F(SecurityTest, HugeHelloClaimIsPermissionDeniedWithAShortMessage) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  const std::string a = "collector-" + fixture->region_a;
+  absl::StatusOr<std::unique_ptr<testing::IngestSession>> claim =
+      testing::IngestSession::Open(aggregator_->address,
+                                   std::string(100 * 1024, 'x'),
+                                   fixture->region_a, kCallTimeout, Tls(a));
+  ASSERT_FALSE(claim.ok());
+  EXPECT_EQ(claim.status().code(), absl::StatusCode::kPermissionDenied)
+      << claim.status().message().substr(0, 1000);
+  EXPECT_LT(claim.status().message().size(), 300u);
+  EXPECT_THAT(claim.status().message(), HasSubstr(a));
+}
+
 TEST_F(SecurityTest, IngestRefusesCallersWithoutAValidCertificate) {
   ASSERT_NO_FATAL_FAILURE(StartAggregator());
   const std::string a = "collector-" + fixture->region_a;
