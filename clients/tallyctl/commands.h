@@ -57,11 +57,14 @@ struct SubmitTally {
 // already holds, so a retried chunk may count earlier acceptances as
 // duplicates). Adds the verdicts to `tally`; returns the last failure when a
 // chunk could not be delivered. `on_chunk` (may be empty) runs after every
-// delivered chunk. Defined in submit_command.cc.
-grpc::Status SubmitProtocols(v1::Collector::Stub& stub,
-                             const std::vector<v1::StationProtocol>& protocols,
-                             size_t chunk_size, SubmitTally* tally,
-                             const std::function<void()>& on_chunk);
+// delivered chunk; `on_retry` (may be empty) before every retry, with the
+// failure and the attempt that comes next. Defined in submit_command.cc.
+grpc::Status SubmitProtocols(
+    v1::Collector::Stub& stub,
+    const std::vector<v1::StationProtocol>& protocols, size_t chunk_size,
+    SubmitTally* tally, const std::function<void()>& on_chunk,
+    const std::function<void(const grpc::Status&, uint32_t next_attempt,
+                             uint32_t max_attempts)>& on_retry = nullptr);
 
 }  // namespace tally::cli
 

@@ -3,11 +3,13 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "clients/tallyctl/client_flags.h"
 #include "clients/tallyctl/commands.h"
 #include "services/rpc/channel.h"
 #include "services/rpc/status.h"
+#include "services/rpc/unreachable.h"
 #include "services/security/station_tokens.h"
 #include "services/security/tls_credentials.h"
 #include "services/security/tls_flags.h"
@@ -77,7 +79,32 @@ std::unique_ptr<grpc::ClientContext> CallContext() {
   return CallContext(absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
 }
 
-int ReportFailure(const std::string& command, const grpc::Status& status) {
+ServerRef AggregatorRef(const std::string& what) {
+  return ServerRef{what, absl::GetFlag(FLAGS_aggregator),
+                   "start one, or pass --aggregator HOST:PORT"};
+}
+
+std::optional<std::string> DescribeUnreachable(const grpc::Status& status,
+                                               const ServerRef& server,
+                                               grpc::Channel* channel) {
+  std::optional<rpc::Unreachable> unreachable = rpc::Diagnose(status, channel);
+  if (!unreachable.has_value()) return std::nullopt;
+  const std::string hint =
+      unreachable->kind == rpc::Unreachable::Kind::kTls
+          ? rpc::TlsHint(*unreachable, security::InsecureFromFlags())
+          : server.hint;
+  return absl::StrCat(
+      rpc::NoServerAt(server.what, server.address, *unreachable), "; ", hint);
+}
+
+int ReportFailure(const std::string& command, const grpc::Status& status,
+                  const ServerRef& server, grpc::Channel* channel) {
+  if (std::optional<std::string> unreachable =
+          DescribeUnreachable(status, server, channel)) {
+    std::fprintf(stderr, "tallyctl %s: %s\n", command.c_str(),
+                 unreachable->c_str());
+    return kExitFailure;
+  }
   std::fprintf(stderr, "tallyctl %s: %s: %s\n", command.c_str(),
                rpc::CodeName(status.error_code()).c_str(),
                status.error_message().c_str());

@@ -1,10 +1,13 @@
 // Channels and call contexts for tallyctl: an explicit deadline on every
 // call, message size and keepalive matched with the servers (services/rpc),
-// and gRPC statuses turned into exit codes and one-line errors.
+// and gRPC statuses turned into exit codes and one-line errors; a server
+// that cannot be reached is named with the address tried and what to
+// check.
 #ifndef TALLY_CLIENTS_TALLYCTL_GRPC_CLIENT_H_
 #define TALLY_CLIENTS_TALLYCTL_GRPC_CLIENT_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -30,10 +33,35 @@ void AddStationToken(grpc::ClientContext* context);
 std::unique_ptr<grpc::ClientContext> CallContext();
 std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration timeout);
 
-// Prints "tallyctl <command>: <code>: <message>" and returns the exit code:
-// 2 for the caller's mistakes (INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE,
-// PERMISSION_DENIED), 1 otherwise.
-int ReportFailure(const std::string& command, const grpc::Status& status);
+// A server a command talks to, as messages about it name it.
+struct ServerRef {
+  // What is expected there: "aggregator", "aggregator or relay",
+  // "collector for region astana".
+  std::string what;
+  std::string address;
+  // What to do when nothing answers there: "start one, or pass
+  // --aggregator HOST:PORT".
+  std::string hint;
+};
+
+// The aggregator of --aggregator (`what` for commands that also accept a
+// relay there).
+ServerRef AggregatorRef(const std::string& what = "aggregator");
+
+// When `status` says the call never reached `server`: "no aggregator at
+// 127.0.0.1:7400 (connection refused); start one, or pass --aggregator
+// HOST:PORT" (a TLS mismatch names the TLS flags to check instead);
+// nullopt when the server answered. `channel` is the call's.
+std::optional<std::string> DescribeUnreachable(const grpc::Status& status,
+                                               const ServerRef& server,
+                                               grpc::Channel* channel);
+
+// Prints "tallyctl <command>: " and then DescribeUnreachable's sentence, or
+// "<code>: <the server's message>", and returns the exit code: 2 for the
+// caller's mistakes (INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE,
+// PERMISSION_DENIED), 1 otherwise (an unreachable server included).
+int ReportFailure(const std::string& command, const grpc::Status& status,
+                  const ServerRef& server, grpc::Channel* channel);
 
 }  // namespace tally::cli
 

@@ -53,8 +53,9 @@ int UsageError(const std::string& command, const std::string& message) {
 int RunResults(const std::vector<std::string>& args) {
   if (args.size() > 1)
     return UsageError("results", "unexpected argument " + args[1]);
-  auto stub =
-      v1::Aggregator::NewStub(MakeChannel(absl::GetFlag(FLAGS_aggregator)));
+  const ServerRef server = AggregatorRef();
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
+  auto stub = v1::Aggregator::NewStub(channel);
   v1::GetResultsRequest request;
   request.set_contest_id(absl::GetFlag(FLAGS_contest));
   request.set_all_scopes(absl::GetFlag(FLAGS_all_scopes));
@@ -67,13 +68,17 @@ int RunResults(const std::vector<std::string>& args) {
   v1::GetResultsResponse response;
   grpc::Status status =
       stub->GetResults(CallContext().get(), request, &response);
-  if (!status.ok()) return ReportFailure("results", status);
+  if (!status.ok()) {
+    return ReportFailure("results", status, server, channel.get());
+  }
   if (absl::GetFlag(FLAGS_json)) return PrintJson(response);
 
   v1::GetElectionResponse election;
   status = stub->GetElection(CallContext().get(), v1::GetElectionRequest(),
                              &election);
-  if (!status.ok()) return ReportFailure("results", status);
+  if (!status.ok()) {
+    return ReportFailure("results", status, server, channel.get());
+  }
   const ElectionNames names(election.definition());
   std::printf("%s, revision %llu\n\n", names.definition().name().c_str(),
               static_cast<unsigned long long>(response.revision()));
@@ -107,15 +112,18 @@ int RunStation(const std::vector<std::string>& args) {
   if (args.size() != 2 || !absl::SimpleAtoi(args[1], &station_id)) {
     return UsageError("station", "usage: tallyctl station ID [--contest C]");
   }
-  auto stub =
-      v1::Aggregator::NewStub(MakeChannel(absl::GetFlag(FLAGS_aggregator)));
+  const ServerRef server = AggregatorRef();
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
+  auto stub = v1::Aggregator::NewStub(channel);
   v1::GetStationRequest request;
   request.set_station_id(station_id);
   request.set_contest_id(absl::GetFlag(FLAGS_contest));
   v1::GetStationResponse response;
   grpc::Status status =
       stub->GetStation(CallContext().get(), request, &response);
-  if (!status.ok()) return ReportFailure("station", status);
+  if (!status.ok()) {
+    return ReportFailure("station", status, server, channel.get());
+  }
   if (absl::GetFlag(FLAGS_json)) return PrintJson(response);
   const v1::PollingStation& station = response.station();
   std::printf("station %u %s, region %s, district %s, %llu registered%s\n",
@@ -217,13 +225,16 @@ int RunVerify(const std::vector<std::string>& args) {
     return UsageError("verify", "unexpected argument " + args[1]);
   const std::string dir = absl::GetFlag(FLAGS_db);
   if (!dir.empty()) return VerifyOffline(dir);
-  auto stub =
-      v1::Aggregator::NewStub(MakeChannel(absl::GetFlag(FLAGS_aggregator)));
+  const ServerRef server = AggregatorRef();
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
+  auto stub = v1::Aggregator::NewStub(channel);
   v1::VerifyResponse response;
   // Reading every stored protocol takes longer than a query.
   grpc::Status status = stub->Verify(CallContext(absl::Minutes(10)).get(),
                                      v1::VerifyRequest(), &response);
-  if (!status.ok()) return ReportFailure("verify", status);
+  if (!status.ok()) {
+    return ReportFailure("verify", status, server, channel.get());
+  }
   return PrintReport(response);
 }
 

@@ -200,6 +200,12 @@ absl::Status WriteNight(const std::string& dir,
   return absl::OkStatus();
 }
 
+// The flag the collectors' addresses came from, for messages.
+std::string CollectorsFlag() {
+  return absl::GetFlag(FLAGS_collectors_file).empty() ? "--collectors"
+                                                      : "--collectors_file";
+}
+
 // region -> HOST:PORT from --collectors and --collectors_file.
 absl::StatusOr<std::map<std::string, std::string>> CollectorAddresses() {
   std::vector<std::string> pairs =
@@ -235,10 +241,12 @@ struct RegionDriver {
   const RegionNight* night = nullptr;
   SubmitTally tally;
   grpc::Status failure;
+  std::shared_ptr<grpc::Channel> channel;
   std::atomic<uint64_t>* sent = nullptr;
 
   void Run(absl::Time start, double speed, size_t chunk_size) {
-    auto stub = v1::Collector::NewStub(MakeChannel(address));
+    channel = MakeChannel(address);
+    auto stub = v1::Collector::NewStub(channel);
     const size_t count = night->protocols.size();
     auto due = [&](size_t i) {
       return speed <= 0 ? start : start + night->delays[i] / speed;
@@ -324,9 +332,21 @@ int Drive(const std::map<std::string, RegionNight>& regions,
     tally.Add(driver->tally);
     if (!driver->failure.ok()) {
       delivered = false;
-      ReportFailure(absl::StrCat("simulate (region ", driver->region, " at ",
-                                 driver->address, ")"),
-                    driver->failure);
+      const ServerRef server{
+          absl::StrCat("collector for region ", driver->region),
+          driver->address,
+          absl::StrCat("start it, or correct region ", driver->region,
+                       "'s address in ", CollectorsFlag())};
+      // The sentence about an unreachable collector names the region and
+      // the address itself.
+      const bool unreachable =
+          DescribeUnreachable(driver->failure, server, driver->channel.get())
+              .has_value();
+      ReportFailure(unreachable
+                        ? std::string("simulate")
+                        : absl::StrCat("simulate (region ", driver->region,
+                                       " at ", driver->address, ")"),
+                    driver->failure, server, driver->channel.get());
     }
   }
   std::printf(

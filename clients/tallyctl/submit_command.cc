@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,8 +109,10 @@ class ProgressBar {
     std::fflush(stderr);
   }
   void Finish() const {
-    if (shown_ && total_ > 0) std::fputc('\n', stderr);
+    if (shown()) std::fputc('\n', stderr);
   }
+  // Whether a bar is on the terminal's current line.
+  bool shown() const { return shown_ && total_ > 0; }
 
  private:
   size_t total_;
@@ -156,10 +159,12 @@ void SubmitTally::Add(const SubmitTally& other) {
                     other.rejections.end());
 }
 
-grpc::Status SubmitProtocols(v1::Collector::Stub& stub,
-                             const std::vector<v1::StationProtocol>& protocols,
-                             size_t chunk_size, SubmitTally* tally,
-                             const std::function<void()>& on_chunk) {
+grpc::Status SubmitProtocols(
+    v1::Collector::Stub& stub,
+    const std::vector<v1::StationProtocol>& protocols, size_t chunk_size,
+    SubmitTally* tally, const std::function<void()>& on_chunk,
+    const std::function<void(const grpc::Status&, uint32_t, uint32_t)>&
+        on_retry) {
   chunk_size = std::max<size_t>(chunk_size, 1);
   const uint32_t max_attempts =
       std::max<uint32_t>(absl::GetFlag(FLAGS_max_attempts), 1);
@@ -175,6 +180,7 @@ grpc::Status SubmitProtocols(v1::Collector::Stub& stub,
         break;
       }
       if (!Transient(status) || attempt == max_attempts) return status;
+      if (on_retry) on_retry(status, attempt + 1, max_attempts);
       absl::SleepFor(backoff);
       backoff = std::min(kMaxBackoff, backoff * 2);
     }
@@ -203,14 +209,27 @@ int RunSubmit(const std::vector<std::string>& args) {
     protocols.insert(protocols.end(), read->begin(), read->end());
   }
 
-  auto stub =
-      v1::Collector::NewStub(MakeChannel(absl::GetFlag(FLAGS_collector)));
+  const ServerRef server{"collector", absl::GetFlag(FLAGS_collector),
+                         "start one, or pass --collector HOST:PORT"};
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
+  auto stub = v1::Collector::NewStub(channel);
   SubmitTally tally;
   ProgressBar bar(protocols.size());
   bar.Show(0);
-  grpc::Status status =
-      SubmitProtocols(*stub, protocols, absl::GetFlag(FLAGS_chunk_size), &tally,
-                      [&] { bar.Show(tally.submitted); });
+  // Retries ride out a collector restart; each one says why it waits.
+  grpc::Status status = SubmitProtocols(
+      *stub, protocols, absl::GetFlag(FLAGS_chunk_size), &tally,
+      [&] { bar.Show(tally.submitted); },
+      [&](const grpc::Status& failure, uint32_t next, uint32_t max) {
+        const std::optional<std::string> unreachable =
+            DescribeUnreachable(failure, server, channel.get());
+        std::fprintf(stderr,
+                     "%stallyctl submit: %s; retrying (attempt %u of %u)\n",
+                     bar.shown() ? "\n" : "",
+                     unreachable.has_value() ? unreachable->c_str()
+                                             : failure.error_message().c_str(),
+                     next, max);
+      });
   bar.Finish();
 
   std::printf(
@@ -225,7 +244,7 @@ int RunSubmit(const std::vector<std::string>& args) {
     PrintRejection(result);
   }
   if (!status.ok()) {
-    ReportFailure("submit", status);
+    ReportFailure("submit", status, server, channel.get());
     return kExitFailure;
   }
   return tally.rejected > 0 ? kExitFailure : kExitOk;

@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -158,7 +159,8 @@ int RunWatch(const std::vector<std::string>& args) {
   const bool terminal = !json && isatty(STDOUT_FILENO);
   const uint64_t max_events = absl::GetFlag(FLAGS_max_events);
   const bool until_complete = absl::GetFlag(FLAGS_until_complete);
-  auto channel = MakeChannel(absl::GetFlag(FLAGS_aggregator));
+  const ServerRef server = AggregatorRef("aggregator or relay");
+  auto channel = MakeChannel(server.address);
 
   // Names come from the aggregator; a relay serves only the feed, so
   // without them the view falls back to ids.
@@ -188,6 +190,10 @@ int RunWatch(const std::vector<std::string>& args) {
   View view;
   uint64_t revision = absl::GetFlag(FLAGS_from_revision);
   uint64_t events = 0;
+  // Until a first message arrives, a server that cannot be reached is a
+  // mistake to report (a wrong address, nothing started); afterwards it is
+  // an outage to ride out.
+  bool ever_received = false;
   absl::Duration backoff = absl::Milliseconds(200);
   while (true) {
     request.set_from_revision(revision);
@@ -198,6 +204,7 @@ int RunWatch(const std::vector<std::string>& args) {
     bool restart_from_zero = false;
     while (reader->Read(&response)) {
       backoff = absl::Milliseconds(200);
+      ever_received = true;
       bool changed = false;
       if (json) {
         absl::StatusOr<std::string> line = ToJson(response, {.pretty = false});
@@ -280,13 +287,18 @@ int RunWatch(const std::vector<std::string>& args) {
       continue;
     }
     grpc::Status status = reader->Finish();
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
-        status.error_code() != grpc::StatusCode::OK) {
-      return ReportFailure("watch", status);
+    const std::optional<std::string> unreachable =
+        DescribeUnreachable(status, server, channel.get());
+    if ((status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+         status.error_code() != grpc::StatusCode::OK) ||
+        (unreachable.has_value() && !ever_received)) {
+      return ReportFailure("watch", status, server, channel.get());
     }
     // The server went away (restart, network): resume where we were.
     std::fprintf(stderr, "tallyctl watch: %s; resuming after revision %llu\n",
-                 status.ok() ? "stream ended" : status.error_message().c_str(),
+                 unreachable.has_value() ? unreachable->c_str()
+                 : status.ok()           ? "stream ended"
+                                         : status.error_message().c_str(),
                  static_cast<unsigned long long>(revision));
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
     backoff = std::min(backoff * 2, absl::Seconds(5));

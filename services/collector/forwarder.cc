@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -10,6 +12,7 @@
 #include "services/observability/structured_log.h"
 #include "services/rpc/channel.h"
 #include "services/rpc/status.h"
+#include "services/rpc/unreachable.h"
 
 namespace tally::collector {
 // One Ingest stream. The session thread writes batches; a reader thread
@@ -69,7 +72,7 @@ std::string Forwarder::last_error() const {
   return last_error_;
 }
 
-void Forwarder::SetError(const absl::Status& status) {
+void Forwarder::SetError(const absl::Status& status, bool welcomed) {
   std::string error = status.ok() ? "" : status.ToString();
   {
     absl::MutexLock lock(&mu_);
@@ -86,13 +89,25 @@ void Forwarder::SetError(const absl::Status& status) {
                  {{"aggregator", options_.aggregator_address},
                   {"acked_seq", store_->acked_seq()},
                   {"outbox_depth", store_->depth()}});
-  } else {
-    obs::LogWarning("aggregator stream failed, will retry",
-                    {{"aggregator", options_.aggregator_address},
-                     {"code", absl::StatusCodeToString(status.code())},
-                     {"reason", status.message()},
-                     {"outbox_depth", store_->depth()}});
+    return;
   }
+  // Never welcomed: the aggregator may not be there at all. Say where the
+  // collector looked and what to check.
+  const std::optional<rpc::Unreachable> unreachable =
+      welcomed ? std::nullopt
+               : rpc::Diagnose(rpc::ToGrpc(status), channel_.get());
+  const std::string message =
+      unreachable.has_value()
+          ? absl::StrCat(
+                rpc::NoServerAt("aggregator", options_.aggregator_address,
+                                *unreachable),
+                "; will retry: ",
+                rpc::UpstreamHint(*unreachable, "--aggregator"))
+          : "aggregator stream failed, will retry";
+  obs::LogWarning(message, {{"aggregator", options_.aggregator_address},
+                            {"code", absl::StatusCodeToString(status.code())},
+                            {"reason", status.message()},
+                            {"outbox_depth", store_->depth()}});
 }
 
 bool Forwarder::Sleep(absl::Duration delay) {
@@ -117,7 +132,7 @@ void Forwarder::Run() {
     if (status.ok()) {
       status = absl::UnavailableError("the aggregator ended the stream");
     }
-    SetError(status);
+    SetError(status, welcomed);
     // A stream that worked ended: reconnect promptly; repeated failures to
     // connect back off exponentially, with jitter so that the collectors
     // of every region do not reconnect in lockstep.
@@ -216,7 +231,7 @@ absl::Status Forwarder::RunSession(bool* welcomed) {
     if (result.ok()) {
       sent = std::max(sent, store_->acked_seq());
       connected_ = true;
-      SetError(absl::OkStatus());
+      SetError(absl::OkStatus(), true);
       result = [&]() -> absl::Status {
         while (true) {
           {

@@ -66,7 +66,9 @@ class Forwarder {
   // One stream from connect to its end; OK only when stopping.
   absl::Status RunSession(bool* welcomed);
   void ReadAcks(Session* session);
-  void SetError(const absl::Status& status);
+  // Records the link's state (OK: forwarding) and logs it when it changed.
+  // `welcomed`: whether the aggregator answered the session's hello.
+  void SetError(const absl::Status& status, bool welcomed);
   // Sleeps `delay` unless stopped first; false when stopping.
   bool Sleep(absl::Duration delay);
 

@@ -66,12 +66,12 @@ void SetJson(httplib::Response& response,
   response.set_content(json, kJson);
 }
 
-void SetGrpcError(httplib::Response& response, const grpc::Status& status) {
+// A failed call to the aggregator, as an HTTP error (Upstream::NoteCall
+// words it and logs an unreachable aggregator).
+void SetGrpcError(httplib::Response& response, Upstream& upstream,
+                  const grpc::Status& status) {
   SetJsonError(response, HttpStatusFor(status.error_code()),
-               status.error_message().empty()
-                   ? absl::StrCat("upstream call failed with code ",
-                                  static_cast<int>(status.error_code()))
-                   : status.error_message());
+               upstream.NoteCall(Upstream::Target::kAggregator, status));
 }
 
 }  // namespace
@@ -137,7 +137,8 @@ void GatewayServer::Parts::Election(const httplib::Request& request,
   std::unique_ptr<grpc::ClientContext> context = upstream->UnaryContext();
   const grpc::Status status =
       upstream->aggregator()->GetElection(context.get(), *call, &answer);
-  if (!status.ok()) return SetGrpcError(response, status);
+  if (!status.ok()) return SetGrpcError(response, *upstream, status);
+  upstream->NoteCall(Upstream::Target::kAggregator, status);
   SetJson(response, answer);
 }
 
@@ -150,7 +151,8 @@ void GatewayServer::Parts::Results(const httplib::Request& request,
   std::unique_ptr<grpc::ClientContext> context = upstream->UnaryContext();
   const grpc::Status status =
       upstream->aggregator()->GetResults(context.get(), *call, &answer);
-  if (!status.ok()) return SetGrpcError(response, status);
+  if (!status.ok()) return SetGrpcError(response, *upstream, status);
+  upstream->NoteCall(Upstream::Target::kAggregator, status);
   SetJson(response, answer);
 }
 
@@ -182,6 +184,8 @@ void GatewayServer::Parts::CountRequest(const httplib::Request& request,
 
 void GatewayServer::Parts::Health(httplib::Response& response) {
   const grpc::Status status = upstream->CheckHealth();
+  const std::string error =
+      upstream->NoteCall(Upstream::Target::kAggregator, status);
   response.set_header("Cache-Control", "no-cache");
   if (status.ok()) {
     response.status = 200;
@@ -189,9 +193,9 @@ void GatewayServer::Parts::Health(httplib::Response& response) {
     return;
   }
   response.status = 503;
-  response.set_content(absl::StrCat("upstream ", config.upstream,
-                                    " not serving: ", status.error_message()),
-                       "text/plain");
+  response.set_content(
+      absl::StrCat("upstream ", config.upstream, " not serving: ", error),
+      "text/plain");
 }
 
 void GatewayServer::Parts::Static(const httplib::Request& request,

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +14,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "services/observability/structured_log.h"
 #include "services/rpc/channel.h"
+#include "services/rpc/unreachable.h"
 
 namespace tally::gateway {
 namespace {
@@ -33,6 +36,8 @@ Upstream::Upstream(const std::string& aggregator_address,
                    const std::string& feed_address, absl::Duration rpc_timeout,
                    std::shared_ptr<grpc::ChannelCredentials> credentials)
     : rpc_timeout_(rpc_timeout),
+      aggregator_address_(aggregator_address),
+      feed_address_(feed_address),
       aggregator_channel_(MakeChannel(aggregator_address, credentials)),
       feed_channel_(feed_address == aggregator_address
                         ? aggregator_channel_
@@ -119,6 +124,46 @@ grpc::Status Upstream::CheckHealth() {
                                      serving_status, " (not SERVING)"));
   }
   return grpc::Status::OK;
+}
+
+std::string Upstream::NoteCall(Target target, const grpc::Status& status) {
+  const bool feed = target == Target::kFeed;
+  grpc::Channel* channel =
+      feed ? feed_channel_.get() : aggregator_channel_.get();
+  const std::optional<rpc::Unreachable> unreachable =
+      status.ok() ? std::nullopt : rpc::Diagnose(status, channel);
+  const std::string& address = feed ? feed_address_ : aggregator_address_;
+  const char* what = feed ? "feed" : "aggregator";
+  bool newly_unreachable = false;
+  bool back = false;
+  {
+    absl::MutexLock lock(&mu_);
+    bool& was = feed ? feed_unreachable_ : aggregator_unreachable_;
+    newly_unreachable = unreachable.has_value() && !was;
+    // Only a call that got through says the upstream is back; a server's
+    // own error leaves the state as it was.
+    back = was && status.ok();
+    if (unreachable.has_value()) was = true;
+    if (status.ok()) was = false;
+  }
+  if (back)
+    obs::LogInfo(absl::StrCat(what, " reachable again"), {{what, address}});
+  if (status.ok()) return "";
+  if (!unreachable.has_value()) {
+    return status.error_message().empty()
+               ? absl::StrCat("upstream call failed with code ",
+                              static_cast<int>(status.error_code()))
+               : status.error_message();
+  }
+  const std::string sentence = rpc::NoServerAt(what, address, *unreachable);
+  if (newly_unreachable) {
+    obs::LogWarning(
+        absl::StrCat(
+            sentence, "; ",
+            rpc::UpstreamHint(*unreachable, feed ? "--feed" : "--upstream")),
+        {{what, address}, {"reason", status.error_message()}});
+  }
+  return sentence;
 }
 
 }  // namespace tally::gateway

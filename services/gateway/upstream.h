@@ -38,6 +38,15 @@ class Upstream {
   // otherwise, or the call's own error.
   grpc::Status CheckHealth();
 
+  // Which upstream a call went to.
+  enum class Target { kAggregator, kFeed };
+  // Notes how a call to `target` ended and returns the text of an HTTP
+  // error for it (empty for OK): for an upstream that could not be reached,
+  // "no aggregator at HOST:PORT (connection refused)", logged once with
+  // what to check until a call gets through again; else the call's own
+  // message.
+  std::string NoteCall(Target target, const grpc::Status& status);
+
   // Counts live watch calls (UpstreamWatch registers itself). A call's
   // context holds a reference to its channel and may be destroyed on a
   // gRPC callback thread; if that were the channel's last reference, gRPC
@@ -50,8 +59,13 @@ class Upstream {
 
  private:
   const absl::Duration rpc_timeout_;
+  const std::string aggregator_address_;
+  const std::string feed_address_;
   absl::Mutex mu_;
   size_t live_watches_ ABSL_GUARDED_BY(mu_) = 0;
+  // Whether the last call to each target found it unreachable (logged).
+  bool aggregator_unreachable_ ABSL_GUARDED_BY(mu_) = false;
+  bool feed_unreachable_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<grpc::Channel> aggregator_channel_;
   std::shared_ptr<grpc::Channel> feed_channel_;
   std::unique_ptr<v1::Aggregator::Stub> aggregator_;

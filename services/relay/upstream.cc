@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -10,6 +11,7 @@
 #include "services/observability/structured_log.h"
 #include "services/rpc/channel.h"
 #include "services/rpc/status.h"
+#include "services/rpc/unreachable.h"
 #include "tally/v1/feed.grpc.pb.h"
 
 namespace tally::relay {
@@ -87,10 +89,21 @@ void Upstream::Loop() {
     // An outage repeats the same error: log its first and every tenth.
     const std::string why = ended.ToString();
     if (why != last_error || failures % 10 == 0) {
-      obs::LogWarning("upstream stream ended, reconnecting",
-                      {{"upstream", options_.address},
-                       {"reason", why},
-                       {"attempt", failures + 1}});
+      // A stream that never delivered may have found nobody there: say
+      // where the relay looked and what to check.
+      const std::optional<rpc::Unreachable> unreachable =
+          received ? std::nullopt
+                   : rpc::Diagnose(rpc::ToGrpc(ended), channel_.get());
+      obs::LogWarning(
+          unreachable.has_value()
+              ? absl::StrCat(rpc::NoServerAt("aggregator or relay",
+                                             options_.address, *unreachable),
+                             "; reconnecting: ",
+                             rpc::UpstreamHint(*unreachable, "--upstream"))
+              : "upstream stream ended, reconnecting",
+          {{"upstream", options_.address},
+           {"reason", why},
+           {"attempt", failures + 1}});
     }
     last_error = why;
     ++failures;

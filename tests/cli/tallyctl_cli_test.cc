@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "services/domain/proto_json.h"
 #include "tally/v1/tools.pb.h"
+#include "tests/support/process.h"
 
 namespace tally {
 namespace {
@@ -292,6 +293,99 @@ TEST(Tallyctl, UnknownCommandExitsTwo) {
   const CommandResult run = Tallyctl("frobnicate");
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("unknown command \"frobnicate\""));
+}
+
+// A protocol file of one line, as `tallyctl submit` reads it.
+constexpr char kOneProtocol[] =
+    R"({"contest_id":"mazhilis-list","station_id":101,"version":1,)"
+    R"("accounting":{"registered_voters":1500,"ballots_received":1500,)"
+    R"("ballots_issued":800,"ballots_found":798,"invalid":10,)"
+    R"("against_all":20,"unused_cancelled":700},"votes":[)"
+    R"({"choice_id":"amanat","votes":500},{"choice_id":"auyl","votes":268}]})"
+    "\n";
+
+// Every command that talks to a server says, when nothing answers, which
+// address it tried and what to check, in one line and with exit code 1.
+TEST(TallyctlUnreachable, EveryServerCommandNamesTheAddressAndWhatToCheck) {
+  testing::ClosedPort closed;
+  ASSERT_NE(closed.port(), 0);
+  const std::string at = closed.address();
+  const std::string to_aggregator =
+      absl::StrCat(" at ", at,
+                   " (connection refused); start one, or pass --aggregator "
+                   "HOST:PORT\n");
+  const std::string protocols =
+      ::testing::TempDir() + absl::StrCat("/", getpid(), "-one.jsonl");
+  WriteAll(protocols, kOneProtocol);
+  struct Case {
+    std::string args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"results --insecure --aggregator " + at,
+       "tallyctl results: no aggregator" + to_aggregator},
+      // TLS or not, a refused connection is a refused connection.
+      {"results --aggregator " + at,
+       "tallyctl results: no aggregator" + to_aggregator},
+      {"station 101 --insecure --aggregator " + at,
+       "tallyctl station: no aggregator" + to_aggregator},
+      {"verify --insecure --aggregator " + at,
+       "tallyctl verify: no aggregator" + to_aggregator},
+      {"watch --insecure --aggregator " + at,
+       "tallyctl watch: no aggregator or relay" + to_aggregator},
+      {"watch --json --insecure --aggregator " + at,
+       "tallyctl watch: no aggregator or relay" + to_aggregator},
+      {absl::StrCat("submit --insecure --max_attempts 1 --collector ", at, " ",
+                    protocols),
+       absl::StrCat("tallyctl submit: no collector at ", at,
+                    " (connection refused); start one, or pass --collector "
+                    "HOST:PORT\n")},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args);
+    const CommandResult run = Tallyctl(c.args);
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    EXPECT_THAT(run.err, HasSubstr(c.says));
+  }
+
+  // simulate names each region's collector.
+  const CommandResult regions = Tallyctl("simulate --list_regions");
+  ASSERT_EQ(regions.exit_code, 0) << regions.err;
+  std::vector<std::string> ids =
+      absl::StrSplit(regions.out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(ids.empty());
+  std::string collectors;
+  for (const std::string& id : ids) {
+    absl::StrAppend(&collectors, collectors.empty() ? "" : ",", id, "=", at);
+  }
+  const CommandResult simulate = Tallyctl(absl::StrCat(
+      "simulate --insecure --max_attempts 1 --speed 0 --collectors ",
+      collectors));
+  EXPECT_EQ(simulate.exit_code, 1) << simulate.err;
+  EXPECT_THAT(simulate.err,
+              HasSubstr(absl::StrCat(
+                  "tallyctl simulate: no collector for region ", ids[0], " at ",
+                  at, " (connection refused); start it, or correct region ",
+                  ids[0], "'s address in --collectors\n")));
+}
+
+// Retries of a transient failure say why the command waits.
+TEST(TallyctlUnreachable, SubmitSaysWhyItRetries) {
+  testing::ClosedPort closed;
+  ASSERT_NE(closed.port(), 0);
+  const std::string protocols =
+      ::testing::TempDir() + absl::StrCat("/", getpid(), "-retry.jsonl");
+  WriteAll(protocols, kOneProtocol);
+  const CommandResult run =
+      Tallyctl(absl::StrCat("submit --insecure --max_attempts 2 --collector ",
+                            closed.address(), " ", protocols));
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_THAT(run.err,
+              HasSubstr(absl::StrCat("tallyctl submit: no collector at ",
+                                     closed.address(),
+                                     " (connection refused); start one, or "
+                                     "pass --collector HOST:PORT; retrying "
+                                     "(attempt 2 of 2)\n")));
 }
 
 }  // namespace

@@ -393,6 +393,68 @@ TEST_F(ObservabilityTest, RefusedIngestStreamsAreCountedAndLogged) {
   EXPECT_THAT(log, HasSubstr("hello.collector_id is required"));
 }
 
+// A server whose upstream cannot be reached says, in its log, which
+// address it tried and what to check; the gateway says it to browsers too.
+TEST_F(ObservabilityTest, UnreachableUpstreamsAreNamedInTheLogs) {
+  testing::ClosedPort closed;
+  ASSERT_NE(closed.port(), 0);
+  std::unique_ptr<testing::Server> collector, relay, gateway;
+  std::string collector_admin, relay_admin, gateway_admin;
+  ASSERT_NO_FATAL_FAILURE(
+      Start("collector", COLLECTOR_PATH,
+            {"--region", region_, "--data_dir", dir_ + "/collector", "--listen",
+             "127.0.0.1:0", "--aggregator", closed.address(), "--insecure"},
+            &collector, &collector_admin));
+  ASSERT_NO_FATAL_FAILURE(Start(
+      "relay", RELAY_PATH,
+      {"--listen", "127.0.0.1:0", "--upstream", closed.address(), "--insecure"},
+      &relay, &relay_admin));
+  ASSERT_NO_FATAL_FAILURE(Start(
+      "gateway", GATEWAY_PATH,
+      {"--listen", "127.0.0.1:0", "--upstream", closed.address(), "--insecure"},
+      &gateway, &gateway_admin));
+
+  absl::StatusOr<std::string> tried =
+      collector->process.WaitFor("no aggregator at ", kSettleTimeout);
+  ASSERT_TRUE(tried.ok()) << tried.status() << collector->process.log();
+  EXPECT_EQ(*tried, closed.address());
+  EXPECT_THAT(collector->process.log(),
+              HasSubstr(absl::StrCat(
+                  "no aggregator at ", closed.address(),
+                  " (connection refused); will retry: start it, or check "
+                  "--aggregator")));
+
+  tried = relay->process.WaitFor("no aggregator or relay at ", kSettleTimeout);
+  ASSERT_TRUE(tried.ok()) << tried.status() << relay->process.log();
+  EXPECT_EQ(*tried, closed.address());
+  EXPECT_THAT(relay->process.log(),
+              HasSubstr(absl::StrCat(
+                  "no aggregator or relay at ", closed.address(),
+                  " (connection refused); reconnecting: start it, or check "
+                  "--upstream")));
+
+  int status = 0;
+  absl::StatusOr<std::string> body =
+      HttpGet(gateway->address, "/v1/election", &status);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(status, 503);
+  EXPECT_THAT(*body,
+              HasSubstr(absl::StrCat("no aggregator at ", closed.address(),
+                                     " (connection refused)")));
+  tried = gateway->process.WaitFor("no aggregator at ", kSettleTimeout);
+  ASSERT_TRUE(tried.ok()) << tried.status() << gateway->process.log();
+  EXPECT_EQ(*tried, closed.address());
+  EXPECT_THAT(gateway->process.log(),
+              HasSubstr(absl::StrCat("no aggregator at ", closed.address(),
+                                     " (connection refused); start it, or "
+                                     "check --upstream")));
+
+  for (testing::Server* server :
+       {collector.get(), relay.get(), gateway.get()}) {
+    testing::ExpectCleanStop(*server);
+  }
+}
+
 TEST_F(ObservabilityTest, BadObservabilityFlagsStopTheServer) {
   absl::StatusOr<testing::CommandResult> bad_format = testing::RunCommand(
       AGGREGATOR_PATH,

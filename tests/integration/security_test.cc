@@ -263,6 +263,35 @@ TEST_F(SecurityTest, HugeHelloClaimIsPermissionDeniedWithAShortMessage) {
   EXPECT_THAT(claim.status().message(), HasSubstr(a));
 }
 
+// tallyctl names the TLS flag to check when TLS does not agree.
+TEST_F(SecurityTest, TallyctlNamesTheTlsFlagToCheck) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      // Plain text to a TLS port.
+      {{"results", "--insecure", "--aggregator", aggregator_->address},
+       absl::StrCat("tallyctl results: no aggregator at ", aggregator_->address,
+                    " (the connection closed before the first call: the "
+                    "server may require TLS); pass --tls_ca instead of "
+                    "--insecure if it runs TLS")},
+      // The system roots do not know the development CA.
+      {{"results", "--aggregator", aggregator_->address},
+       absl::StrCat("tallyctl results: no aggregator at ", aggregator_->address,
+                    " (its TLS certificate is not signed by a trusted CA); "
+                    "check --tls_ca")},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<testing::CommandResult> run =
+        testing::RunCommand(TALLYCTL_PATH, c.args, absl::Minutes(1));
+    ASSERT_TRUE(run.ok()) << run.status();
+    EXPECT_EQ(run->exit_code, 1) << run->output;
+    EXPECT_THAT(run->output, HasSubstr(c.says));
+  }
+}
+
 TEST_F(SecurityTest, IngestRefusesCallersWithoutAValidCertificate) {
   ASSERT_NO_FATAL_FAILURE(StartAggregator());
   const std::string a = "collector-" + fixture->region_a;

@@ -43,6 +43,27 @@ absl::StatusOr<Server> StartServer(const std::string& binary,
 // within a minute; gtest expectations, with its log on failure.
 void ExpectCleanStop(Server& server);
 
+// A loopback TCP port that is bound but not listening, held for the
+// object's lifetime: a connection to it is refused at once, and no other
+// process can take the port meanwhile. For tests of what clients and
+// servers say when nothing answers at an address.
+class ClosedPort {
+ public:
+  ClosedPort();
+  ~ClosedPort();
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+
+  // 0 when no port could be reserved.
+  int port() const { return port_; }
+  // "127.0.0.1:PORT".
+  std::string address() const;
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 // What a finished command printed and how it ended.
 struct CommandResult {
   int exit_code = -1;  // 128+signal when killed
