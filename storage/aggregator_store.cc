@@ -212,6 +212,11 @@ rocksdb::DBOptions MakeDbOptions(const StoreOptions& options) {
   // serving sooner.
   db.avoid_flush_during_recovery = true;
   db.keep_log_file_num = 5;
+  // The MANIFEST records every closed WAL and its synced size, so a
+  // missing or truncated one is refused at open instead of being replayed
+  // short (a cut in the live WAL is indistinguishable from a crash during
+  // its last write, which recovery handles).
+  db.track_and_verify_wals_in_manifest = true;
   return db;
 }
 
@@ -329,18 +334,33 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
                      ": no store there (create_if_missing is false)"));
   }
 
+  StoreLocation where{
+      "aggregator", path,
+      absl::StrCat("restore ", path,
+                   " from a backup, or start on an empty directory and "
+                   "have every protocol submitted again")};
+  if (absl::Status complete = CheckStoreFilesComplete(where); !complete.ok()) {
+    return complete;
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
       MakeDescriptors(options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(options), path,
                                               descriptors, &handles, &raw);
-  if (!s.ok()) return ToStatus(operation, s);
+  if (!s.ok()) return OpenFault(where, s);
 
   std::unique_ptr<AggregatorStore> store(new AggregatorStore());
+  store->where_ = std::move(where);
   store->db_.reset(raw);
   store->handles_ = std::make_unique<Handles>();
   store->handles_->all = std::move(handles);
+  if (options.verify_files_at_open) {
+    if (absl::Status verified = VerifyStoreFiles(raw, store->where_);
+        !verified.ok()) {
+      return verified;
+    }
+  }
 
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
   absl::StatusOr<uint64_t> revision =
@@ -439,7 +459,7 @@ absl::Status AggregatorStore::SaveDefinition(
   if (!s.ok()) return ToStatus(kOp, s);
   rocksdb::WriteOptions write;
   write.sync = true;
-  return ToStatus(kOp, db_->Write(write, &batch));
+  return WriteFault(where_, kOp, db_->Write(write, &batch));
 }
 
 uint64_t AggregatorStore::revision() const { return revision_.load(); }
@@ -554,8 +574,8 @@ absl::StatusOr<uint64_t> AggregatorStore::BumpEpoch() {
   const uint64_t next = *epoch + 1;
   rocksdb::WriteOptions write;
   write.sync = true;
-  if (absl::Status s = ToStatus(
-          kOp,
+  if (absl::Status s = WriteFault(
+          where_, kOp,
           db_->Put(write, handles_->meta(), kMetaEpoch, EncodeRevision(next)));
       !s.ok()) {
     return s;
@@ -712,7 +732,8 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
 
   rocksdb::WriteOptions write;
   write.sync = true;
-  if (absl::Status st = ToStatus(op, db_->Write(write, &wb)); !st.ok()) {
+  if (absl::Status st = WriteFault(where_, op, db_->Write(write, &wb));
+      !st.ok()) {
     return st;
   }
   // Published only once durable, so readers never see a revision that a
@@ -720,6 +741,11 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
   revision_.store(revision);
   oldest_event_.store(oldest);
   return absl::OkStatus();
+}
+
+absl::Status AggregatorStore::ResumeWrites() {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  return storage::ResumeWrites(db_.get(), handles_->meta(), where_);
 }
 
 // --- Reads

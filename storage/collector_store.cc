@@ -125,8 +125,20 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
     return absl::FailedPreconditionError(absl::StrCat(
         "CollectorStore::", operation, ": exists and is not a directory"));
   }
+  StoreLocation where{
+      "collector", path,
+      absl::StrCat("move ", path,
+                   " aside and start on an empty directory; the protocols "
+                   "it held that the aggregator has not counted must then "
+                   "be submitted again")};
+  if (absl::Status complete = CheckStoreFilesComplete(where); !complete.ok()) {
+    return complete;
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
+  // Closed WALs and their synced sizes are recorded in the MANIFEST: a
+  // missing or truncated one is refused at open (see store_health.h).
+  db_options.track_and_verify_wals_in_manifest = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   // The outbox is written and deleted all night; a small WAL cap keeps the
@@ -147,12 +159,19 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s =
       rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
-  if (!s.ok()) return ToStatus(operation, s);
+  if (!s.ok()) return OpenFault(where, s);
 
   std::unique_ptr<CollectorStore> store(new CollectorStore());
+  store->where_ = std::move(where);
   store->db_.reset(raw);
   store->handles_ = std::make_unique<Handles>();
   store->handles_->all = std::move(handles);
+  // The outbox is small (forwarded entries are deleted): reading it all
+  // once is cheap, and a damaged one is refused before it is served.
+  if (absl::Status verified = VerifyStoreFiles(raw, store->where_);
+      !verified.ok()) {
+    return verified;
+  }
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
   absl::StatusOr<uint64_t> last =
       GetMetaU64(store->db_.get(), meta, kMetaLastSeq);
@@ -198,15 +217,32 @@ absl::Status CollectorStore::SaveDefinitionDigest(const std::string& digest) {
         "election with definition digest ",
         **stored, ", not ", digest));
   }
-  return ToStatus(
-      "SaveDefinitionDigest",
+  return WriteFault(
+      where_, "SaveDefinitionDigest",
       db_->Put(Synced(), handles_->meta(), kMetaDefinitionDigest, digest));
+}
+
+absl::Status CollectorStore::ResumeWrites() {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  write_failed_ = true;
+  return ResumeIfFailedLocked();
+}
+
+absl::Status CollectorStore::ResumeIfFailedLocked() {
+  if (!write_failed_) return absl::OkStatus();
+  absl::Status resumed =
+      storage::ResumeWrites(db_.get(), handles_->meta(), where_);
+  if (resumed.ok()) write_failed_ = false;
+  return resumed;
 }
 
 absl::StatusOr<uint64_t> CollectorStore::Append(
     const std::vector<v1::StationProtocol>& protocols,
     const std::vector<std::pair<ProtocolKey, CollectorLatest>>& latest) {
   std::lock_guard<std::mutex> lock(write_mutex_);
+  if (absl::Status resumed = ResumeIfFailedLocked(); !resumed.ok()) {
+    return resumed;
+  }
   const uint64_t first = last_seq_.load() + 1;
   rocksdb::WriteBatch batch;
   v1::OutboxEntry entry;
@@ -237,8 +273,10 @@ absl::StatusOr<uint64_t> CollectorStore::Append(
     if (!s.ok()) return ToStatus("Append", s);
   }
   if (batch.Count() == 0) return first;
-  if (absl::Status s = ToStatus("Append", db_->Write(Synced(), &batch));
+  if (absl::Status s =
+          WriteFault(where_, "Append", db_->Write(Synced(), &batch));
       !s.ok()) {
+    write_failed_ = true;
     return s;
   }
   last_seq_ = last;
@@ -282,6 +320,9 @@ absl::Status CollectorStore::AckUpTo(uint64_t seq) {
   std::lock_guard<std::mutex> lock(write_mutex_);
   const uint64_t acked = acked_seq_.load();
   if (seq <= acked) return absl::OkStatus();
+  if (absl::Status resumed = ResumeIfFailedLocked(); !resumed.ok()) {
+    return resumed;
+  }
   rocksdb::WriteBatch batch;
   const uint64_t last = last_seq_.load();
   const uint64_t delete_to = std::min(seq, last);
@@ -298,9 +339,10 @@ absl::Status CollectorStore::AckUpTo(uint64_t seq) {
     s = batch.Put(handles_->meta(), kMetaLastSeq, EncodeRevision(seq));
     if (!s.ok()) return ToStatus("AckUpTo", s);
   }
-  if (absl::Status status =
-          ToStatus("AckUpTo", db_->Write(rocksdb::WriteOptions(), &batch));
+  if (absl::Status status = WriteFault(
+          where_, "AckUpTo", db_->Write(rocksdb::WriteOptions(), &batch));
       !status.ok()) {
+    write_failed_ = true;
     return status;
   }
   if (seq > last) last_seq_ = seq;

@@ -1,0 +1,128 @@
+#include "storage/store_health.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/status.h>
+
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <system_error>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace tally::storage {
+namespace {
+
+// Written by ResumeWrites to prove that writes get through; never read.
+constexpr char kProbeKey[] = "write_probe";
+
+constexpr char kNoSpace[] = "no space left on device";
+
+// The store file a RocksDB message names, if any: an SST, a WAL, the
+// MANIFEST, CURRENT or an OPTIONS file.
+std::string FileNamed(const std::string& message) {
+  static const std::regex kFile(
+      R"(([0-9]{6,}\.(sst|log|blob))|(MANIFEST-[0-9]+)|(OPTIONS-[0-9]+)|(\bCURRENT\b))");
+  std::smatch match;
+  if (!std::regex_search(message, match, kFile)) return "";
+  return match.str(0);
+}
+
+std::string Describe(const StoreLocation& where) {
+  return absl::StrCat("the ", where.store, " store in ", where.data_dir);
+}
+
+}  // namespace
+
+absl::Status WriteFault(const StoreLocation& where, absl::string_view operation,
+                        const rocksdb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string cause = s.ToString();
+  if (s.IsNoSpace() ||
+      absl::StrContains(absl::AsciiStrToLower(cause), kNoSpace)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "disk full: no space left on device in the data directory ",
+        where.data_dir, " of the ", where.store, " store (", operation, ": ",
+        cause, "); nothing of this write is durable; it is retried once ",
+        "space is freed there"));
+  }
+  if (s.IsCorruption()) {
+    return absl::DataLossError(absl::StrCat(Describe(where), " is damaged (",
+                                            operation, ": ", cause, ")"));
+  }
+  return absl::UnavailableError(
+      absl::StrCat(Describe(where), " could not write (", operation, ": ",
+                   cause, "); nothing of this write is durable"));
+}
+
+bool IsDiskFull(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kResourceExhausted &&
+         absl::StrContains(status.message(), kNoSpace);
+}
+
+absl::Status ResumeWrites(rocksdb::DB* db,
+                          rocksdb::ColumnFamilyHandle* probe_family,
+                          const StoreLocation& where) {
+  // Resume flushes the memtables (RocksDB cannot vouch for a WAL that a
+  // write failed on) and clears the background error; it fails while the
+  // flush cannot be written.
+  if (rocksdb::Status s = db->Resume(); !s.ok()) {
+    return WriteFault(where, "Resume", s);
+  }
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  return WriteFault(where, "write probe",
+                    db->Put(write, probe_family, kProbeKey, ""));
+}
+
+absl::Status VerifyStoreFiles(rocksdb::DB* db, const StoreLocation& where) {
+  rocksdb::ReadOptions read;
+  read.verify_checksums = true;
+  read.fill_cache = false;
+  read.readahead_size = 4 << 20;
+  const rocksdb::Status s = db->VerifyChecksum(read);
+  if (s.ok()) return absl::OkStatus();
+  return OpenFault(where, s);
+}
+
+absl::Status CheckStoreFilesComplete(const StoreLocation& where) {
+  std::error_code ec;
+  const std::filesystem::path dir(where.data_dir);
+  if (!std::filesystem::is_directory(dir, ec)) return absl::OkStatus();
+  if (std::filesystem::exists(dir / "CURRENT", ec)) return absl::OkStatus();
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::EndsWith(name, ".sst") || absl::EndsWith(name, ".log") ||
+        absl::StartsWith(name, "MANIFEST-")) {
+      return absl::DataLossError(absl::StrCat(
+          Describe(where), " is damaged (file CURRENT is missing, but ", name,
+          " is there); it is not served: ", where.damaged_advice));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OpenFault(const StoreLocation& where, const rocksdb::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string cause = s.ToString();
+  const std::string file = FileNamed(cause);
+  // An I/O error about one of the store's own files (missing, short,
+  // unreadable) is damage too; a lock held by another process or a
+  // permission problem on the directory is not.
+  const bool damaged =
+      s.IsCorruption() || (s.IsIOError() && !file.empty() && !s.IsNoSpace());
+  if (!damaged) {
+    if (s.IsNoSpace()) return WriteFault(where, "Open", s);
+    return absl::UnavailableError(
+        absl::StrCat("cannot open ", Describe(where), ": ", cause));
+  }
+  return absl::DataLossError(absl::StrCat(
+      Describe(where), " is damaged",
+      file.empty() ? std::string() : absl::StrCat(" (file ", file, ")"), ": ",
+      cause, "; it is not served: ", where.damaged_advice));
+}
+
+}  // namespace tally::storage
