@@ -10,6 +10,7 @@
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/committer.h"
 #include "services/aggregator/latest_loader.h"
+#include "services/aggregator/storage_recovery.h"
 #include "services/aggregator/watch_hub.h"
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_loader.h"
@@ -120,6 +121,7 @@ struct AggregatorServer::Parts {
   std::unique_ptr<AggregatorState> state;
   std::unique_ptr<StoreEventSource> events;
   std::unique_ptr<WatchHub> hub;
+  std::unique_ptr<StorageRecovery> recovery;
   std::unique_ptr<Committer> committer;
   std::unique_ptr<AggregatorService> service;
   std::unique_ptr<grpc::Server> server;
@@ -180,13 +182,17 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
       parts->events.get(), [state_ptr] { return state_ptr->Snapshot(); },
       parts->store->revision(), hub_options);
 
+  StorageRecoveryOptions recovery_options;
+  recovery_options.metrics = &parts->metrics;
+  parts->recovery = std::make_unique<StorageRecovery>(
+      parts->state.get(), parts->store.get(), recovery_options);
   CommitterOptions committer_options;
   committer_options.retained_events = config.retained_events;
   committer_options.max_protocols_per_commit = config.max_protocols_per_commit;
   committer_options.metrics = &parts->metrics;
-  parts->committer =
-      std::make_unique<Committer>(parts->state.get(), parts->store.get(),
-                                  parts->hub.get(), *epoch, committer_options);
+  parts->committer = std::make_unique<Committer>(
+      parts->state.get(), parts->store.get(), parts->hub.get(),
+      parts->recovery.get(), *epoch, committer_options);
 
   ServiceOptions service_options;
   service_options.max_batch_entries = config.max_batch_entries;
@@ -199,6 +205,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   parts->service = std::make_unique<AggregatorService>(
       parts->state.get(), parts->store.get(), parts->committer.get(),
       service_options);
+  parts->recovery->Start();
   parts->committer->Start();
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -224,6 +231,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
     parts->committer->Stop();
+    parts->recovery->Stop();
     parts->hub->Shutdown();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen));
@@ -235,12 +243,16 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
                       parts->service.get());
   if (!config.admin_listen.empty()) {
     std::atomic<bool>* serving = &parts->serving;
+    StorageRecovery* recovery = parts->recovery.get();
     absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
-        obs::AdminServer::Start(config.admin_listen, &parts->metrics,
-                                [serving] { return serving->load(); });
+        obs::AdminServer::Start(
+            config.admin_listen, &parts->metrics,
+            [serving] { return serving->load(); },
+            [recovery] { return std::string(recovery->status().message()); });
     if (!admin.ok()) {
       parts->server->Shutdown();
       parts->committer->Stop();
+      parts->recovery->Stop();
       parts->hub->Shutdown();
       return admin.status();
     }
@@ -290,6 +302,7 @@ void AggregatorServer::Shutdown(absl::Duration grace) {
   parts_->service->EndIngestStreams();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->committer->Stop();
+  parts_->recovery->Stop();
   parts_->server->Wait();
   // Scrapes read the store's and hub's counters: stop them before closing.
   if (parts_->admin != nullptr) parts_->admin->Stop();
