@@ -39,7 +39,13 @@ absl::Status BindStoreToDefinition(storage::CollectorStore& store,
 // The collector's scrape-time series: the outbox and the link upstream.
 void AddCollectorGauges(obs::MetricsRegistry& metrics,
                         const storage::CollectorStore* store,
-                        const Forwarder* forwarder) {
+                        const Forwarder* forwarder,
+                        const OutboxWriter* writer) {
+  metrics.AddGaugeCallback(
+      "tally_outbox_write_failing",
+      "1 while the outbox refuses writes (full disk, I/O error): "
+      "submissions are refused until it takes writes again.",
+      [writer] { return writer->write_failing() ? 1.0 : 0.0; });
   metrics.AddGaugeCallback(
       "tally_outbox_depth",
       "Protocols durable in the outbox, not yet acknowledged by the "
@@ -163,13 +169,16 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   }
   obs::AddProcessMetrics(parts->metrics, "tally-collector",
                          TALLY_VERSION_STRING);
-  AddCollectorGauges(parts->metrics, parts->store.get(),
-                     parts->forwarder.get());
+  AddCollectorGauges(parts->metrics, parts->store.get(), parts->forwarder.get(),
+                     parts->writer.get());
   if (!config.admin_listen.empty()) {
     std::atomic<bool>* serving = &parts->serving;
+    const OutboxWriter* writer = parts->writer.get();
     absl::StatusOr<std::unique_ptr<obs::AdminServer>> admin =
-        obs::AdminServer::Start(config.admin_listen, &parts->metrics,
-                                [serving] { return serving->load(); });
+        obs::AdminServer::Start(
+            config.admin_listen, &parts->metrics,
+            [serving] { return serving->load(); },
+            [writer] { return std::string(writer->write_status().message()); });
     if (!admin.ok()) {
       parts->server->Shutdown();
       parts->writer->Stop();
