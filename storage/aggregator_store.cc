@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/domain/protocol_digest.h"
 #include "storage/key_encoding.h"
+#include "storage/store_info_log.h"
 
 namespace tally::storage {
 namespace {
@@ -217,6 +218,13 @@ rocksdb::DBOptions MakeDbOptions(const StoreOptions& options) {
   // short (a cut in the live WAL is indistinguishable from a crash during
   // its last write, which recovery handles).
   db.track_and_verify_wals_in_manifest = true;
+  // A WAL record that fails its checksum is damage, refused at open; only
+  // an incomplete last record (a crash during its write, never
+  // acknowledged) is dropped. Point-in-time recovery, the default, would
+  // silently stop at a damaged record and drop every acknowledged write
+  // after it.
+  db.wal_recovery_mode =
+      rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   return db;
 }
 
@@ -342,12 +350,16 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
   if (absl::Status complete = CheckStoreFilesComplete(where); !complete.ok()) {
     return complete;
   }
+  const std::string manifest = ManifestOfTables(where);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
       MakeDescriptors(options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(options), path,
-                                              descriptors, &handles, &raw);
+  rocksdb::DBOptions db_options = MakeDbOptions(options);
+  db_options.info_log = OpenStoreInfoLog(path);
+  UseManualRecovery(db_options);
+  const rocksdb::Status s =
+      rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) return OpenFault(where, s);
 
   std::unique_ptr<AggregatorStore> store(new AggregatorStore());
@@ -360,6 +372,13 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
         !verified.ok()) {
       return verified;
     }
+  }
+  // Every store records its definition (and digest) at its first start.
+  if (!manifest.empty()) {
+    absl::StatusOr<std::optional<std::string>> digest =
+        store->LoadDefinitionDigest();
+    if (!digest.ok()) return digest.status();
+    if (!digest->has_value()) return LostTables(store->where_, manifest);
   }
 
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "storage/key_encoding.h"
+#include "storage/store_info_log.h"
 
 namespace tally::storage {
 namespace {
@@ -134,11 +135,21 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
   if (absl::Status complete = CheckStoreFilesComplete(where); !complete.ok()) {
     return complete;
   }
+  const std::string manifest = ManifestOfTables(where);
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
+  db_options.info_log = OpenStoreInfoLog(path);
+  UseManualRecovery(db_options);
   // Closed WALs and their synced sizes are recorded in the MANIFEST: a
   // missing or truncated one is refused at open (see store_health.h).
   db_options.track_and_verify_wals_in_manifest = true;
+  // A WAL record that fails its checksum is damage, refused at open; only
+  // an incomplete last record (a crash during its write, never
+  // acknowledged) is dropped. Point-in-time recovery, the default, would
+  // silently stop at a damaged record and drop every acknowledged write
+  // after it.
+  db_options.wal_recovery_mode =
+      rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   // The outbox is written and deleted all night; a small WAL cap keeps the
@@ -171,6 +182,13 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
   if (absl::Status verified = VerifyStoreFiles(raw, store->where_);
       !verified.ok()) {
     return verified;
+  }
+  // Every store records its definition's digest at its first start.
+  if (!manifest.empty()) {
+    absl::StatusOr<std::optional<std::string>> digest =
+        store->LoadDefinitionDigest();
+    if (!digest.ok()) return digest.status();
+    if (!digest->has_value()) return LostTables(store->where_, manifest);
   }
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
   absl::StatusOr<uint64_t> last =

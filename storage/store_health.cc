@@ -1,10 +1,13 @@
 #include "storage/store_health.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/status.h>
 
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <regex>
 #include <string>
 #include <system_error>
@@ -21,21 +24,46 @@ constexpr char kProbeKey[] = "write_probe";
 
 constexpr char kNoSpace[] = "no space left on device";
 
+// Written into a store's directory when it is found damaged in a way a
+// later open could no longer see (see LostTables).
+constexpr char kDamaged[] = "DAMAGED";
+
 // The store file a RocksDB message names, if any: an SST, a WAL, the
 // MANIFEST, CURRENT or an OPTIONS file.
 std::string FileNamed(const std::string& message) {
   static const std::regex kFile(
       R"(([0-9]{6,}\.(sst|log|blob))|(MANIFEST-[0-9]+)|(OPTIONS-[0-9]+)|(\bCURRENT\b))");
+  static const std::regex kWalNumber(R"(WAL with log number: ([0-9]+))");
   std::smatch match;
-  if (!std::regex_search(message, match, kFile)) return "";
-  return match.str(0);
+  if (std::regex_search(message, match, kFile)) return match.str(0);
+  if (std::regex_search(message, match, kWalNumber)) {
+    std::string number = match.str(1);
+    if (number.size() < 6) number.insert(0, 6 - number.size(), '0');
+    return absl::StrCat(number, ".log");
+  }
+  return "";
 }
 
 std::string Describe(const StoreLocation& where) {
   return absl::StrCat("the ", where.store, " store in ", where.data_dir);
 }
 
+// Declines RocksDB's automatic recovery from background errors.
+class DeclineAutoRecovery : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
+                            rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+};
+
 }  // namespace
+
+void UseManualRecovery(rocksdb::DBOptions& options) {
+  options.listeners.push_back(std::make_shared<DeclineAutoRecovery>());
+  options.max_bgerror_resume_count = 0;
+}
 
 absl::Status WriteFault(const StoreLocation& where, absl::string_view operation,
                         const rocksdb::Status& s) {
@@ -92,6 +120,15 @@ absl::Status CheckStoreFilesComplete(const StoreLocation& where) {
   std::error_code ec;
   const std::filesystem::path dir(where.data_dir);
   if (!std::filesystem::is_directory(dir, ec)) return absl::OkStatus();
+  if (std::filesystem::exists(dir / kDamaged, ec)) {
+    std::ifstream marker(dir / kDamaged);
+    std::string finding;
+    std::getline(marker, finding);
+    return absl::DataLossError(
+        absl::StrCat(Describe(where), " is damaged (file ", kDamaged,
+                     ", written when the damage was found: ", finding,
+                     "); remove that file only once the store is restored"));
+  }
   if (std::filesystem::exists(dir / "CURRENT", ec)) return absl::OkStatus();
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
@@ -103,6 +140,32 @@ absl::Status CheckStoreFilesComplete(const StoreLocation& where) {
     }
   }
   return absl::OkStatus();
+}
+
+std::string ManifestOfTables(const StoreLocation& where) {
+  std::error_code ec;
+  bool tables = false;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(where.data_dir, ec)) {
+    if (entry.path().extension() == ".sst") tables = true;
+  }
+  if (!tables) return "";
+  std::ifstream current(std::filesystem::path(where.data_dir) / "CURRENT");
+  std::string manifest;
+  std::getline(current, manifest);
+  return manifest.empty() ? "MANIFEST" : manifest;
+}
+
+absl::Status LostTables(const StoreLocation& where,
+                        const std::string& manifest) {
+  const absl::Status status = absl::DataLossError(absl::StrCat(
+      Describe(where), " is damaged (file ", manifest,
+      "): it opened empty although its directory held SST files, so its "
+      "MANIFEST lost them; it is not served: ",
+      where.damaged_advice));
+  std::ofstream marker(std::filesystem::path(where.data_dir) / kDamaged);
+  marker << status.message() << "\n";
+  return status;
 }
 
 absl::Status OpenFault(const StoreLocation& where, const rocksdb::Status& s) {
@@ -119,10 +182,13 @@ absl::Status OpenFault(const StoreLocation& where, const rocksdb::Status& s) {
     return absl::UnavailableError(
         absl::StrCat("cannot open ", Describe(where), ": ", cause));
   }
+  // RocksDB names the file for MANIFEST and SST damage, not for a WAL
+  // record; its LOG file in the directory says which WAL.
   return absl::DataLossError(absl::StrCat(
       Describe(where), " is damaged",
-      file.empty() ? std::string() : absl::StrCat(" (file ", file, ")"), ": ",
-      cause, "; it is not served: ", where.damaged_advice));
+      file.empty() ? absl::StrCat(" (its LOG file there names the file)")
+                   : absl::StrCat(" (file ", file, ")"),
+      ": ", cause, "; it is not served: ", where.damaged_advice));
 }
 
 }  // namespace tally::storage

@@ -24,6 +24,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Status;
+struct DBOptions;
 }  // namespace rocksdb
 
 namespace tally::storage {
@@ -47,6 +48,15 @@ absl::Status WriteFault(const StoreLocation& where, absl::string_view operation,
 // Whether `status` (from WriteFault) says the disk is full.
 bool IsDiskFull(const absl::Status& status);
 
+// Leaves the recovery from a failed write to ResumeWrites alone. RocksDB's
+// automatic recovery from a full disk waits until the disk has room for
+// every memtable of the store (on a small disk, possibly never) and,
+// while it waits, refuses a manual Resume as busy; its retry of other
+// write errors resumes behind the caller's back. Both are turned off
+// here (a listener declines the automatic recovery, and no automatic
+// resume attempts).
+void UseManualRecovery(rocksdb::DBOptions& options);
+
 // After a failed write: DB::Resume(), then one synced write of a probe key
 // into `probe_family`. OK once the store accepts synced writes again;
 // otherwise the WriteFault of what still fails (the disk may still be
@@ -62,8 +72,23 @@ absl::Status ResumeWrites(rocksdb::DB* db,
 absl::Status VerifyStoreFiles(rocksdb::DB* db, const StoreLocation& where);
 
 // Refuses to open a directory that holds store files (SST, WAL, MANIFEST)
-// but no CURRENT file: RocksDB would start a new, empty store over them.
+// but no CURRENT file (RocksDB would start a new, empty store over them),
+// or a DAMAGED file (written by LostTables).
 absl::Status CheckStoreFilesComplete(const StoreLocation& where);
+
+// Before opening: the MANIFEST that CURRENT names, when the directory
+// also holds SST files (else empty).
+std::string ManifestOfTables(const StoreLocation& where);
+
+// The store opened as if new (its first-start record is missing) although
+// its directory held SST files: `manifest` no longer lists them (it was
+// cut short; RocksDB takes a MANIFEST cut at a record boundary for one
+// whose last write did not complete, and its open then deletes the SST
+// files it does not know). DATA_LOSS naming the MANIFEST; the finding is
+// also written to a DAMAGED file in the directory, so that every later
+// start is refused too until an operator has dealt with it.
+absl::Status LostTables(const StoreLocation& where,
+                        const std::string& manifest);
 
 // The status of a failed DB::Open (`s` not OK). Corruption, and I/O errors
 // about the store's own files, are DATA_LOSS with one line: "the <store>
