@@ -373,12 +373,11 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
       return verified;
     }
   }
-  // Every store records its definition (and digest) at its first start.
-  if (!manifest.empty()) {
-    absl::StatusOr<std::optional<std::string>> digest =
-        store->LoadDefinitionDigest();
-    if (!digest.ok()) return digest.status();
-    if (!digest->has_value()) return LostTables(store->where_, manifest);
+  // The definition digest is the record of a store's first start.
+  if (absl::Status kept = CheckNotEmptied(store->where_, manifest,
+                                          store->LoadDefinitionDigest());
+      !kept.ok()) {
+    return kept;
   }
 
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();

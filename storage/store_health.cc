@@ -25,7 +25,7 @@ constexpr char kProbeKey[] = "write_probe";
 constexpr char kNoSpace[] = "no space left on device";
 
 // Written into a store's directory when it is found damaged in a way a
-// later open could no longer see (see LostTables).
+// later open could no longer see (see CheckNotEmptied).
 constexpr char kDamaged[] = "DAMAGED";
 
 // The store file a RocksDB message names, if any: an SST, a WAL, the
@@ -156,8 +156,12 @@ std::string ManifestOfTables(const StoreLocation& where) {
   return manifest.empty() ? "MANIFEST" : manifest;
 }
 
-absl::Status LostTables(const StoreLocation& where,
-                        const std::string& manifest) {
+absl::Status CheckNotEmptied(
+    const StoreLocation& where, const std::string& manifest,
+    const absl::StatusOr<std::optional<std::string>>& first_start_record) {
+  if (manifest.empty()) return absl::OkStatus();
+  if (!first_start_record.ok()) return first_start_record.status();
+  if (first_start_record->has_value()) return absl::OkStatus();
   const absl::Status status = absl::DataLossError(absl::StrCat(
       Describe(where), " is damaged (file ", manifest,
       "): it opened empty although its directory held SST files, so its "

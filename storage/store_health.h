@@ -15,9 +15,11 @@
 #ifndef TALLY_STORAGE_STORE_HEALTH_H_
 #define TALLY_STORAGE_STORE_HEALTH_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace rocksdb {
@@ -73,22 +75,26 @@ absl::Status VerifyStoreFiles(rocksdb::DB* db, const StoreLocation& where);
 
 // Refuses to open a directory that holds store files (SST, WAL, MANIFEST)
 // but no CURRENT file (RocksDB would start a new, empty store over them),
-// or a DAMAGED file (written by LostTables).
+// or a DAMAGED file (written by CheckNotEmptied).
 absl::Status CheckStoreFilesComplete(const StoreLocation& where);
 
 // Before opening: the MANIFEST that CURRENT names, when the directory
 // also holds SST files (else empty).
 std::string ManifestOfTables(const StoreLocation& where);
 
-// The store opened as if new (its first-start record is missing) although
-// its directory held SST files: `manifest` no longer lists them (it was
+// After opening: OK unless the store opened as if new (no
+// `first_start_record`, which every store writes at its first start)
+// although its directory held SST files (`manifest`, from
+// ManifestOfTables, not empty): the MANIFEST no longer lists them (it was
 // cut short; RocksDB takes a MANIFEST cut at a record boundary for one
 // whose last write did not complete, and its open then deletes the SST
-// files it does not know). DATA_LOSS naming the MANIFEST; the finding is
-// also written to a DAMAGED file in the directory, so that every later
-// start is refused too until an operator has dealt with it.
-absl::Status LostTables(const StoreLocation& where,
-                        const std::string& manifest);
+// files it does not know). Then DATA_LOSS naming the MANIFEST; the finding
+// is also written to a DAMAGED file in the directory, so that every later
+// start is refused too until an operator has dealt with it. An error
+// reading the record is returned as it is.
+absl::Status CheckNotEmptied(
+    const StoreLocation& where, const std::string& manifest,
+    const absl::StatusOr<std::optional<std::string>>& first_start_record);
 
 // The status of a failed DB::Open (`s` not OK). Corruption, and I/O errors
 // about the store's own files, are DATA_LOSS with one line: "the <store>

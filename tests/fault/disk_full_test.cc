@@ -49,11 +49,11 @@
 #include "clients/simulator/night_generator.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
-#include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/collector.grpc.pb.h"
+#include "tests/support/election_checks.h"
+#include "tests/support/http_get.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
 
@@ -123,20 +123,7 @@ class SmallDisk {
   std::string path_;
 };
 
-absl::StatusOr<std::string> HttpGet(const std::string& address,
-                                    const std::string& path, int* status) {
-  httplib::Client client("http://" + address);
-  client.set_connection_timeout(5, 0);
-  client.set_read_timeout(10, 0);
-  httplib::Result result = client.Get(path);
-  if (!result) {
-    return absl::UnavailableError(
-        absl::StrCat("GET http://", address, path,
-                     " failed: ", httplib::to_string(result.error())));
-  }
-  *status = result->status;
-  return result->body;
-}
+using testing::HttpGet;
 
 // One unlabelled series of a Prometheus scrape; -1 when absent.
 double Metric(const std::string& scrape, const std::string& series) {
@@ -165,16 +152,14 @@ class FullDiskTest : public ::testing::Test {
     if (geteuid() != 0) {
       GTEST_SKIP() << "mounting a tmpfs needs root";
     }
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    ASSERT_TRUE(definition.ok()) << definition.status();
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    ASSERT_TRUE(index.ok()) << index.status();
-    index_ = *std::move(index);
+    absl::StatusOr<std::unique_ptr<testing::Reference>> reference =
+        testing::LoadReference(kSeed);
+    ASSERT_TRUE(reference.ok()) << reference.status();
+    reference_ = *std::move(reference);
+    const ElectionIndex* index = reference_->index.get();
     // The region with the fewest stations keeps the test short.
     std::map<std::string, int> stations;
-    for (const v1::PollingStation& station : index_->definition().stations()) {
+    for (const v1::PollingStation& station : index->definition().stations()) {
       ++stations[station.region_id()];
     }
     int fewest = INT32_MAX;
@@ -184,14 +169,9 @@ class FullDiskTest : public ::testing::Test {
         region_ = region;
       }
     }
-    sim::NightOptions options;
-    options.seed = kSeed;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*index_, options);
-    ASSERT_TRUE(truth.ok()) << truth.status();
-    for (v1::StationProtocol& protocol : *truth) {
-      if (index_->FindStation(protocol.station_id())->region_id() == region_) {
-        night_.push_back(std::move(protocol));
+    for (const v1::StationProtocol& protocol : reference_->truth) {
+      if (index->FindStation(protocol.station_id())->region_id() == region_) {
+        night_.push_back(protocol);
       }
     }
     ASSERT_GE(night_.size(), 200u);
@@ -321,8 +301,8 @@ class FullDiskTest : public ::testing::Test {
     for (const v1::ContestResults& entry : results.results()) {
       v1::Totals actual = entry.totals();
       actual.clear_revision();
-      const v1::Totals expected =
-          sim::SumTruth(*index_, counted, actual.contest_id(), actual.scope());
+      const v1::Totals expected = sim::SumTruth(
+          *reference_->index, counted, actual.contest_id(), actual.scope());
       std::string differences;
       google::protobuf::util::MessageDifferencer differencer;
       differencer.ReportDifferencesToString(&differences);
@@ -356,7 +336,8 @@ class FullDiskTest : public ::testing::Test {
     return body.ok() ? *body : "";
   }
 
-  std::unique_ptr<ElectionIndex> index_;
+  // The reference election and its true final protocols.
+  std::unique_ptr<testing::Reference> reference_;
   std::string region_;
   std::vector<v1::StationProtocol> night_;
   std::string dir_;
@@ -515,22 +496,14 @@ class DamagedStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = testing::MakeTempDir("damaged_store");
-    absl::StatusOr<v1::ElectionDefinition> definition =
-        EmbeddedDefaultDefinition();
-    ASSERT_TRUE(definition.ok()) << definition.status();
-    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-        ElectionIndex::Build(*std::move(definition));
-    ASSERT_TRUE(index.ok()) << index.status();
-    index_ = *std::move(index);
-    region_ = index_->definition().regions(0).id();
-    sim::NightOptions options;
-    options.seed = kSeed;
-    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-        sim::GenerateTruth(*index_, options);
-    ASSERT_TRUE(truth.ok()) << truth.status();
-    for (v1::StationProtocol& protocol : *truth) {
-      if (index_->FindStation(protocol.station_id())->region_id() == region_) {
-        protocols_.push_back(std::move(protocol));
+    absl::StatusOr<std::unique_ptr<testing::Reference>> reference =
+        testing::LoadReference(kSeed);
+    ASSERT_TRUE(reference.ok()) << reference.status();
+    const ElectionIndex& index = *(*reference)->index;
+    region_ = index.definition().regions(0).id();
+    for (const v1::StationProtocol& protocol : (*reference)->truth) {
+      if (index.FindStation(protocol.station_id())->region_id() == region_) {
+        protocols_.push_back(protocol);
       }
     }
     ASSERT_GE(protocols_.size(), 200u);
@@ -694,7 +667,6 @@ class DamagedStoreTest : public ::testing::Test {
   }
 
   std::string dir_;
-  std::unique_ptr<ElectionIndex> index_;
   std::string region_;
   std::vector<v1::StationProtocol> protocols_;
 };

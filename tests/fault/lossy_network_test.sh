@@ -217,38 +217,8 @@ log "both outboxes drained $((SECONDS - restored))s after the link's return"
 
 # ------------------------------------------------------------ exact totals
 
-appended=0
-for name in col-a col-b; do
-  scrape="$(metrics_of "${name}" tally_outbox_depth \
-    tally_outbox_appended_total tally_outbox_acknowledged_total 2>&1)" ||
-    fail "${name}'s /metrics: ${scrape}"
-  mapfile -t values <<<"${scrape}"
-  ((values[0] == 0 && values[1] == values[2] && values[1] > 0)) ||
-    fail "${name}'s /metrics at the end: depth ${values[0]}, appended ${values[1]}, acknowledged ${values[2]}"
-  appended=$((appended + values[1]))
-done
-deadline=$((SECONDS + metrics_timeout))
-while true; do
-  accepted="$(metrics_of aggregator \
-    'tally_ingest_protocols_total{outcome="accepted"}' 2>&1)" ||
-    fail "the aggregator's /metrics: ${accepted}"
-  ((accepted == appended)) && break
-  ((SECONDS < deadline)) ||
-    fail "aggregator accepted ${accepted} protocols, the collectors appended ${appended}"
-  sleep 0.2
-done
-log "aggregator accepted ${accepted} protocols = ${appended} appended by the collectors"
-
-results "${tmp}/results.json"
-"${check[@]}" expect --definition "${tmp}/definition.json" \
-  --results "${tmp}/results.json" "${night_a}" "${night_b}" \
-  >"${tmp}/expect.log" || fail "totals differ: $(head -n 20 "${tmp}/expect.log")"
-log "$(tail -n 1 "${tmp}/expect.log")"
-tallyctl_on "${ns_viewer}" verify --aggregator "${aggregator}" \
-  >"${tmp}/verify.log" 2>&1 || fail "verify: $(cat "${tmp}/verify.log")"
-grep -q " 0 differences" "${tmp}/verify.log" ||
-  fail "verify: $(cat "${tmp}/verify.log")"
-log "verify: $(grep -m1 ' 0 differences' "${tmp}/verify.log")"
+expect_forwarded_exactly_once
+expect_exact_totals
 
 # ------------------------------------------------- the impairment acted
 

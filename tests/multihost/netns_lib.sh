@@ -385,3 +385,49 @@ submit() { # NAME NS COLLECTOR FILE
   log "$1: $(grep -m1 ' rejected' "${tmp}/$1.log")"
 }
 
+# Both collectors' outboxes are empty, their streams up and everything they
+# appended acknowledged; the aggregator accepted exactly what they appended
+# (each protocol version once, however often it was resent). The aggregator
+# counts a round right after acknowledging it: polled briefly.
+expect_forwarded_exactly_once() {
+  local name scrape values appended=0 accepted deadline
+  for name in col-a col-b; do
+    scrape="$(metrics_of "${name}" tally_outbox_depth \
+      tally_aggregator_connected tally_outbox_appended_total \
+      tally_outbox_acknowledged_total 2>&1)" ||
+      fail "${name}'s /metrics: ${scrape}"
+    mapfile -t values <<<"${scrape}"
+    ((values[0] == 0 && values[1] == 1 && values[2] == values[3] &&
+      values[2] > 0)) ||
+      fail "${name}'s /metrics at the end: tally_outbox_depth ${values[0]}, tally_aggregator_connected ${values[1]}, appended ${values[2]}, acknowledged ${values[3]}"
+    log "${name} /metrics at the end: tally_outbox_depth ${values[0]}, tally_aggregator_connected ${values[1]}, tally_outbox_appended_total ${values[2]}"
+    appended=$((appended + values[2]))
+  done
+  deadline=$((SECONDS + metrics_timeout))
+  while true; do
+    accepted="$(metrics_of aggregator \
+      'tally_ingest_protocols_total{outcome="accepted"}' 2>&1)" ||
+      fail "the aggregator's /metrics: ${accepted}"
+    ((accepted == appended)) && break
+    ((SECONDS < deadline)) ||
+      fail "aggregator accepted ${accepted} protocols, the collectors appended ${appended}"
+    sleep 0.2
+  done
+  log "aggregator /metrics: tally_ingest_protocols_total{outcome=\"accepted\"} ${accepted} = ${appended} appended by the collectors"
+}
+
+# Every totals of every contest and scope equals an independent sum of the
+# last version of each protocol in both regions' files (written to
+# TMP/results.json), and `tallyctl verify` finds no difference.
+expect_exact_totals() {
+  results "${tmp}/results.json"
+  "${check[@]}" expect --definition "${tmp}/definition.json" \
+    --results "${tmp}/results.json" "${night_a}" "${night_b}" \
+    >"${tmp}/expect.log" || fail "totals differ: $(head -n 20 "${tmp}/expect.log")"
+  log "$(tail -n 1 "${tmp}/expect.log")"
+  tallyctl_on "${ns_viewer}" verify --aggregator "${aggregator}" \
+    >"${tmp}/verify.log" 2>&1 || fail "verify: $(cat "${tmp}/verify.log")"
+  grep -q " 0 differences" "${tmp}/verify.log" ||
+    fail "verify: $(cat "${tmp}/verify.log")"
+  log "verify: $(grep -m1 ' 0 differences' "${tmp}/verify.log")"
+}

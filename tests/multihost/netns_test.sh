@@ -137,44 +137,11 @@ log "col-a drained $((SECONDS - repaired))s after the repair"
 # Both outboxes empty and forwarding; what they appended (each protocol
 # version a collector accepted) is what the aggregator accepted. The
 # aggregator counts a round right after acknowledging it: poll briefly.
-appended=0
-for name in col-a col-b; do
-  scrape="$(metrics_of "${name}" tally_outbox_depth \
-    tally_aggregator_connected tally_outbox_appended_total \
-    tally_outbox_acknowledged_total 2>&1)" ||
-    fail "${name}'s /metrics: ${scrape}"
-  mapfile -t values <<<"${scrape}"
-  ((values[0] == 0 && values[1] == 1 && values[2] == values[3] &&
-    values[2] > 0)) ||
-    fail "${name}'s /metrics after the repair: tally_outbox_depth ${values[0]}, tally_aggregator_connected ${values[1]}, appended ${values[2]}, acknowledged ${values[3]}"
-  log "${name} /metrics after the repair: tally_outbox_depth ${values[0]}, tally_aggregator_connected ${values[1]}, tally_outbox_appended_total ${values[2]}"
-  appended=$((appended + values[2]))
-done
-deadline=$((SECONDS + metrics_timeout))
-while true; do
-  accepted="$(metrics_of aggregator \
-    'tally_ingest_protocols_total{outcome="accepted"}' 2>&1)" ||
-    fail "the aggregator's /metrics: ${accepted}"
-  ((accepted == appended)) && break
-  ((SECONDS < deadline)) ||
-    fail "aggregator accepted ${accepted} protocols, the collectors appended ${appended}"
-  sleep 0.2
-done
-log "aggregator /metrics: tally_ingest_protocols_total{outcome=\"accepted\"} ${accepted} = ${appended} appended by the collectors"
+expect_forwarded_exactly_once
 
 # ------------------------------------------------------------ exact totals
 
-results "${tmp}/results.json"
-"${check[@]}" expect --definition "${tmp}/definition.json" \
-  --results "${tmp}/results.json" "${night_a}" "${night_b}" \
-  >"${tmp}/expect.log" || fail "totals differ: $(head -n 20 "${tmp}/expect.log")"
-log "$(tail -n 1 "${tmp}/expect.log")"
-
-tallyctl_on "${ns_viewer}" verify --aggregator "${aggregator}" \
-  >"${tmp}/verify.log" 2>&1 || fail "verify: $(cat "${tmp}/verify.log")"
-grep -q " 0 differences" "${tmp}/verify.log" ||
-  fail "verify: $(cat "${tmp}/verify.log")"
-log "verify: $(grep -m1 ' 0 differences' "${tmp}/verify.log")"
+expect_exact_totals
 
 # A viewer through the relay sees the complete night and the same totals.
 tallyctl_on "${ns_viewer}" watch --aggregator "${relay}" --until_complete \
