@@ -184,7 +184,7 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
     return verified;
   }
   // The definition digest is the record of a store's first start.
-  if (absl::Status kept = CheckNotEmptied(store->where_, manifest,
+  if (absl::Status kept = CheckNotEmptied(raw, store->where_, manifest,
                                           store->LoadDefinitionDigest());
       !kept.ok()) {
     return kept;

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/listener.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
 #include <rocksdb/status.h>
 
@@ -11,6 +12,7 @@
 #include <regex>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -157,11 +159,16 @@ std::string ManifestOfTables(const StoreLocation& where) {
 }
 
 absl::Status CheckNotEmptied(
-    const StoreLocation& where, const std::string& manifest,
+    rocksdb::DB* db, const StoreLocation& where, const std::string& manifest,
     const absl::StatusOr<std::optional<std::string>>& first_start_record) {
   if (manifest.empty()) return absl::OkStatus();
   if (!first_start_record.ok()) return first_start_record.status();
   if (first_start_record->has_value()) return absl::OkStatus();
+  // An SST file written just before a crash and never recorded is no
+  // damage when the store lists others (RocksDB removes it).
+  std::vector<rocksdb::LiveFileMetaData> live;
+  db->GetLiveFilesMetaData(&live);
+  if (!live.empty()) return absl::OkStatus();
   const absl::Status status = absl::DataLossError(absl::StrCat(
       Describe(where), " is damaged (file ", manifest,
       "): it opened empty although its directory held SST files, so its "

@@ -82,10 +82,10 @@ absl::Status CheckStoreFilesComplete(const StoreLocation& where);
 // also holds SST files (else empty).
 std::string ManifestOfTables(const StoreLocation& where);
 
-// After opening: OK unless the store opened as if new (no
-// `first_start_record`, which every store writes at its first start)
-// although its directory held SST files (`manifest`, from
-// ManifestOfTables, not empty): the MANIFEST no longer lists them (it was
+// After opening: OK unless the store opened as if new (it lists no SST
+// file and has no `first_start_record`, which the servers write at a
+// store's first start) although its directory held SST files (`manifest`,
+// from ManifestOfTables, not empty): the MANIFEST no longer lists them (it was
 // cut short; RocksDB takes a MANIFEST cut at a record boundary for one
 // whose last write did not complete, and its open then deletes the SST
 // files it does not know). Then DATA_LOSS naming the MANIFEST; the finding
@@ -93,7 +93,7 @@ std::string ManifestOfTables(const StoreLocation& where);
 // start is refused too until an operator has dealt with it. An error
 // reading the record is returned as it is.
 absl::Status CheckNotEmptied(
-    const StoreLocation& where, const std::string& manifest,
+    rocksdb::DB* db, const StoreLocation& where, const std::string& manifest,
     const absl::StatusOr<std::optional<std::string>>& first_start_record);
 
 // The status of a failed DB::Open (`s` not OK). Corruption, and I/O errors
