@@ -19,6 +19,7 @@ packages=(
   libbenchmark-dev                         # benchmarks
   postgresql-15 libpq-dev                  # tally-bench's PostgreSQL peer (server binaries, libpq)
   iproute2                                 # ip netns/veth/bridge for tests/multihost
+  iptables libnetfilter-queue-dev          # tests/fault: NFQUEUE link impairment where the kernel has no netem
   python3-yaml                             # the deploy manifests test
   # tests/deploy/containers_test.py: the Dockerfile and the compose file
   # really run, rootful, with no container registry.

@@ -26,6 +26,7 @@
 #include "services/domain/definition_digest.h"
 #include "storage/key_encoding.h"
 #include "storage/rocksdb_status.h"
+#include "storage/store_info_log.h"
 
 namespace tally::storage {
 namespace {
@@ -132,6 +133,18 @@ rocksdb::DBOptions MakeDbOptions(const StoreOptions& options) {
   // serving sooner.
   db.avoid_flush_during_recovery = true;
   db.keep_log_file_num = 5;
+  // The MANIFEST records every closed WAL and its synced size, so a
+  // missing or truncated one is refused at open instead of being replayed
+  // short (a cut in the live WAL is indistinguishable from a crash during
+  // its last write, which recovery handles).
+  db.track_and_verify_wals_in_manifest = true;
+  // A WAL record that fails its checksum is damage, refused at open; only
+  // an incomplete last record (a crash during its write, never
+  // acknowledged) is dropped. Point-in-time recovery, the default, would
+  // silently stop at a damaged record and drop every acknowledged write
+  // after it.
+  db.wal_recovery_mode =
+      rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   return db;
 }
 
@@ -249,18 +262,43 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
                      ": no store there (create_if_missing is false)"));
   }
 
+  StoreLocation where{
+      "aggregator", path,
+      absl::StrCat("restore ", path,
+                   " from a backup, or start on an empty directory and "
+                   "have every protocol submitted again")};
+  if (absl::Status complete = CheckStoreFilesComplete(where); !complete.ok()) {
+    return complete;
+  }
+  const std::string manifest = ManifestOfTables(where);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
       MakeDescriptors(options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(options), path,
-                                              descriptors, &handles, &raw);
-  if (!s.ok()) return FromRocksDb(kStore, operation, s);
+  rocksdb::DBOptions db_options = MakeDbOptions(options);
+  db_options.info_log = OpenStoreInfoLog(path);
+  UseManualRecovery(db_options);
+  const rocksdb::Status s =
+      rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return OpenFault(where, s);
 
   std::unique_ptr<AggregatorStore> store(new AggregatorStore());
+  store->where_ = std::move(where);
   store->db_.reset(raw);
   store->handles_ = std::make_unique<Handles>();
   store->handles_->all = std::move(handles);
+  if (options.verify_files_at_open) {
+    if (absl::Status verified = VerifyStoreFiles(raw, store->where_);
+        !verified.ok()) {
+      return verified;
+    }
+  }
+  // The definition digest is the record of a store's first start.
+  if (absl::Status kept = CheckNotEmptied(raw, store->where_, manifest,
+                                          store->LoadDefinitionDigest());
+      !kept.ok()) {
+    return kept;
+  }
 
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
   absl::StatusOr<uint64_t> revision =
@@ -355,7 +393,7 @@ absl::Status AggregatorStore::SaveDefinition(
   if (!s.ok()) return FromRocksDb(kStore, kOp, s);
   rocksdb::WriteOptions write;
   write.sync = true;
-  return FromRocksDb(kStore, kOp, db_->Write(write, &batch));
+  return WriteFault(where_, kOp, db_->Write(write, &batch));
 }
 
 uint64_t AggregatorStore::revision() const { return revision_.load(); }
@@ -472,8 +510,8 @@ absl::StatusOr<uint64_t> AggregatorStore::BumpEpoch() {
   const uint64_t next = *epoch + 1;
   rocksdb::WriteOptions write;
   write.sync = true;
-  if (absl::Status s = FromRocksDb(
-          kStore, kOp,
+  if (absl::Status s = WriteFault(
+          where_, kOp,
           db_->Put(write, handles_->meta(), kMetaEpoch, EncodeRevision(next)));
       !s.ok()) {
     return s;
@@ -630,7 +668,7 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
 
   rocksdb::WriteOptions write;
   write.sync = true;
-  if (absl::Status st = FromRocksDb(kStore, op, db_->Write(write, &wb));
+  if (absl::Status st = WriteFault(where_, op, db_->Write(write, &wb));
       !st.ok()) {
     return st;
   }
@@ -639,6 +677,11 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
   revision_.store(revision);
   oldest_event_.store(oldest);
   return absl::OkStatus();
+}
+
+absl::Status AggregatorStore::ResumeWrites() {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  return storage::ResumeWrites(db_.get(), handles_->meta(), where_);
 }
 
 // --- Reads

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "storage/key_encoding.h"
+#include "storage/store_health.h"
 #include "tally/v1/aggregator.pb.h"
 #include "tally/v1/election.pb.h"
 #include "tally/v1/feed.pb.h"
@@ -66,6 +67,10 @@ struct StoreOptions {
   bool create_if_missing = true;
   // Block cache for reads of history and events, bytes.
   size_t block_cache_bytes = 64 << 20;
+  // Read every SST block once at open to check its checksum, so that a
+  // damaged store is refused before it is served (see store_health.h);
+  // costs a read of the whole store, beside the rest of the start-up.
+  bool verify_files_at_open = true;
 };
 
 class AggregatorStore {
@@ -105,7 +110,14 @@ class AggregatorStore {
   absl::StatusOr<uint64_t> BumpEpoch();
 
   // --- Commit --------------------------------------------------------------
+  // Durable when OK. A refused write (full disk, I/O error) is the
+  // WriteFault of store_health.h and leaves the store as it was; later
+  // writes fail too until ResumeWrites succeeds.
   absl::Status Commit(const CommitBatch& batch);
+  // After a failed write: OK once the store accepts synced writes again
+  // (store_health.h ResumeWrites); the failure that remains otherwise.
+  absl::Status ResumeWrites();
+  const std::string& data_dir() const { return where_.data_dir; }
 
   // --- Reads (safe concurrently with Commit) -------------------------------
   absl::StatusOr<std::optional<v1::ProtocolVersion>> GetVersion(
@@ -128,6 +140,7 @@ class AggregatorStore {
  private:
   AggregatorStore() = default;
   struct Handles;
+  StoreLocation where_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Handles> handles_;
   std::atomic<uint64_t> revision_{0};

@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "storage/key_encoding.h"
 #include "storage/rocksdb_status.h"
+#include "storage/store_info_log.h"
 
 namespace tally::storage {
 namespace {
@@ -85,8 +86,30 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
     return absl::FailedPreconditionError(absl::StrCat(
         "CollectorStore::", operation, ": exists and is not a directory"));
   }
+  StoreLocation where{
+      "collector", path,
+      absl::StrCat("move ", path,
+                   " aside and start on an empty directory; the protocols "
+                   "it held that the aggregator has not counted must then "
+                   "be submitted again")};
+  if (absl::Status complete = CheckStoreFilesComplete(where); !complete.ok()) {
+    return complete;
+  }
+  const std::string manifest = ManifestOfTables(where);
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
+  db_options.info_log = OpenStoreInfoLog(path);
+  UseManualRecovery(db_options);
+  // Closed WALs and their synced sizes are recorded in the MANIFEST: a
+  // missing or truncated one is refused at open (see store_health.h).
+  db_options.track_and_verify_wals_in_manifest = true;
+  // A WAL record that fails its checksum is damage, refused at open; only
+  // an incomplete last record (a crash during its write, never
+  // acknowledged) is dropped. Point-in-time recovery, the default, would
+  // silently stop at a damaged record and drop every acknowledged write
+  // after it.
+  db_options.wal_recovery_mode =
+      rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   // The outbox is written and deleted all night; a small WAL cap keeps the
@@ -107,12 +130,25 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s =
       rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
-  if (!s.ok()) return FromRocksDb(kStore, operation, s);
+  if (!s.ok()) return OpenFault(where, s);
 
   std::unique_ptr<CollectorStore> store(new CollectorStore());
+  store->where_ = std::move(where);
   store->db_.reset(raw);
   store->handles_ = std::make_unique<Handles>();
   store->handles_->all = std::move(handles);
+  // The outbox is small (forwarded entries are deleted): reading it all
+  // once is cheap, and a damaged one is refused before it is served.
+  if (absl::Status verified = VerifyStoreFiles(raw, store->where_);
+      !verified.ok()) {
+    return verified;
+  }
+  // The definition digest is the record of a store's first start.
+  if (absl::Status kept = CheckNotEmptied(raw, store->where_, manifest,
+                                          store->LoadDefinitionDigest());
+      !kept.ok()) {
+    return kept;
+  }
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
   absl::StatusOr<uint64_t> last =
       ReadU64(store->db_.get(), meta, kStore, "Open", kMetaLastSeq, 0);
@@ -158,15 +194,32 @@ absl::Status CollectorStore::SaveDefinitionDigest(const std::string& digest) {
         "election with definition digest ",
         **stored, ", not ", digest));
   }
-  return FromRocksDb(
-      kStore, "SaveDefinitionDigest",
+  return WriteFault(
+      where_, "SaveDefinitionDigest",
       db_->Put(Synced(), handles_->meta(), kMetaDefinitionDigest, digest));
+}
+
+absl::Status CollectorStore::ResumeWrites() {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  write_failed_ = true;
+  return ResumeIfFailedLocked();
+}
+
+absl::Status CollectorStore::ResumeIfFailedLocked() {
+  if (!write_failed_) return absl::OkStatus();
+  absl::Status resumed =
+      storage::ResumeWrites(db_.get(), handles_->meta(), where_);
+  if (resumed.ok()) write_failed_ = false;
+  return resumed;
 }
 
 absl::StatusOr<uint64_t> CollectorStore::Append(
     const std::vector<v1::StationProtocol>& protocols,
     const std::vector<std::pair<ProtocolKey, CollectorLatest>>& latest) {
   std::lock_guard<std::mutex> lock(write_mutex_);
+  if (absl::Status resumed = ResumeIfFailedLocked(); !resumed.ok()) {
+    return resumed;
+  }
   const uint64_t first = last_seq_.load() + 1;
   rocksdb::WriteBatch batch;
   v1::OutboxEntry entry;
@@ -198,8 +251,9 @@ absl::StatusOr<uint64_t> CollectorStore::Append(
   }
   if (batch.Count() == 0) return first;
   if (absl::Status s =
-          FromRocksDb(kStore, "Append", db_->Write(Synced(), &batch));
+          WriteFault(where_, "Append", db_->Write(Synced(), &batch));
       !s.ok()) {
+    write_failed_ = true;
     return s;
   }
   last_seq_ = last;
@@ -244,6 +298,9 @@ absl::Status CollectorStore::AckUpTo(uint64_t seq) {
   std::lock_guard<std::mutex> lock(write_mutex_);
   const uint64_t acked = acked_seq_.load();
   if (seq <= acked) return absl::OkStatus();
+  if (absl::Status resumed = ResumeIfFailedLocked(); !resumed.ok()) {
+    return resumed;
+  }
   rocksdb::WriteBatch batch;
   const uint64_t last = last_seq_.load();
   const uint64_t delete_to = std::min(seq, last);
@@ -260,9 +317,10 @@ absl::Status CollectorStore::AckUpTo(uint64_t seq) {
     s = batch.Put(handles_->meta(), kMetaLastSeq, EncodeRevision(seq));
     if (!s.ok()) return FromRocksDb(kStore, "AckUpTo", s);
   }
-  if (absl::Status status = FromRocksDb(
-          kStore, "AckUpTo", db_->Write(rocksdb::WriteOptions(), &batch));
+  if (absl::Status status = WriteFault(
+          where_, "AckUpTo", db_->Write(rocksdb::WriteOptions(), &batch));
       !status.ok()) {
+    write_failed_ = true;
     return status;
   }
   if (seq > last) last_seq_ = seq;

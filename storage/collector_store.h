@@ -9,6 +9,9 @@
 //   meta    string keys: last seq, acked seq, definition digest
 // Append writes entries, latest values and the last sequence as one
 // WriteBatch with the WAL synced: an entry is durable when Append returns.
+// A refused write (full disk, I/O error) is the WriteFault of
+// store_health.h: nothing of it is durable, and the next write first asks
+// RocksDB to resume.
 #ifndef TALLY_STORAGE_COLLECTOR_STORE_H_
 #define TALLY_STORAGE_COLLECTOR_STORE_H_
 
@@ -26,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "storage/key_encoding.h"
+#include "storage/store_health.h"
 #include "tally/v1/aggregator.pb.h"
 
 namespace rocksdb {
@@ -82,6 +86,12 @@ class CollectorStore {
   // recognises them by sequence.
   absl::Status AckUpTo(uint64_t seq);
 
+  // After a failed write (Append, AckUpTo), later writes fail too until
+  // the store resumes: OK once it accepts synced writes again
+  // (store_health.h ResumeWrites); the failure that remains otherwise.
+  // Append and AckUpTo call it themselves after a failure.
+  absl::Status ResumeWrites();
+
   // Every latest record, for the in-memory index built at start.
   absl::Status ForEachLatest(
       const std::function<absl::Status(const ProtocolKey&,
@@ -95,6 +105,11 @@ class CollectorStore {
  private:
   CollectorStore() = default;
   struct Handles;
+  // With write_mutex_ held: resumes first if the last write failed.
+  absl::Status ResumeIfFailedLocked();
+  StoreLocation where_;
+  // A write failed and the store has not resumed since (write_mutex_).
+  bool write_failed_ = false;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Handles> handles_;
   std::atomic<uint64_t> last_seq_{0};

@@ -164,6 +164,13 @@ class AggregatorService::IngestStream
                        " is not a region of the election")));
       return;
     }
+    // A degraded aggregator (its store takes no writes) refuses new work
+    // at once, with the reason: the collector keeps its outbox and retries.
+    if (absl::Status accepting = service_->committer_->Accepting();
+        !accepting.ok()) {
+      EndWith(rpc::ToGrpc(accepting), /*record=*/false);
+      return;
+    }
     collector_id_ = hello.collector_id();
     region_id_ = hello.region_id();
     hello_done_ = true;
@@ -225,15 +232,27 @@ class AggregatorService::IngestStream
       }
       previous = seq;
     }
+    bool ending = false;
+    {
+      absl::MutexLock lock(&mu_);
+      ending = finish_status_.has_value();
+    }
+    if (ending) {
+      // After a refused batch the stream only drains: nothing more of it
+      // may be committed (see IngestItem::stream_refused).
+      MaybeFinish();
+      return;
+    }
     IngestItem item;
+    item.stream_refused = stream_refused_;
     item.collector_id = collector_id_;
     item.region_id = region_id_;
     item.entries.assign(
         std::make_move_iterator(batch.mutable_entries()->begin()),
         std::make_move_iterator(batch.mutable_entries()->end()));
     const uint32_t size = static_cast<uint32_t>(item.entries.size());
-    item.done = [this, size](bool durable, v1::IngestAck ack) {
-      OnCommitted(durable, size, std::move(ack));
+    item.done = [this, size](const absl::Status& status, v1::IngestAck ack) {
+      OnCommitted(status, size, std::move(ack));
     };
     bool read_more = false;
     {
@@ -245,14 +264,15 @@ class AggregatorService::IngestStream
     }
     // Enqueue validates and hashes the batch on this stream's thread, in
     // parallel with the committer working on earlier batches.
-    if (!service_->committer_->Enqueue(std::move(item))) {
+    if (absl::Status queued = service_->committer_->Enqueue(std::move(item));
+        !queued.ok()) {
       {
         absl::MutexLock lock(&mu_);
         --inflight_;
         inflight_protocols_ -= size;
       }
-      EndWith(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                           "the aggregator is shutting down"));
+      // Stopping, or a degraded store: the collector retries later.
+      EndWith(rpc::ToGrpc(queued), /*record=*/false);
       return;
     }
     if (read_more) StartRead(&request_);
@@ -262,8 +282,12 @@ class AggregatorService::IngestStream
   // deleted by a concurrent reaction as soon as nothing is in flight. So
   // everything here happens while inflight_ still counts this batch, and the
   // decrement, the decision to finish and Finish itself come last.
-  void OnCommitted(bool durable, uint32_t size, v1::IngestAck ack) {
-    if (durable) {
+  // A batch that is not durable ends the stream with the reason (stopping,
+  // or the storage failure) once nothing else is in flight; the collector
+  // keeps the batch in its outbox and sends it again on a new stream.
+  void OnCommitted(const absl::Status& status, uint32_t size,
+                   v1::IngestAck ack) {
+    if (status.ok()) {
       v1::IngestResponse response;
       *response.mutable_ack() = std::move(ack);
       Send(std::move(response));
@@ -271,10 +295,7 @@ class AggregatorService::IngestStream
     bool resume_read = false;
     {
       absl::MutexLock lock(&mu_);
-      if (!durable && !finish_status_) {
-        finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                      "the aggregator is shutting down");
-      }
+      if (!status.ok() && !finish_status_) finish_status_ = rpc::ToGrpc(status);
       if (read_paused_ && !finish_status_ &&
           ReadAllowedLocked(inflight_ - 1, inflight_protocols_ - size)) {
         read_paused_ = false;
@@ -312,7 +333,9 @@ class AggregatorService::IngestStream
     StartWrite(&current_write_);
   }
 
-  void EndWith(const grpc::Status& status) {
+  // `record`: count and log a refusal (not for shutdown or a degraded
+  // store, which say so in their own log lines).
+  void EndWith(const grpc::Status& status, bool record = true) {
     bool decided = false;
     {
       absl::MutexLock lock(&mu_);
@@ -322,7 +345,7 @@ class AggregatorService::IngestStream
       }
     }
     // Shutdown's UNAVAILABLE is routine; anything else is worth a line.
-    if (decided && !status.ok() &&
+    if (decided && record && !status.ok() &&
         status.error_code() != grpc::StatusCode::UNAVAILABLE) {
       service_->RecordStreamError(status, peer_, collector_id_);
     }
@@ -360,6 +383,7 @@ class AggregatorService::IngestStream
   const std::optional<absl::StatusOr<security::CollectorIdentity>> identity_;
   std::string collector_id_;
   std::string region_id_;
+  const std::shared_ptr<bool> stream_refused_ = std::make_shared<bool>(false);
 
   absl::Mutex mu_;
   v1::IngestResponse current_write_;

@@ -21,44 +21,73 @@ absl::StatusOr<std::unique_ptr<AggregatorState>> AggregatorState::Recover(
     LatestLoader& latest) {
   std::unique_ptr<AggregatorState> state(new AggregatorState(std::move(index)));
   absl::MutexLock lock(&state->mu);
-  state->revision_ = store.revision();
+  absl::Status status = state->LoadLocked(
+      store,
+      [&latest](const std::function<absl::Status(
+                    const storage::AggregatorStore::LatestRecords&)>& fn) {
+        return latest.Consume(fn);
+      });
+  if (!status.ok()) return status;
+  return state;
+}
+
+absl::Status AggregatorState::Rebuild(storage::AggregatorStore& store) {
+  totals_.Reset();
+  latest_.clear();  // keeps its buckets: sized for every protocol
+  cursors_.clear();
+  reported_contests_.clear();
+  protocols_counted_ = 0;
+  revision_ = 0;
+  constexpr size_t kChunk = 16384;
+  return LoadLocked(
+      store,
+      [&store](const std::function<absl::Status(
+                   const storage::AggregatorStore::LatestRecords&)>& fn) {
+        return store.ForEachLatestChunk(
+            kChunk, [&fn](storage::AggregatorStore::LatestRecords records) {
+              return fn(records);
+            });
+      });
+}
+
+absl::Status AggregatorState::LoadLocked(storage::AggregatorStore& store,
+                                         const LatestSource& latest) {
+  revision_ = store.revision();
   absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> cursors =
       store.LoadCursors();
   if (!cursors.ok()) return cursors.status();
-  state->cursors_ = *std::move(cursors);
+  cursors_ = *std::move(cursors);
 
   absl::Status status =
       store.ForEachTotals([&](const storage::TotalsKey&, v1::Totals totals) {
-        return state->totals_.Restore(totals);
+        return totals_.Restore(totals);
       });
   if (!status.ok()) {
     return absl::DataLossError(
         absl::StrCat("restoring stored totals: ", status.message()));
   }
-  const size_t contests = state->index_->contests().size();
+  const size_t contests = index_->contests().size();
   // Sized once (at most one protocol per station and contest): growing
   // maps of millions by rehashing doubled the time.
-  state->latest_.reserve(state->protocols_expected_);
-  state->reported_contests_.reserve(
-      state->index_->definition().stations_size());
-  status = latest.Consume(
-      [&](const storage::AggregatorStore::LatestRecords& records) {
-        for (const auto& [key, value] : records) {
-          if (key.contest >= contests) {
-            return absl::DataLossError(absl::StrCat(
-                "stored protocol of contest #", key.contest, " station ",
-                key.station, ": the definition has ", contests, " contests"));
-          }
-          state->latest_.emplace(key, value);
-          ++state->reported_contests_[key.station];
-          ++state->protocols_counted_;
-        }
-        return absl::OkStatus();
-      });
+  latest_.reserve(protocols_expected_);
+  reported_contests_.reserve(index_->definition().stations_size());
+  status = latest([&](const storage::AggregatorStore::LatestRecords& records) {
+    for (const auto& [key, value] : records) {
+      if (key.contest >= contests) {
+        return absl::DataLossError(absl::StrCat(
+            "stored protocol of contest #", key.contest, " station ",
+            key.station, ": the definition has ", contests, " contests"));
+      }
+      latest_.emplace(key, value);
+      ++reported_contests_[key.station];
+      ++protocols_counted_;
+    }
+    return absl::OkStatus();
+  });
   if (!status.ok()) return status;
   // Stations checked once each, not once per contest.
-  for (const auto& [station, count] : state->reported_contests_) {
-    if (state->index_->FindStation(station) == nullptr) {
+  for (const auto& [station, count] : reported_contests_) {
+    if (index_->FindStation(station) == nullptr) {
       return absl::DataLossError(
           absl::StrCat("stored protocols of station ", station, " (", count,
                        " contests) do not match the definition: no such "
@@ -66,9 +95,9 @@ absl::StatusOr<std::unique_ptr<AggregatorState>> AggregatorState::Recover(
     }
   }
   // Stored totals carry their own revisions; nothing is pending.
-  state->totals_.TakeChanged();
-  for (uint32_t c = 0; c < contests; ++c) state->RecomputeAllocation(c);
-  return state;
+  totals_.TakeChanged();
+  for (uint32_t c = 0; c < contests; ++c) RecomputeAllocation(c);
+  return absl::OkStatus();
 }
 
 void AggregatorState::CountFirstReport(uint32_t station_id) {

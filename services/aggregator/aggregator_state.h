@@ -8,6 +8,7 @@
 #define TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,14 @@ class AggregatorState {
   static absl::StatusOr<std::unique_ptr<AggregatorState>> Recover(
       std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store,
       LatestLoader& latest);
+
+  // Rebuilds everything in memory from what is durable in the store, as
+  // Recover does at start, into this state (readers keep their pointer):
+  // the way back after a round was applied in memory and then could not
+  // be written (see StorageRecovery). The store must hold this state's
+  // election. On error the state is unusable and ingest must stay off.
+  absl::Status Rebuild(storage::AggregatorStore& store)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   mutable absl::Mutex mu;
 
@@ -79,6 +88,15 @@ class AggregatorState {
 
  private:
   explicit AggregatorState(std::unique_ptr<ElectionIndex> index);
+
+  // Calls fn for every chunk of the store's `latest` records.
+  using LatestSource = std::function<absl::Status(
+      const std::function<absl::Status(
+          const storage::AggregatorStore::LatestRecords&)>& fn)>;
+  // Loads the store into a state that is new or was reset.
+  absl::Status LoadLocked(storage::AggregatorStore& store,
+                          const LatestSource& latest)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   std::unique_ptr<ElectionIndex> index_;
   TotalsBook totals_ ABSL_GUARDED_BY(mu);

@@ -32,15 +32,6 @@ std::array<uint8_t, 32> DigestArray(const std::string& bytes) {
   return out;
 }
 
-// A storage failure mid-commit leaves memory ahead of disk; the only safe
-// continuation is a restart, which rebuilds memory from what is durable.
-[[noreturn]] void DieOnStorageFailure(const absl::Status& status) {
-  obs::LogError(
-      "FATAL: commit failed, restarting from the durable state is required",
-      {{"reason", status.message()}});
-  std::abort();
-}
-
 // Everything one commit round builds while holding the state lock.
 struct Round {
   storage::CommitBatch batch;
@@ -85,11 +76,13 @@ void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
 }  // namespace
 
 Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
-                     feed::WatchHub* hub, uint64_t epoch,
+                     feed::WatchHub* hub, StorageRecovery* recovery,
+                     uint64_t epoch,
                      CommitterOptions options)
     : state_(state),
       store_(store),
       hub_(hub),
+      recovery_(recovery),
       epoch_(epoch),
       options_(options) {
   obs::MetricsRegistry* metrics = options_.metrics;
@@ -163,12 +156,36 @@ void Committer::RunPublisher() {
   }
 }
 
-bool Committer::Enqueue(IngestItem item) {
+absl::Status Committer::Accepting() const {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (stopping_) {
+      return absl::UnavailableError("the aggregator is shutting down");
+    }
+  }
+  return recovery_->status();
+}
+
+absl::Status Committer::Enqueue(IngestItem item) {
+  // Refused before the work of preparing it while degraded.
+  if (absl::Status accepting = recovery_->status(); !accepting.ok()) {
+    return accepting;
+  }
   PrepareIngestItem(state_->index(), item);
   absl::MutexLock lock(&queue_mu_);
-  if (stopping_) return false;
+  if (stopping_) {
+    return absl::UnavailableError("the aggregator is shutting down");
+  }
   queue_.push_back(std::move(item));
-  return true;
+  return absl::OkStatus();
+}
+
+void Committer::FailRound(std::vector<IngestItem>& items,
+                          const absl::Status& status) {
+  for (IngestItem& item : items) {
+    if (item.stream_refused != nullptr) *item.stream_refused = true;
+    item.done(status, v1::IngestAck());
+  }
 }
 
 void Committer::Run() {
@@ -193,7 +210,23 @@ void Committer::Run() {
         queue_.pop_front();
       }
     }
-    CommitRound(round);
+    // Batches queued before the store failed are refused like new ones.
+    if (absl::Status accepting = recovery_->status(); !accepting.ok()) {
+      FailRound(round, accepting);
+      continue;
+    }
+    // So are the batches of a stream that already had one refused.
+    std::erase_if(round, [](IngestItem& item) {
+      if (item.stream_refused == nullptr || !*item.stream_refused) {
+        return false;
+      }
+      item.done(absl::UnavailableError(
+                    "an earlier batch of this stream was not committed; "
+                    "send again on a new stream"),
+                v1::IngestAck());
+      return true;
+    });
+    if (!round.empty()) CommitRound(round);
   }
 }
 
@@ -208,6 +241,8 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
   uint64_t conflict_count = 0;
   uint64_t revision = 0;
   bool advances = false;
+  // A read or the write of the round failed: nothing of it is durable.
+  absl::Status failure;
   {
     absl::MutexLock lock(&state_->mu);
     const ElectionIndex& index = state_->index();
@@ -215,13 +250,13 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
     round.now = ToTimestamp(started);
     absl::flat_hash_map<std::string, uint64_t> cursors;
 
-    for (size_t i = 0; i < items.size(); ++i) {
+    for (size_t i = 0; i < items.size() && failure.ok(); ++i) {
       IngestItem& item = items[i];
       auto [cursor_it, fresh] = cursors.try_emplace(item.collector_id, 0);
       if (fresh) cursor_it->second = state_->Cursor(item.collector_id);
       uint64_t& cursor = cursor_it->second;
 
-      for (size_t e = 0; e < item.entries.size(); ++e) {
+      for (size_t e = 0; e < item.entries.size() && failure.ok(); ++e) {
         v1::OutboxEntry& entry = item.entries[e];
         ProtocolVerdict& verdict = item.prepared[e].verdict;
         ++protocols;
@@ -303,12 +338,16 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
           } else {
             absl::StatusOr<std::optional<v1::ProtocolVersion>> stored =
                 store_->GetVersion(key, latest->version);
-            if (!stored.ok()) DieOnStorageFailure(stored.status());
+            if (!stored.ok()) {
+              failure = stored.status();
+              break;
+            }
             if (!stored->has_value()) {
-              DieOnStorageFailure(absl::DataLossError(absl::StrCat(
+              failure = absl::DataLossError(absl::StrCat(
                   "counted version ", latest->version, " of contest ",
                   protocol.contest_id(), " station ", protocol.station_id(),
-                  " is missing from the store")));
+                  " is missing from the store in ", store_->data_dir()));
+              break;
             }
             previous_stored = std::move(*(*stored)->mutable_protocol());
             previous = &previous_stored;
@@ -348,64 +387,77 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
       acks[i].set_durable_seq(cursor);
     }
 
-    for (const auto& [collector, seq] : cursors) {
-      round.batch.cursors.emplace_back(collector, seq);
-      state_->SetCursor(collector, seq);
-    }
+    if (!failure.ok()) {
+      recovery_->OnCommitFailed(failure);
+    } else {
+      for (const auto& [collector, seq] : cursors) {
+        round.batch.cursors.emplace_back(collector, seq);
+        state_->SetCursor(collector, seq);
+      }
 
-    // A round that counts something or keeps a conflicting submission as
-    // evidence is a commit of its own revision (conflict keys include it).
-    advances = accepted > 0 || !round.batch.conflicts.empty();
-    if (advances) {
-      TotalsBook& totals = state_->totals();
-      totals.StampChanged(round.revision);
-      std::vector<uint8_t> contest_changed(index.contests().size(), 0);
-      for (uint32_t entry : totals.TakeChanged()) {
-        const TotalsAddress& address = totals.address(entry);
-        v1::Totals message = totals.ToProto(entry);
-        *round.event.add_totals() = message;
-        round.batch.totals.emplace_back(
-            storage::TotalsKey{address.contest,
-                               static_cast<uint8_t>(address.scope_kind),
-                               address.scope_index},
-            std::move(message));
-        if (entry == totals.ContestEntry(address.contest)) {
-          contest_changed[address.contest] = 1;
+      // A round that counts something or keeps a conflicting submission as
+      // evidence is a commit of its own revision (conflict keys include it).
+      advances = accepted > 0 || !round.batch.conflicts.empty();
+      if (advances) {
+        TotalsBook& totals = state_->totals();
+        totals.StampChanged(round.revision);
+        std::vector<uint8_t> contest_changed(index.contests().size(), 0);
+        for (uint32_t entry : totals.TakeChanged()) {
+          const TotalsAddress& address = totals.address(entry);
+          v1::Totals message = totals.ToProto(entry);
+          *round.event.add_totals() = message;
+          round.batch.totals.emplace_back(
+              storage::TotalsKey{address.contest,
+                                 static_cast<uint8_t>(address.scope_kind),
+                                 address.scope_index},
+              std::move(message));
+          if (entry == totals.ContestEntry(address.contest)) {
+            contest_changed[address.contest] = 1;
+          }
+        }
+        // Seats are recomputed only for contests whose totals changed.
+        for (uint32_t c = 0; c < contest_changed.size(); ++c) {
+          if (contest_changed[c]) {
+            *round.event.add_allocations() = state_->RecomputeAllocation(c);
+          }
+        }
+        round.event.set_revision(round.revision);
+        round.event.set_epoch(epoch_);
+        *round.event.mutable_committed_at() = round.now;
+        *round.event.mutable_progress() = state_->Progress();
+        round.batch.revision = round.revision;
+        round.batch.event = std::move(round.event);
+        // Trim the event log in steps of an eighth of the retained length, not
+        // on every commit.
+        const uint64_t oldest = store_->oldest_event_revision();
+        const uint64_t step =
+            std::max<uint64_t>(1, options_.retained_events / 8);
+        if (round.revision >= oldest + options_.retained_events + step) {
+          round.batch.compact_events_below =
+              round.revision + 1 - options_.retained_events;
         }
       }
-      // Seats are recomputed only for contests whose totals changed.
-      for (uint32_t c = 0; c < contest_changed.size(); ++c) {
-        if (contest_changed[c]) {
-          *round.event.add_allocations() = state_->RecomputeAllocation(c);
-        }
-      }
-      round.event.set_revision(round.revision);
-      round.event.set_epoch(epoch_);
-      *round.event.mutable_committed_at() = round.now;
-      *round.event.mutable_progress() = state_->Progress();
-      round.batch.revision = round.revision;
-      round.batch.event = std::move(round.event);
-      // Trim the event log in steps of an eighth of the retained length, not
-      // on every commit.
-      const uint64_t oldest = store_->oldest_event_revision();
-      const uint64_t step = std::max<uint64_t>(1, options_.retained_events / 8);
-      if (round.revision >= oldest + options_.retained_events + step) {
-        round.batch.compact_events_below =
-            round.revision + 1 - options_.retained_events;
-      }
-    }
 
-    if (absl::Status status = store_->Commit(round.batch); !status.ok()) {
-      DieOnStorageFailure(status);
+      failure = store_->Commit(round.batch);
+      if (failure.ok()) {
+        if (advances) state_->set_revision(round.revision);
+        revision = state_->revision();
+      } else {
+        // Memory is ahead of the store: rebuilt before the lock is let go,
+        // so no reader sees a round that is not durable.
+        recovery_->OnCommitFailed(failure);
+      }
     }
-    if (advances) state_->set_revision(round.revision);
-    revision = state_->revision();
+  }
+  if (!failure.ok()) {
+    FailRound(items, failure);
+    return;
   }
 
   // Durable: acknowledge, then publish.
   for (size_t i = 0; i < items.size(); ++i) {
     acks[i].set_revision(revision);
-    items[i].done(true, std::move(acks[i]));
+    items[i].done(absl::OkStatus(), std::move(acks[i]));
   }
   if (advances) {
     auto event =

@@ -2,8 +2,11 @@
 // batches from every Ingest stream, classifies each protocol (accepted,
 // duplicate, stale, rejected), applies accepted ones to the running totals,
 // and writes everything a round produced as one synced RocksDB WriteBatch
-// (group commit across streams). Only then are the batches acknowledged and the
-// event published.
+// (group commit across streams). Only then are the batches acknowledged and
+// the event published. A round that cannot be written (full disk, I/O
+// error) fails its batches with the storage status and hands the state to
+// StorageRecovery, which rebuilds it from the store; while that reports
+// degraded, batches are refused with its status.
 #ifndef TALLY_SERVICES_AGGREGATOR_COMMITTER_H_
 #define TALLY_SERVICES_AGGREGATOR_COMMITTER_H_
 
@@ -18,8 +21,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/aggregator_state.h"
+#include "services/aggregator/storage_recovery.h"
 #include "services/domain/protocol_validation.h"
 #include "services/feed/watch_hub.h"
 #include "services/observability/metrics.h"
@@ -43,10 +48,19 @@ struct IngestItem {
   std::vector<v1::OutboxEntry> entries;
   // One per entry: filled by Enqueue (callers leave it empty).
   std::vector<PreparedProtocol> prepared;
-  // Called on the committer thread once the batch is durable (or refused
-  // because the committer is stopping: then `durable` is false). Must not
-  // block.
-  std::function<void(bool durable, v1::IngestAck ack)> done;
+  // Called on the committer thread once the batch is durable (status OK,
+  // with the acknowledgement), or when it is not and never will be by this
+  // call: the storage failure (RESOURCE_EXHAUSTED for a full disk,
+  // UNAVAILABLE, DATA_LOSS) or UNAVAILABLE when stopping; the ack is then
+  // empty and nothing of the batch counted. Must not block.
+  std::function<void(const absl::Status& status, v1::IngestAck ack)> done;
+  // Shared by the batches of one stream; set by the committer (and only
+  // read and written on its thread) when one of them is refused. Later
+  // batches of the stream are then refused too, even if the store took
+  // writes again meanwhile: committing batch N+1 after N failed would
+  // move the collector's cursor past N, and N's resend would be taken for
+  // a duplicate. Null: the batch stands alone.
+  std::shared_ptr<bool> stream_refused;
 };
 
 struct CommitterOptions {
@@ -69,8 +83,11 @@ struct CommitterStats {
 
 class Committer {
  public:
+  // `recovery` takes over when a round cannot be written; it must outlive
+  // the committer.
   Committer(AggregatorState* state, storage::AggregatorStore* store,
-            feed::WatchHub* hub, uint64_t epoch, CommitterOptions options = {});
+            feed::WatchHub* hub, StorageRecovery* recovery, uint64_t epoch,
+            CommitterOptions options = {});
   ~Committer();
 
   void Start();
@@ -80,16 +97,24 @@ class Committer {
   // Validates every protocol of the batch against the (immutable) election
   // and computes its digest, on the caller's thread (an Ingest stream's),
   // so that the single committer only classifies against the counted
-  // state and writes; then queues the batch. False when stopping (the
-  // caller answers UNAVAILABLE). Memory stays bounded because every stream
-  // keeps a bounded number of protocols in flight (see IngestStream).
-  bool Enqueue(IngestItem item);
+  // state and writes; then queues the batch. Not OK when the batch is
+  // refused: UNAVAILABLE when stopping, the storage status while degraded
+  // (the caller ends its stream with it). Memory stays bounded because
+  // every stream keeps a bounded number of protocols in flight (see
+  // IngestStream).
+  absl::Status Enqueue(IngestItem item);
+
+  // OK while batches are taken; else the status they are refused with.
+  absl::Status Accepting() const;
 
   const CommitterStats& stats() const { return stats_; }
 
  private:
   void Run();
   void CommitRound(std::vector<IngestItem>& items);
+  // Refuses every batch of a round with `status` (nothing counted).
+  static void FailRound(std::vector<IngestItem>& items,
+                        const absl::Status& status);
   // The publisher thread: hands committed events to the watch hub in
   // revision order, so that offering an event to thousands of watchers
   // (and serialising it for each) never delays the next commit round.
@@ -98,6 +123,7 @@ class Committer {
   AggregatorState* const state_;
   storage::AggregatorStore* const store_;
   feed::WatchHub* const hub_;
+  StorageRecovery* const recovery_;
   const uint64_t epoch_;
   const CommitterOptions options_;
   CommitterStats stats_;
@@ -112,7 +138,7 @@ class Committer {
   obs::Histogram* round_protocols_;
   obs::Histogram* round_seconds_;
 
-  absl::Mutex queue_mu_;
+  mutable absl::Mutex queue_mu_;
   std::deque<IngestItem> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread thread_;

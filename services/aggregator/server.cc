@@ -9,6 +9,7 @@
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/committer.h"
 #include "services/aggregator/latest_loader.h"
+#include "services/aggregator/storage_recovery.h"
 #include "services/domain/definition_digest.h"
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_loader.h"
@@ -117,6 +118,7 @@ struct AggregatorServer::Parts {
   std::unique_ptr<AggregatorState> state;
   std::unique_ptr<StoreEventSource> events;
   std::unique_ptr<feed::WatchHub> hub;
+  std::unique_ptr<StorageRecovery> recovery;
   std::unique_ptr<Committer> committer;
   std::unique_ptr<AggregatorService> service;
   std::unique_ptr<grpc::Server> server;
@@ -177,13 +179,17 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
       parts->events.get(), [state_ptr] { return state_ptr->Snapshot(); },
       parts->store->revision(), hub_options);
 
+  StorageRecoveryOptions recovery_options;
+  recovery_options.metrics = &parts->telemetry.metrics();
+  parts->recovery = std::make_unique<StorageRecovery>(
+      parts->state.get(), parts->store.get(), recovery_options);
   CommitterOptions committer_options;
   committer_options.retained_events = config.retained_events;
   committer_options.max_protocols_per_commit = config.max_protocols_per_commit;
   committer_options.metrics = &parts->telemetry.metrics();
-  parts->committer =
-      std::make_unique<Committer>(parts->state.get(), parts->store.get(),
-                                  parts->hub.get(), *epoch, committer_options);
+  parts->committer = std::make_unique<Committer>(
+      parts->state.get(), parts->store.get(), parts->hub.get(),
+      parts->recovery.get(), *epoch, committer_options);
 
   ServiceOptions service_options;
   service_options.max_batch_entries = config.max_batch_entries;
@@ -196,6 +202,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   parts->service = std::make_unique<AggregatorService>(
       parts->state.get(), parts->store.get(), parts->committer.get(),
       service_options);
+  parts->recovery->Start();
   parts->committer->Start();
 
   absl::StatusOr<rpc::StartedServer> started =
@@ -205,6 +212,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
                         .services = {parts->service.get(), parts->hub.get()}});
   if (!started.ok()) {
     parts->committer->Stop();
+    parts->recovery->Stop();
     parts->hub->Shutdown();
     return started.status();
   }
@@ -213,10 +221,14 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   parts->address = started->address;
   AddAggregatorGauges(parts->telemetry.metrics(), parts->state.get(),
                       parts->hub.get(), parts->service.get());
-  if (absl::Status admin = parts->telemetry.StartAdmin(config.admin_listen);
+  StorageRecovery* recovery = parts->recovery.get();
+  if (absl::Status admin = parts->telemetry.StartAdmin(
+          config.admin_listen, nullptr,
+          [recovery] { return std::string(recovery->status().message()); });
       !admin.ok()) {
     parts->server->Shutdown();
     parts->committer->Stop();
+    parts->recovery->Stop();
     parts->hub->Shutdown();
     return admin;
   }
@@ -263,6 +275,7 @@ void AggregatorServer::Shutdown(absl::Duration grace) {
   parts_->service->EndIngestStreams();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->committer->Stop();
+  parts_->recovery->Stop();
   parts_->server->Wait();
   // Scrapes read the store's and hub's counters: stop them before closing.
   parts_->telemetry.Stop();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/domain/protocol_digest.h"
+#include "services/observability/structured_log.h"
 
 namespace tally::collector {
 namespace {
@@ -77,6 +78,31 @@ absl::StatusOr<std::unique_ptr<OutboxWriter>> OutboxWriter::Create(
       });
   if (!loaded.ok()) return loaded;
   return writer;
+}
+
+void OutboxWriter::NoteWrite(const absl::Status& status) {
+  {
+    absl::MutexLock lock(&health_mu_);
+    const bool was_failing = !write_status_.ok();
+    write_status_ = status;
+    if (status.ok() == !was_failing) return;  // no change
+  }
+  write_failing_ = !status.ok();
+  if (status.ok()) {
+    obs::LogInfo("outbox writes again: submissions are accepted",
+                 {{"outbox_depth", store_->depth()}});
+  } else {
+    obs::LogError(
+        "outbox write failed: submissions are refused until it takes "
+        "writes again (nothing refused was acknowledged)",
+        {{"code", absl::StatusCodeToString(status.code())},
+         {"reason", status.message()}});
+  }
+}
+
+absl::Status OutboxWriter::write_status() const {
+  absl::MutexLock lock(&health_mu_);
+  return write_status_;
 }
 
 OutboxWriter::OutboxWriter(storage::CollectorStore* store,
@@ -180,12 +206,19 @@ void OutboxWriter::WriteRound(std::vector<Submission>& round) {
     std::vector<std::pair<storage::ProtocolKey, storage::CollectorLatest>>
         updates(here.begin(), here.end());
     absl::StatusOr<uint64_t> first = store_->Append(appended, updates);
+    NoteWrite(first.status());
     if (!first.ok()) {
       // Nothing of this round is durable: every would-be acceptance is
-      // refused, and the in-memory index stays as it was.
-      const absl::Status unavailable = absl::UnavailableError(absl::StrCat(
-          "the outbox write failed; resubmit: ", first.status().message()));
-      for (size_t index : appended_from) Reject(&results[index], unavailable);
+      // refused with the store's reason (RESOURCE_EXHAUSTED naming the
+      // data directory for a full disk), and the in-memory index stays as
+      // it was. The next round asks the store to resume first.
+      const absl::Status refused(
+          first.status().code() == absl::StatusCode::kResourceExhausted
+              ? absl::StatusCode::kResourceExhausted
+              : absl::StatusCode::kUnavailable,
+          absl::StrCat("not accepted, submit again: ",
+                       first.status().message()));
+      for (size_t index : appended_from) Reject(&results[index], refused);
     } else {
       for (size_t k = 0; k < appended_from.size(); ++k) {
         v1::ProtocolResult& result = results[appended_from[k]];

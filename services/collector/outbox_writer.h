@@ -7,6 +7,7 @@
 #ifndef TALLY_SERVICES_COLLECTOR_OUTBOX_WRITER_H_
 #define TALLY_SERVICES_COLLECTOR_OUTBOX_WRITER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -68,16 +69,27 @@ class OutboxWriter {
 
   const RateMeter& submit_rate() const { return submit_rate_; }
 
+  // OK unless the last outbox write failed (full disk, I/O error): then
+  // its status, until a write succeeds again.
+  absl::Status write_status() const;
+  bool write_failing() const { return write_failing_.load(); }
+
  private:
   OutboxWriter(storage::CollectorStore* store, std::function<void()> on_append);
   void Run();
   void WriteRound(std::vector<Submission>& round);
+  // Records the outcome of an outbox write; logs when it changes.
+  void NoteWrite(const absl::Status& status);
 
   storage::CollectorStore* const store_;
   const std::function<void()> on_append_;
   RateMeter submit_rate_;
   // Writer thread only (and Create before Start).
   absl::flat_hash_map<storage::ProtocolKey, storage::CollectorLatest> latest_;
+
+  mutable absl::Mutex health_mu_;
+  absl::Status write_status_ ABSL_GUARDED_BY(health_mu_);
+  std::atomic<bool> write_failing_{false};
 
   absl::Mutex mu_;
   std::deque<Submission> queue_ ABSL_GUARDED_BY(mu_);

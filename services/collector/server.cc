@@ -38,7 +38,13 @@ absl::Status BindStoreToDefinition(storage::CollectorStore& store,
 // The collector's scrape-time series: the outbox and the link upstream.
 void AddCollectorGauges(obs::MetricsRegistry& metrics,
                         const storage::CollectorStore* store,
-                        const Forwarder* forwarder) {
+                        const Forwarder* forwarder,
+                        const OutboxWriter* writer) {
+  metrics.AddGaugeCallback(
+      "tally_outbox_write_failing",
+      "1 while the outbox refuses writes (full disk, I/O error): "
+      "submissions are refused until it takes writes again.",
+      [writer] { return writer->write_failing() ? 1.0 : 0.0; });
   metrics.AddGaugeCallback(
       "tally_outbox_depth",
       "Protocols durable in the outbox, not yet acknowledged by the "
@@ -149,8 +155,11 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(
   parts->port = started->port;
   parts->address = started->address;
   AddCollectorGauges(parts->telemetry.metrics(), parts->store.get(),
-                     parts->forwarder.get());
-  if (absl::Status admin = parts->telemetry.StartAdmin(config.admin_listen);
+                     parts->forwarder.get(), parts->writer.get());
+  const OutboxWriter* outbox = parts->writer.get();
+  if (absl::Status admin = parts->telemetry.StartAdmin(
+          config.admin_listen, nullptr,
+          [outbox] { return std::string(outbox->write_status().message()); });
       !admin.ok()) {
     parts->server->Shutdown();
     parts->writer->Stop();

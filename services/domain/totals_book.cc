@@ -214,6 +214,22 @@ std::vector<uint32_t> TotalsBook::TakeChanged() {
   return changed;
 }
 
+void TotalsBook::Reset() {
+  for (Entry& entry : entries_) {
+    std::fill(entry.votes.begin(), entry.votes.end(), 0);
+    entry.against_all = 0;
+    entry.invalid = 0;
+    entry.ballots_cast = 0;
+    entry.ballots_issued = 0;
+    entry.registered_voters = 0;
+    entry.stations_reported = 0;
+    entry.stations_with_anomalies = 0;
+    entry.revision = 0;
+  }
+  changed_.clear();
+  is_changed_.assign(entries_.size(), 0);
+}
+
 void TotalsBook::StampChanged(uint64_t revision) {
   for (uint32_t entry : changed_) entries_[entry].revision = revision;
 }

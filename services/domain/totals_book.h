@@ -77,6 +77,12 @@ class TotalsBook {
   // untouched on error; never marks it changed.
   absl::Status Restore(const v1::Totals& totals);
 
+  // Back to the state of a new book: every count and revision zero (the
+  // expected counts of the definition kept), nothing marked changed. The
+  // aggregator resets before restoring the stored totals again after a
+  // failed commit (see AggregatorState::Rebuild).
+  void Reset();
+
   // Field-by-field equality with another book (verification); each
   // difference as a line "contest/scope: field a != b".
   std::vector<std::string> Differences(const TotalsBook& other) const;

@@ -17,7 +17,7 @@ constexpr char kMetricsType[] = "text/plain; version=0.0.4; charset=utf-8";
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
     const std::string& listen, const MetricsRegistry* registry,
-    std::function<bool()> healthy) {
+    std::function<bool()> healthy, std::function<std::string()> degraded) {
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos || colon == 0 ||
@@ -47,12 +47,18 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
            [registry](const httplib::Request&, httplib::Response& response) {
              response.set_content(registry->Render(), kMetricsType);
            });
-  http.Get("/healthz",
-           [healthy](const httplib::Request&, httplib::Response& response) {
-             const bool ok = !healthy || healthy();
-             response.status = ok ? 200 : 503;
-             response.set_content(ok ? "ok\n" : "unavailable\n", "text/plain");
-           });
+  http.Get("/healthz", [healthy, degraded](const httplib::Request&,
+                                           httplib::Response& response) {
+    const bool ok = !healthy || healthy();
+    response.status = ok ? 200 : 503;
+    std::string body = ok ? "ok\n" : "unavailable\n";
+    if (ok && degraded) {
+      if (std::string why = degraded(); !why.empty()) {
+        body = absl::StrCat("degraded: ", why, "\n");
+      }
+    }
+    response.set_content(body, "text/plain");
+  });
   http.set_exception_handler([](const httplib::Request&,
                                 httplib::Response& response,
                                 std::exception_ptr) { response.status = 500; });

@@ -33,9 +33,12 @@ class ServerTelemetry {
   MetricsRegistry& metrics() { return metrics_; }
 
   // Opens the admin endpoint on `listen` (HOST:PORT, port 0 picks one;
-  // empty: none). /healthz answers `healthy`, by default serving().
+  // empty: none). /healthz answers `healthy`, by default serving();
+  // `degraded`, when given, names what the server cannot do while it still
+  // serves (see AdminServer).
   absl::Status StartAdmin(const std::string& listen,
-                          std::function<bool()> healthy = nullptr);
+                          std::function<bool()> healthy = nullptr,
+                          std::function<std::string()> degraded = nullptr);
   // HOST:PORT of the admin endpoint; empty without one.
   std::string admin_address() const;
   // Stops the admin endpoint; idempotent.

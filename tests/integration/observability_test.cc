@@ -30,6 +30,7 @@
 #include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/collector.grpc.pb.h"
+#include "tests/support/http_get.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
 #include "tests/support/reference_election.h"
@@ -58,20 +59,7 @@ struct Scrape {
   }
 };
 
-absl::StatusOr<std::string> HttpGet(const std::string& address,
-                                    const std::string& path, int* status) {
-  httplib::Client client("http://" + address);
-  client.set_connection_timeout(5, 0);
-  client.set_read_timeout(10, 0);
-  httplib::Result result = client.Get(path);
-  if (!result) {
-    return absl::UnavailableError(
-        absl::StrCat("GET http://", address, path,
-                     " failed: ", httplib::to_string(result.error())));
-  }
-  *status = result->status;
-  return result->body;
-}
+using testing::HttpGet;
 
 absl::StatusOr<Scrape> ScrapeMetrics(const std::string& admin) {
   int status = 0;

@@ -440,8 +440,9 @@ TEST_F(AggregatorStoreTest, OpeningAFileIsAClearError) {
 TEST_F(AggregatorStoreTest, SecondOpenOfALiveStoreFails) {
   auto second = AggregatorStore::Open(dir_.string());
   ASSERT_FALSE(second.ok());
-  EXPECT_THAT(std::string(second.status().message()),
-              HasSubstr("AggregatorStore::Open("));
+  EXPECT_THAT(
+      std::string(second.status().message()),
+      HasSubstr("cannot open the aggregator store in " + dir_.string() + ": "));
 }
 
 TEST_F(AggregatorStoreTest, DefinitionSavedLoadedAndDigested) {

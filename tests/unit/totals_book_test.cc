@@ -401,6 +401,32 @@ TEST_F(TotalsBookTest, RestoreRoundTrip) {
   EXPECT_EQ(other.ToProto(0).revision(), 42u);
 }
 
+// What a rebuild after a failed commit relies on: a reset book is a new
+// one (counts and revisions zero, expected counts kept, nothing pending),
+// and restoring the stored totals into it gives the stored state back.
+TEST_F(TotalsBookTest, ResetGivesANewBookAndRestoresLikeOne) {
+  ApplySome(book_.get());
+  book_->StampChanged(7);
+  book_->TakeChanged();
+  std::vector<v1::Totals> stored;
+  for (uint32_t entry = 0; entry < book_->size(); ++entry) {
+    stored.push_back(At(entry));
+  }
+  // A round applied in memory and then abandoned.
+  book_->Apply(nullptr, false,
+               Protocol("list", 203, 1, {{"party-c", 5}}, 0, 0, 5, 900), false);
+  book_->Reset();
+  TotalsBook fresh(*index_);
+  EXPECT_THAT(book_->Differences(fresh), IsEmpty());
+  EXPECT_THAT(book_->TakeChanged(), IsEmpty());
+  for (const v1::Totals& totals : stored) {
+    ASSERT_TRUE(book_->Restore(totals).ok()) << totals.ShortDebugString();
+  }
+  for (uint32_t entry = 0; entry < book_->size(); ++entry) {
+    EXPECT_TRUE(MessageDifferencer::Equals(At(entry), stored[entry])) << entry;
+  }
+}
+
 TEST_F(TotalsBookTest, RestoreRejectsWhatTheDefinitionDoesNotHave) {
   ApplySome(book_.get());
   const v1::Totals good = At(1);
