@@ -287,17 +287,12 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
   store->db_.reset(raw);
   store->handles_ = std::make_unique<Handles>();
   store->handles_->all = std::move(handles);
-  if (options.verify_files_at_open) {
-    if (absl::Status verified = VerifyStoreFiles(raw, store->where_);
-        !verified.ok()) {
-      return verified;
-    }
-  }
   // The definition digest is the record of a store's first start.
-  if (absl::Status kept = CheckNotEmptied(raw, store->where_, manifest,
-                                          store->LoadDefinitionDigest());
-      !kept.ok()) {
-    return kept;
+  if (absl::Status checked = CheckOpenedStore(raw, store->where_, manifest,
+                                              options.verify_files_at_open,
+                                              store->LoadDefinitionDigest());
+      !checked.ok()) {
+    return checked;
   }
 
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();

@@ -138,16 +138,12 @@ absl::StatusOr<std::unique_ptr<CollectorStore>> CollectorStore::Open(
   store->handles_ = std::make_unique<Handles>();
   store->handles_->all = std::move(handles);
   // The outbox is small (forwarded entries are deleted): reading it all
-  // once is cheap, and a damaged one is refused before it is served.
-  if (absl::Status verified = VerifyStoreFiles(raw, store->where_);
-      !verified.ok()) {
-    return verified;
-  }
-  // The definition digest is the record of a store's first start.
-  if (absl::Status kept = CheckNotEmptied(raw, store->where_, manifest,
-                                          store->LoadDefinitionDigest());
-      !kept.ok()) {
-    return kept;
+  // at open is cheap. The digest is the record of a store's first start.
+  if (absl::Status checked =
+          CheckOpenedStore(raw, store->where_, manifest, /*verify_files=*/true,
+                           store->LoadDefinitionDigest());
+      !checked.ok()) {
+    return checked;
   }
   rocksdb::ColumnFamilyHandle* meta = store->handles_->meta();
   absl::StatusOr<uint64_t> last =

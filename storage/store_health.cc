@@ -179,6 +179,18 @@ absl::Status CheckNotEmptied(
   return status;
 }
 
+absl::Status CheckOpenedStore(
+    rocksdb::DB* db, const StoreLocation& where, const std::string& manifest,
+    bool verify_files,
+    const absl::StatusOr<std::optional<std::string>>& first_start_record) {
+  if (verify_files) {
+    if (absl::Status verified = VerifyStoreFiles(db, where); !verified.ok()) {
+      return verified;
+    }
+  }
+  return CheckNotEmptied(db, where, manifest, first_start_record);
+}
+
 absl::Status OpenFault(const StoreLocation& where, const rocksdb::Status& s) {
   if (s.ok()) return absl::OkStatus();
   const std::string cause = s.ToString();

@@ -96,6 +96,13 @@ absl::Status CheckNotEmptied(
     rocksdb::DB* db, const StoreLocation& where, const std::string& manifest,
     const absl::StatusOr<std::optional<std::string>>& first_start_record);
 
+// The checks after a store opened: VerifyStoreFiles (when
+// `verify_files`), then CheckNotEmptied with `first_start_record`.
+absl::Status CheckOpenedStore(
+    rocksdb::DB* db, const StoreLocation& where, const std::string& manifest,
+    bool verify_files,
+    const absl::StatusOr<std::optional<std::string>>& first_start_record);
+
 // The status of a failed DB::Open (`s` not OK). Corruption, and I/O errors
 // about the store's own files, are DATA_LOSS with one line: "the <store>
 // store in <dir> is damaged (file <name>): <RocksDB's words>; it is not
