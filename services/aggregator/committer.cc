@@ -77,8 +77,7 @@ void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
 
 Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
                      feed::WatchHub* hub, StorageRecovery* recovery,
-                     uint64_t epoch,
-                     CommitterOptions options)
+                     uint64_t epoch, CommitterOptions options)
     : state_(state),
       store_(store),
       hub_(hub),

@@ -50,20 +50,20 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/domain/election_index.h"
+#include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/collector.grpc.pb.h"
-#include "services/rpc/channel.h"
 #include "tests/support/election_checks.h"
-#include "tests/support/reference_election.h"
 #include "tests/support/http_get.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
+#include "tests/support/reference_election.h"
 
 namespace tally {
 namespace {
 
-using testing::DeadlineContext;
 using rpc::MakeChannel;
+using testing::DeadlineContext;
 
 constexpr uint64_t kSeed = 20231119;
 constexpr absl::Duration kCallTimeout = absl::Seconds(30);
