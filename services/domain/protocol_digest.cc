@@ -38,28 +38,12 @@
 #include <utility>
 #include <vector>
 
+#include "services/domain/canonical_bytes.h"
+
 namespace tally {
 namespace {
 
 constexpr char kTag[] = "tally.v1.StationProtocol\n";
-
-void PutU32(uint32_t value, std::string* out) {
-  const char bytes[4] = {
-      static_cast<char>(value >> 24), static_cast<char>(value >> 16),
-      static_cast<char>(value >> 8), static_cast<char>(value)};
-  out->append(bytes, sizeof(bytes));
-}
-
-void PutU64(uint64_t value, std::string* out) {
-  PutU32(static_cast<uint32_t>(value >> 32), out);
-  PutU32(static_cast<uint32_t>(value), out);
-}
-
-// Protobuf strings are below 2 GiB, so the length always fits in 32 bits.
-void PutString(const std::string& value, std::string* out) {
-  PutU32(static_cast<uint32_t>(value.size()), out);
-  out->append(value);
-}
 
 }  // namespace
 
@@ -103,28 +87,36 @@ std::string CanonicalProtocolBytes(const v1::StationProtocol& protocol) {
   return out;
 }
 
-// Returns an empty string in the (out-of-memory only) case that OpenSSL
-// fails; an empty digest never matches a supplied one.
-//
 // OpenSSL 3 looks the algorithm up by name on every EVP_Digest call with
 // EVP_sha256() (about half the cost of hashing a protocol), so the
 // algorithm is fetched once per process and each thread reuses one context.
-std::string Sha256(absl::string_view bytes) {
+bool Sha256Parts(absl::Span<const absl::string_view> parts,
+                 unsigned char out[32]) {
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   struct ContextDeleter {
     void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
   };
   thread_local const std::unique_ptr<EVP_MD_CTX, ContextDeleter> context(
       EVP_MD_CTX_new());
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
   if (sha256 == nullptr || context == nullptr ||
-      EVP_DigestInit_ex2(context.get(), sha256, nullptr) != 1 ||
-      EVP_DigestUpdate(context.get(), bytes.data(), bytes.size()) != 1 ||
-      EVP_DigestFinal_ex(context.get(), md, &md_len) != 1) {
-    return std::string();
+      EVP_DigestInit_ex2(context.get(), sha256, nullptr) != 1) {
+    return false;
   }
-  return std::string(reinterpret_cast<const char*>(md), md_len);
+  for (absl::string_view part : parts) {
+    if (EVP_DigestUpdate(context.get(), part.data(), part.size()) != 1) {
+      return false;
+    }
+  }
+  unsigned int md_len = 0;
+  return EVP_DigestFinal_ex(context.get(), out, &md_len) == 1 && md_len == 32;
+}
+
+// Returns an empty string in the (out-of-memory only) case that OpenSSL
+// fails; an empty digest never matches a supplied one.
+std::string Sha256(absl::string_view bytes) {
+  unsigned char md[32];
+  if (!Sha256Parts({bytes}, md)) return std::string();
+  return std::string(reinterpret_cast<const char*>(md), sizeof(md));
 }
 
 std::string ProtocolDigest(const v1::StationProtocol& protocol) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "tally/v1/protocol.pb.h"
 
 namespace tally {
@@ -16,6 +17,12 @@ std::string CanonicalProtocolBytes(const v1::StationProtocol& protocol);
 
 // SHA-256 of any byte string: 32 raw bytes.
 std::string Sha256(absl::string_view bytes);
+
+// SHA-256 of the concatenation of `parts`, written to `out` (32 bytes)
+// without copying the parts together. False only when OpenSSL fails (out of
+// memory); `out` is then unspecified.
+bool Sha256Parts(absl::Span<const absl::string_view> parts,
+                 unsigned char out[32]);
 
 // 32 raw bytes.
 std::string ProtocolDigest(const v1::StationProtocol& protocol);
