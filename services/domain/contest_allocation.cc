@@ -1,9 +1,12 @@
 #include "services/domain/contest_allocation.h"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "services/domain/seat_bounds.h"
 
 namespace tally {
 
@@ -185,6 +188,48 @@ absl::StatusOr<v1::SeatAllocation> AllocateContest(const v1::Contest& contest,
   allocation.set_provisional(totals.stations_reported() <
                              totals.stations_expected());
   allocation.set_revision(totals.revision());
+  return allocation;
+}
+
+v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
+                                       const v1::Totals& totals) {
+  v1::SeatAllocation allocation;
+  absl::StatusOr<seats::Input> input = AllocationInputFor(contest, totals);
+  absl::StatusOr<seats::Result> result =
+      input.ok() ? seats::Allocate(*input)
+                 : absl::StatusOr<seats::Result>(input.status());
+  allocation.set_contest_id(contest.id());
+  *allocation.mutable_scope() = totals.scope();
+  allocation.set_revision(totals.revision());
+  allocation.set_provisional(totals.stations_reported() <
+                             totals.stations_expected());
+  if (!result.ok()) {
+    // The definition was validated, so this means votes beyond the exact
+    // arithmetic's range; publish the totals without seats rather than
+    // stopping ingestion.
+    allocation.set_status(v1::ALLOCATION_STATUS_UNSPECIFIED);
+    allocation.add_tie_breaks(
+        absl::StrCat("allocation unavailable: ", result.status().message()));
+    return allocation;
+  }
+  FillAllocation(*input, *result, &allocation);
+  // Ballots still to come: at most the registered voters of the stations
+  // that have not reported this contest.
+  const uint64_t outstanding =
+      totals.registered_voters_expected() > totals.registered_voters()
+          ? totals.registered_voters_expected() - totals.registered_voters()
+          : 0;
+  if (outstanding > 0 &&
+      totals.stations_reported() < totals.stations_expected()) {
+    absl::StatusOr<std::vector<seats::SeatRange>> bounds =
+        seats::SeatBounds(*input, outstanding);
+    if (bounds.ok()) {
+      for (size_t i = 0; i < bounds->size(); ++i) {
+        allocation.mutable_choices(i)->set_min_seats((*bounds)[i].min);
+        allocation.mutable_choices(i)->set_max_seats((*bounds)[i].max);
+      }
+    }
+  }
   return allocation;
 }
 

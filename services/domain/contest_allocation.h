@@ -36,6 +36,17 @@ void FillAllocation(const seats::Input& input, const seats::Result& result,
 absl::StatusOr<v1::SeatAllocation> AllocateContest(const v1::Contest& contest,
                                                    const v1::Totals& totals);
 
+// The allocation the aggregator publishes for a contest from the totals of
+// its own scope (national, or its district), as anyone recomputing the
+// results must get it: AllocateContest, plus the guaranteed min/max seats
+// of every choice while stations are outstanding (at most the registered
+// voters of the stations not yet reported can still vote; seat_bounds.h).
+// Never fails: totals beyond the exact arithmetic's range give status
+// ALLOCATION_STATUS_UNSPECIFIED and the reason as a tie_breaks line, so
+// that the totals are still published.
+v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
+                                       const v1::Totals& totals);
+
 }  // namespace tally
 
 #endif  // TALLY_SERVICES_DOMAIN_CONTEST_ALLOCATION_H_
