@@ -37,11 +37,10 @@ absl::Status LogAuditor::Restore(const v1::AuditState& state) {
   absl::StatusOr<transparency::MerkleFrontier> restored =
       transparency::MerkleFrontier::FromNodes(size, std::move(frontier));
   if (!restored.ok()) return restored.status();
-  if (static_cast<uint64_t>(state.block_hashes_size()) !=
-      size / kBlockLeaves) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "audit state: ", state.block_hashes_size(), " block hashes for ", size,
-        " leaves"));
+  if (static_cast<uint64_t>(state.block_hashes_size()) != size / kBlockLeaves) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit state: ", state.block_hashes_size(),
+                     " block hashes for ", size, " leaves"));
   }
   std::vector<Hash> blocks;
   for (const std::string& bytes : state.block_hashes()) {
@@ -64,10 +63,9 @@ absl::Status LogAuditor::Restore(const v1::AuditState& state) {
         index_.FindStation(protocol.station_id()) == nullptr ||
         protocol.leaf_index() >= size) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "audit state: counted protocol of contest \"",
-          protocol.contest_id(), "\" station ", protocol.station_id(),
-          " (leaf ", protocol.leaf_index(),
-          ") does not fit the definition and the log"));
+          "audit state: counted protocol of contest \"", protocol.contest_id(),
+          "\" station ", protocol.station_id(), " (leaf ",
+          protocol.leaf_index(), ") does not fit the definition and the log"));
     }
     Counted& counted = counted_[Key{contest->index, protocol.station_id()}];
     counted.leaf_index = protocol.leaf_index();
@@ -121,11 +119,10 @@ PreparedLeaf LogAuditor::Prepare(const ElectionIndex& index,
 
 std::string LogAuditor::Where(uint64_t leaf_index,
                               const v1::LogEntry& entry) const {
-  return absl::StrCat("leaf ", leaf_index, " (contest ",
-                      entry.protocol().contest_id(), ", station ",
-                      entry.protocol().station_id(), ", version ",
-                      entry.protocol().version(), ", revision ",
-                      entry.revision(), ")");
+  return absl::StrCat(
+      "leaf ", leaf_index, " (contest ", entry.protocol().contest_id(),
+      ", station ", entry.protocol().station_id(), ", version ",
+      entry.protocol().version(), ", revision ", entry.revision(), ")");
 }
 
 void LogAuditor::AppendHash(const Hash& hash) {
@@ -193,7 +190,8 @@ void LogAuditor::Add(PreparedLeaf leaf) {
   }
   if (entry.revision() < last_revision_) {
     AddFinding(absl::StrCat(where, ": comes after a leaf of revision ",
-                            last_revision_, ": the log is not in commit order"));
+                            last_revision_,
+                            ": the log is not in commit order"));
   } else if (restored_revision_ > 0 && entry.revision() <= restored_revision_) {
     AddFinding(absl::StrCat(where,
                             ": is not part of the audited head of revision ",
@@ -217,8 +215,8 @@ void LogAuditor::Add(PreparedLeaf leaf) {
 
   const v1::StationProtocol& protocol = entry.protocol();
   const ContestInfo* contest = index_.FindContest(protocol.contest_id());
-  if (contest == nullptr || index_.FindStation(protocol.station_id()) ==
-                                nullptr) {
+  if (contest == nullptr ||
+      index_.FindStation(protocol.station_id()) == nullptr) {
     return;  // validation named it; nothing to count
   }
   const Key key{contest->index, protocol.station_id()};
@@ -227,17 +225,17 @@ void LogAuditor::Add(PreparedLeaf leaf) {
   if (auto it = counted_.find(key); it != counted_.end()) {
     const Counted& counted = it->second;
     if (protocol.version() <= counted.version) {
-      AddFinding(absl::StrCat(where, ": does not supersede the counted version ",
-                              counted.version, " (leaf ", counted.leaf_index,
-                              ")"));
+      AddFinding(
+          absl::StrCat(where, ": does not supersede the counted version ",
+                       counted.version, " (leaf ", counted.leaf_index, ")"));
     }
     absl::StatusOr<std::pair<v1::StationProtocol, bool>> read =
         Previous(counted, protocol);
     if (!read.ok()) {
       AddFinding(absl::StrCat(where, ": cannot read the counted version ",
                               counted.version, " it replaces (leaf ",
-                              counted.leaf_index, "): ",
-                              read.status().message()));
+                              counted.leaf_index,
+                              "): ", read.status().message()));
       return;
     }
     previous = *std::move(read);
@@ -290,9 +288,9 @@ std::vector<v1::SeatAllocation> LogAuditor::Allocations() const {
 
 absl::StatusOr<Hash> LogAuditor::BlockPrefixRoot(uint64_t blocks) const {
   if (blocks == 0 || blocks > blocks_.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no prefix of ", blocks, " blocks: ", blocks_.size(),
-                     " complete blocks audited"));
+    return absl::InvalidArgumentError(absl::StrCat("no prefix of ", blocks,
+                                                   " blocks: ", blocks_.size(),
+                                                   " complete blocks audited"));
   }
   // Block roots are complete subtrees, so the tree over them has the shape
   // of the leaves' tree cut at the block level.

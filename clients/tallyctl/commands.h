@@ -31,6 +31,11 @@ int RunStation(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 int RunWatch(const std::vector<std::string>& args);
 
+// The transparency log: tallyctl audit / prove --station ID / witness.
+int RunAudit(const std::vector<std::string>& args);
+int RunProve(const std::vector<std::string>& args);
+int RunWitness(const std::vector<std::string>& args);
+
 // tallyctl submit --collector HOST:PORT FILE...
 int RunSubmit(const std::vector<std::string>& args);
 

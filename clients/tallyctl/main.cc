@@ -29,6 +29,12 @@ constexpr char kUsage[] =
     "  simulate     play an election night against the collectors (or "
     "write it\n"
     "               to files with --write_dir)\n"
+    "  audit        check the published results against the signed "
+    "transparency log\n"
+    "  prove        prove a station's protocols are in the log (--station "
+    "ID)\n"
+    "  witness      follow the log's signed heads, cosign them, catch a "
+    "split view\n"
     "\n"
     "Run 'tallyctl <command> --help' for the flags of a command.\n";
 
@@ -46,6 +52,9 @@ constexpr Command kCommands[] = {
     {"verify", tally::cli::RunVerify},
     {"submit", tally::cli::RunSubmit},
     {"simulate", tally::cli::RunSimulate},
+    {"audit", tally::cli::RunAudit},
+    {"prove", tally::cli::RunProve},
+    {"witness", tally::cli::RunWitness},
 };
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "clients/tallyctl/client_flags.h"
 #include "clients/tallyctl/commands.h"
 #include "clients/tallyctl/grpc_client.h"
+#include "clients/tallyctl/progress_bar.h"
 #include "clients/tallyctl/protocol_files.h"
 
 ABSL_FLAG(std::string, collector, "127.0.0.1:7500",
@@ -95,29 +96,6 @@ void Count(const v1::SubmitStreamResponse& response, SubmitTally* tally) {
     }
   }
 }
-
-class ProgressBar {
- public:
-  explicit ProgressBar(size_t total) : total_(total), shown_(isatty(2)) {}
-  void Show(size_t done) const {
-    if (!shown_ || total_ == 0) return;
-    constexpr size_t kWidth = 40;
-    const size_t filled = done * kWidth / total_;
-    std::fprintf(stderr, "\r[%s%s] %zu/%zu protocols",
-                 std::string(filled, '#').c_str(),
-                 std::string(kWidth - filled, '.').c_str(), done, total_);
-    std::fflush(stderr);
-  }
-  void Finish() const {
-    if (shown()) std::fputc('\n', stderr);
-  }
-  // Whether a bar is on the terminal's current line.
-  bool shown() const { return shown_ && total_ > 0; }
-
- private:
-  size_t total_;
-  bool shown_;
-};
 
 const char* OutcomeName(v1::Outcome outcome) {
   switch (outcome) {
@@ -214,7 +192,7 @@ int RunSubmit(const std::vector<std::string>& args) {
   std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
   auto stub = v1::Collector::NewStub(channel);
   SubmitTally tally;
-  ProgressBar bar(protocols.size());
+  ProgressBar bar(protocols.size(), "protocols");
   bar.Show(0);
   // Retries ride out a collector restart; each one says why it waits.
   grpc::Status status = SubmitProtocols(

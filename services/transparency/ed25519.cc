@@ -1,11 +1,9 @@
 #include "services/transparency/ed25519.h"
 
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -16,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/domain/protocol_digest.h"
+#include "services/transparency/durable_file.h"
 #include "services/transparency/note.h"
 
 namespace tally::transparency {
@@ -80,25 +79,6 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
         absl::StrCat(path, ": ", text.size(), " bytes is too large for a key"));
   }
   return text;
-}
-
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
-}
-
-// fsync of the directory holding `path`, so a new name survives a crash.
-absl::Status SyncDirectoryOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos
-                              ? "."
-                              : (slash == 0 ? "/" : path.substr(0, slash));
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("opening its directory", path);
-  const int result = ::fsync(fd);
-  ::close(fd);
-  if (result != 0) return Errno("syncing its directory", path);
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -307,49 +287,11 @@ absl::StatusOr<Ed25519PrivateKey> ReadPrivateKeyFile(const std::string& path) {
 
 absl::Status WritePrivateKeyFile(const std::string& path,
                                  const Ed25519PrivateKey& key) {
-  struct stat existing;
-  if (::stat(path.c_str(), &existing) == 0) {
-    return absl::AlreadyExistsError(absl::StrCat(path, ": already exists"));
-  }
   const std::string pem = key.ToPem();
   if (pem.empty()) {
     return absl::InternalError(absl::StrCat(path, ": cannot encode the key"));
   }
-  const std::string temporary = absl::StrCat(path, ".tmp.", ::getpid());
-  const int fd =
-      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("creating", temporary);
-  size_t written = 0;
-  while (written < pem.size()) {
-    const ssize_t n = ::write(fd, pem.data() + written, pem.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      absl::Status status = Errno("writing", temporary);
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      return status;
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    absl::Status status = Errno("syncing", temporary);
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    return status;
-  }
-  ::close(fd);
-  // link() refuses an existing name, so a key written meanwhile by another
-  // process is never replaced.
-  if (::link(temporary.c_str(), path.c_str()) != 0) {
-    absl::Status status =
-        errno == EEXIST
-            ? absl::AlreadyExistsError(absl::StrCat(path, ": already exists"))
-            : Errno("naming", path);
-    ::unlink(temporary.c_str());
-    return status;
-  }
-  ::unlink(temporary.c_str());
-  return SyncDirectoryOf(path);
+  return WriteFileDurably(path, pem, 0600, Existing::kKeep);
 }
 
 absl::StatusOr<Ed25519PrivateKey> LoadOrCreatePrivateKeyFile(

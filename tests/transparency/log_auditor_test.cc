@@ -62,8 +62,7 @@ void BuildLeaves(Night* night, const std::vector<sim::Submission>& plan) {
         night->index->FindStation(protocol.station_id());
     const std::string collector = "collector-" + station->region_id();
     const uint64_t seq = ++sequences[collector];
-    uint32_t& version =
-        counted[{protocol.contest_id(), protocol.station_id()}];
+    uint32_t& version = counted[{protocol.contest_id(), protocol.station_id()}];
     if (protocol.version() > version) {
       version = protocol.version();
       protocol.set_digest(ProtocolDigest(protocol));
@@ -124,7 +123,7 @@ const Night& TheNight() {
   return *night;
 }
 
-#define ASSERT_NIGHT(night)          \
+#define ASSERT_NIGHT(night)        \
   const Night& night = TheNight(); \
   ASSERT_TRUE(night.status.ok()) << night.status
 
@@ -199,12 +198,11 @@ TEST(LogAuditorTest, IncrementalAuditsAgreeWithOneRun) {
       ASSERT_TRUE(auditor.Restore(state).ok());
       EXPECT_EQ(auditor.size(), begin);
     }
-    auditor.set_leaf_reader(
-        [&](uint64_t index) -> absl::StatusOr<std::string> {
-          ++reads;
-          EXPECT_LT(index, begin);
-          return night.leaves[index];
-        });
+    auditor.set_leaf_reader([&](uint64_t index) -> absl::StatusOr<std::string> {
+      ++reads;
+      EXPECT_LT(index, begin);
+      return night.leaves[index];
+    });
     for (size_t i = begin; i < cuts[run]; ++i) auditor.AddLeaf(night.leaves[i]);
     auditor.Finish();
     EXPECT_THAT(auditor.findings(), ::testing::IsEmpty());
@@ -269,9 +267,8 @@ TEST(LogAuditorTest, EveryKindOfTamperingIsNamed) {
   EXPECT_THAT(findings[0], HasSubstr(absl::StrCat("leaf ", leaf, " ")));
 
   // An outbox entry applied twice.
-  findings = FindingsWith(night, leaf, [](v1::LogEntry* entry) {
-    entry->set_collector_seq(1);
-  });
+  findings = FindingsWith(
+      night, leaf, [](v1::LogEntry* entry) { entry->set_collector_seq(1); });
   ASSERT_THAT(findings, ::testing::SizeIs(1));
   EXPECT_THAT(findings[0], HasSubstr("was applied twice"));
 
