@@ -21,6 +21,7 @@ packages=(
   iproute2                                 # ip netns/veth/bridge for tests/multihost
   iptables libnetfilter-queue-dev          # tests/fault: NFQUEUE link impairment where the kernel has no netem
   python3-yaml                             # the deploy manifests test
+  python3-cryptography                     # the transparency log's independent Python check (Ed25519)
   # tests/deploy/containers_test.py: the Dockerfile and the compose file
   # really run, rootful, with no container registry.
   podman                                   # builds the image, runs the containers
