@@ -15,6 +15,7 @@
 #include "services/domain/protocol_digest.h"
 #include "services/transparency/checkpoint.h"
 #include "services/transparency/ed25519.h"
+#include "services/transparency/log_appender.h"
 #include "services/transparency/log_entry.h"
 #include "services/transparency/merkle.h"
 #include "services/transparency/note.h"
@@ -292,6 +293,82 @@ TEST(LeafDataTest, RoundTripAndCanonicalOnly) {
   std::string extended = data + std::string("\xf8\x07\x01", 3);
   absl::Status status = ParseLeafData(extended).status();
   EXPECT_THAT(status.message(), HasSubstr("not the canonical encoding"));
+}
+
+v1::LogEntry Entry(uint64_t revision, uint32_t station) {
+  v1::LogEntry entry;
+  entry.set_revision(revision);
+  entry.set_collector_id("c");
+  entry.set_collector_seq(station);
+  entry.mutable_protocol()->set_contest_id("list");
+  entry.mutable_protocol()->set_station_id(station);
+  entry.mutable_protocol()->set_version(1);
+  entry.mutable_accepted_at()->set_seconds(1000 + revision);
+  return entry;
+}
+
+TEST(LogAppenderTest, RoundsGiveLeavesNodesAndVerifiableHeads) {
+  absl::StatusOr<Ed25519PrivateKey> key = Ed25519PrivateKey::Generate();
+  ASSERT_TRUE(key.ok());
+  const std::string definition = Sha256("definition");
+  v1::Totals national = MakeTotals("list", v1::SCOPE_KIND_NATIONAL, "");
+  v1::Totals region = MakeTotals("list", v1::SCOPE_KIND_REGION, "r");
+  LogAppender appender(*key, definition, MerkleFrontier(), {national, region});
+  LogAppender twin(*key, definition, MerkleFrontier(), {national, region});
+
+  MemoryTree tree;
+  uint32_t station = 0;
+  for (uint64_t revision = 1; revision <= 20; ++revision) {
+    RoundLog round;
+    RoundLog twin_round;
+    for (uint64_t i = 0; i < revision % 4; ++i) {
+      const v1::LogEntry entry = Entry(revision, ++station);
+      appender.AddLeaf(entry, &round);
+      twin.AddLeaf(entry, &twin_round);
+    }
+    national.set_ballots_cast(revision * 10);
+    appender.SetTotals(national);
+    twin.SetTotals(national);
+    google::protobuf::Timestamp now;
+    now.set_seconds(1000 + revision);
+    absl::StatusOr<v1::SignedTreeHead> head =
+        appender.Seal(revision, now, &round);
+    ASSERT_TRUE(head.ok()) << head.status();
+    ASSERT_TRUE(twin.Seal(revision, now, &twin_round).ok());
+
+    // The store would add exactly the tree's new complete subtrees.
+    EXPECT_EQ(round.first_leaf, tree.size());
+    for (const std::string& leaf : round.leaves) tree.AppendLeaf(leaf);
+    for (const auto& [node, hash] : round.nodes) {
+      std::vector<Hash> stored;
+      ASSERT_TRUE(tree.ReadNodes({node}, &stored).ok());
+      EXPECT_EQ(stored[0], hash);
+    }
+    EXPECT_TRUE(VerifySignedTreeHead(*head, key->public_key()).ok());
+    EXPECT_EQ(head->head().tree_size(), tree.size());
+    EXPECT_EQ(head->head().root_hash(), HashBytes(tree.Root()));
+    EXPECT_EQ(head->head().totals_digest(),
+              HashBytes(TotalsDigest({national, region})));
+    EXPECT_EQ(head->head().definition_digest(), definition);
+    EXPECT_EQ(head->head().timestamp().seconds(), now.seconds());
+    // Replicas with the same key and the same rounds sign the same bytes.
+    EXPECT_EQ(twin_round.head.SerializeAsString(), head->SerializeAsString());
+  }
+
+  // Rebuilt from the stored tree, it continues where it was.
+  absl::StatusOr<MerkleFrontier> frontier =
+      MerkleFrontier::Load(tree, tree.size());
+  ASSERT_TRUE(frontier.ok());
+  LogAppender restarted(*key, definition, *frontier, {national, region});
+  RoundLog a;
+  RoundLog b;
+  appender.AddLeaf(Entry(21, 999), &a);
+  restarted.AddLeaf(Entry(21, 999), &b);
+  google::protobuf::Timestamp now;
+  now.set_seconds(2000);
+  ASSERT_TRUE(appender.Seal(21, now, &a).ok());
+  ASSERT_TRUE(restarted.Seal(21, now, &b).ok());
+  EXPECT_EQ(a.head.SerializeAsString(), b.head.SerializeAsString());
 }
 
 }  // namespace
