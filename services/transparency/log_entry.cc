@@ -23,10 +23,20 @@ absl::StatusOr<v1::LogEntry> ParseLeafData(absl::string_view leaf_data) {
     return absl::InvalidArgumentError("leaf data is not a tally.v1.LogEntry");
   }
   // Unknown fields are kept and written back by the serializer, so they
-  // are dropped from the copy compared.
-  v1::LogEntry known = entry;
-  known.DiscardUnknownFields();
-  if (LeafData(known) != leaf_data) {
+  // are looked for first (in every message a LogEntry can hold); then the
+  // encoding must be the one the serializer writes.
+  const auto has_unknown = [](const google::protobuf::Message& message) {
+    return !message.GetReflection()->GetUnknownFields(message).empty();
+  };
+  const v1::StationProtocol& protocol = entry.protocol();
+  bool unknown = has_unknown(entry) || has_unknown(entry.accepted_at()) ||
+                 has_unknown(protocol) || has_unknown(protocol.accounting()) ||
+                 has_unknown(protocol.signed_at());
+  for (const v1::ChoiceVotes& line : protocol.votes()) {
+    unknown = unknown || has_unknown(line);
+  }
+  if (unknown || entry.ByteSizeLong() != leaf_data.size() ||
+      LeafData(entry) != leaf_data) {
     return absl::InvalidArgumentError(
         "leaf data is not the canonical encoding of the entry it holds");
   }
