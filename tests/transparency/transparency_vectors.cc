@@ -30,6 +30,7 @@
 #include "services/transparency/checkpoint.h"
 #include "services/transparency/cosignature.h"
 #include "services/transparency/ed25519.h"
+#include "services/transparency/log_entry.h"
 #include "services/transparency/merkle.h"
 #include "services/transparency/note.h"
 #include "services/transparency/totals_digest.h"
@@ -250,6 +251,32 @@ int Formats() {
   const std::string cosigned_note =
       *checkpoint_note + FormatSignatureLine(*cosignature);
 
+  // One leaf, for decoders of LogEntry (the web page's).
+  v1::LogEntry entry;
+  entry.set_revision(9007199254740993ull);  // 2^53 + 1: needs 64 bits
+  entry.set_collector_id("collector-astana");
+  entry.set_collector_seq(77);
+  v1::StationProtocol* protocol = entry.mutable_protocol();
+  protocol->set_contest_id("mazhilis-list");
+  protocol->set_station_id(4711);
+  protocol->set_version(2);
+  protocol->mutable_accounting()->set_registered_voters(1500);
+  protocol->mutable_accounting()->set_ballots_found(901);
+  protocol->mutable_accounting()->set_invalid(12);
+  protocol->mutable_accounting()->set_against_all(30);
+  for (const auto& [id, votes] : std::vector<std::pair<std::string, uint64_t>>{
+           {"amanat", 500}, {"auyl", 359}}) {
+    v1::ChoiceVotes* line = protocol->add_votes();
+    line->set_choice_id(id);
+    line->set_votes(votes);
+  }
+  protocol->set_submitted_by("station-client");
+  protocol->mutable_signed_at()->set_seconds(1679240000);
+  protocol->set_digest(ProtocolDigest(*protocol));
+  entry.mutable_accepted_at()->set_seconds(1679250000);
+  entry.mutable_accepted_at()->set_nanos(250000000);
+  const std::string sample_leaf = LeafData(entry);
+
   std::vector<std::string> totals_json;
   for (const v1::Totals& t : totals) {
     absl::StatusOr<std::string> json = ToJson(t, {.pretty = false});
@@ -279,7 +306,9 @@ int Formats() {
       "  \"head_signature\": \"%s\",\n"
       "  \"head_key_id\": \"%s\",\n"
       "  \"totals\": [%s],\n"
-      "  \"totals_digest\": \"%s\"\n"
+      "  \"totals_digest\": \"%s\",\n"
+      "  \"sample_leaf\": \"%s\",\n"
+      "  \"sample_leaf_digest\": \"%s\"\n"
       "}\n",
       Hex(log_seed).c_str(), Hex(log_key->public_key().raw()).c_str(),
       Hex(log_key->public_key().KeyId()).c_str(),
@@ -301,7 +330,8 @@ int Formats() {
       static_cast<long long>(head.timestamp().seconds()),
       head.timestamp().nanos(), Hex(*TreeHeadBytes(head)).c_str(),
       Hex(signed_head->signature()).c_str(), Hex(signed_head->key_id()).c_str(),
-      absl::StrJoin(totals_json, ", ").c_str(), HashHex(totals_digest).c_str());
+      absl::StrJoin(totals_json, ", ").c_str(), HashHex(totals_digest).c_str(),
+      Hex(sample_leaf).c_str(), Hex(protocol->digest()).c_str());
   return 0;
 }
 
