@@ -6,8 +6,11 @@
 #ifndef TALLY_SERVICES_DOMAIN_CANONICAL_BYTES_H_
 #define TALLY_SERVICES_DOMAIN_CANONICAL_BYTES_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -37,6 +40,25 @@ inline void PutU64(uint64_t value, std::string* out) {
 inline void PutString(absl::string_view value, std::string* out) {
   PutU32(static_cast<uint32_t>(value.size()), out);
   out->append(value.data(), value.size());
+}
+
+// Count lines (a choice id and its count): those with a count above zero,
+// sorted by id (bytewise) then count, as u32 number of lines, then str id
+// and u64 count each. Zero lines are dropped because a missing line means
+// zero, so both forms must encode alike; the sort makes the encoding
+// independent of the input order.
+using CountLines = std::vector<std::pair<absl::string_view, uint64_t>>;
+inline void PutCountLines(CountLines lines, std::string* out) {
+  lines.erase(std::remove_if(lines.begin(), lines.end(),
+                             [](const auto& line) { return line.second == 0; }),
+              lines.end());
+  // string_view compares as unsigned bytes (char_traits<char>).
+  std::sort(lines.begin(), lines.end());
+  PutU32(static_cast<uint32_t>(lines.size()), out);
+  for (const auto& [id, count] : lines) {
+    PutString(id, out);
+    PutU64(count, out);
+  }
 }
 
 }  // namespace tally

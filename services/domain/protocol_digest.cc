@@ -69,21 +69,12 @@ std::string CanonicalProtocolBytes(const v1::StationProtocol& protocol) {
     PutU64(line, &out);
   }
 
-  std::vector<std::pair<const std::string*, uint64_t>> lines;
+  CountLines lines;
   lines.reserve(protocol.votes_size());
   for (const v1::ChoiceVotes& line : protocol.votes()) {
-    if (line.votes() > 0) lines.emplace_back(&line.choice_id(), line.votes());
+    lines.emplace_back(line.choice_id(), line.votes());
   }
-  // std::string compares as unsigned bytes (char_traits<char>).
-  std::sort(lines.begin(), lines.end(), [](const auto& x, const auto& y) {
-    const int c = x.first->compare(*y.first);
-    return c != 0 ? c < 0 : x.second < y.second;
-  });
-  PutU32(static_cast<uint32_t>(lines.size()), &out);
-  for (const auto& [choice_id, votes] : lines) {
-    PutString(*choice_id, &out);
-    PutU64(votes, &out);
-  }
+  PutCountLines(std::move(lines), &out);
   return out;
 }
 

@@ -30,21 +30,12 @@ std::string TotalsEntryBytes(const v1::Totals& totals) {
   PutString(totals.contest_id(), &out);
   PutU8(static_cast<uint8_t>(KindNumber(totals.scope().kind())), &out);
   PutString(totals.scope().id(), &out);
-  std::vector<std::pair<const std::string*, uint64_t>> lines;
+  CountLines lines;
   lines.reserve(totals.choices_size());
   for (const v1::ChoiceTotal& choice : totals.choices()) {
-    if (choice.votes() > 0)
-      lines.emplace_back(&choice.choice_id(), choice.votes());
+    lines.emplace_back(choice.choice_id(), choice.votes());
   }
-  std::sort(lines.begin(), lines.end(), [](const auto& x, const auto& y) {
-    const int c = x.first->compare(*y.first);
-    return c != 0 ? c < 0 : x.second < y.second;
-  });
-  PutU32(static_cast<uint32_t>(lines.size()), &out);
-  for (const auto& [choice_id, votes] : lines) {
-    PutString(*choice_id, &out);
-    PutU64(votes, &out);
-  }
+  PutCountLines(std::move(lines), &out);
   for (uint64_t value :
        {totals.against_all(), totals.invalid(), totals.ballots_cast(),
         totals.ballots_issued(), totals.registered_voters(),

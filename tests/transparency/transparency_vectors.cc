@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "services/domain/proto_json.h"
 #include "services/domain/protocol_digest.h"
+#include "services/observability/json_text.h"
 #include "services/transparency/checkpoint.h"
 #include "services/transparency/cosignature.h"
 #include "services/transparency/ed25519.h"
@@ -164,25 +165,7 @@ std::string Hex(absl::string_view bytes) {
   return HexEncode(std::string(bytes));
 }
 
-std::string Quote(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out + "\"";
-}
+std::string Quote(absl::string_view text) { return obs::JsonQuote(text); }
 
 int Formats() {
   // Fixed seeds: the output is the same on every run.
