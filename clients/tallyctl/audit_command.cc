@@ -38,10 +38,10 @@
 #include "clients/tallyctl/log_flags.h"
 #include "clients/tallyctl/progress_bar.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "services/domain/definition_digest.h"
 #include "services/domain/protocol_digest.h"
 #include "services/domain/scope_text.h"
 #include "services/transparency/tree_head.h"
-#include "storage/aggregator_store.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 
 ABSL_FLAG(uint64_t, revision, 0,
@@ -233,10 +233,11 @@ int RunAudit(const std::vector<std::string>& args) {
   const std::string state_path = absl::GetFlag(FLAGS_state);
   const absl::Time started = absl::Now();
 
-  std::shared_ptr<grpc::Channel> channel =
-      MakeChannel(absl::GetFlag(FLAGS_aggregator));
+  const ServerRef server = AggregatorRef();
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
   auto aggregator = v1::Aggregator::NewStub(channel);
-  LogClient log(channel, absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
+  LogClient log(channel, server,
+                absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
 
   // The results and the head of one revision.
   uint64_t revision = absl::GetFlag(FLAGS_revision);
@@ -246,7 +247,8 @@ int RunAudit(const std::vector<std::string>& args) {
     request.set_all_scopes(true);
     grpc::Status status =
         aggregator->GetResults(CallContext().get(), request, &results);
-    if (!status.ok()) return ReportFailure("audit", status);
+    if (!status.ok())
+      return ReportFailure("audit", status, server, channel.get());
   }
   const bool compare_results = revision == 0 || revision == results.revision();
   if (revision == 0) revision = results.revision();
@@ -262,9 +264,10 @@ int RunAudit(const std::vector<std::string>& args) {
   v1::GetElectionResponse election;
   grpc::Status status =
       aggregator->GetElection(CallContext().get(), election_request, &election);
-  if (!status.ok()) return ReportFailure("audit", status);
+  if (!status.ok())
+    return ReportFailure("audit", status, server, channel.get());
   absl::StatusOr<std::string> definition_digest =
-      storage::AggregatorStore::DefinitionDigest(election.definition());
+      DefinitionDigest(election.definition());
   if (!definition_digest.ok()) return Failed(definition_digest.status());
   absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
       ElectionIndex::Build(election.definition());

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/rpc/status.h"
 #include "services/transparency/durable_file.h"
 #include "services/transparency/tree_head.h"
 
@@ -14,17 +15,27 @@ namespace tally::cli {
 
 using transparency::Hash;
 
-absl::Status CallStatus(const grpc::Status& status, const std::string& call) {
-  if (status.ok()) return absl::OkStatus();
-  const auto code = static_cast<absl::StatusCode>(status.error_code());
-  return absl::Status(
-      code, absl::StrCat(call, ": ", absl::StatusCodeToString(code), ": ",
-                         status.error_message()));
-}
-
-LogClient::LogClient(std::shared_ptr<grpc::Channel> channel,
+LogClient::LogClient(std::shared_ptr<grpc::Channel> channel, ServerRef server,
                      absl::Duration timeout)
-    : stub_(v1::Log::NewStub(std::move(channel))), timeout_(timeout) {}
+    : channel_(std::move(channel)),
+      server_(std::move(server)),
+      stub_(v1::Log::NewStub(channel_)),
+      timeout_(timeout) {}
+
+absl::Status LogClient::CallStatus(const grpc::Status& status,
+                                   const std::string& call) const {
+  if (status.ok()) return absl::OkStatus();
+  const absl::Status converted = rpc::FromGrpc(status);
+  if (std::optional<std::string> unreachable =
+          DescribeUnreachable(status, server_, channel_.get());
+      unreachable.has_value()) {
+    return absl::Status(converted.code(), *unreachable);
+  }
+  return absl::Status(
+      converted.code(),
+      absl::StrCat(call, ": ", rpc::CodeName(status.error_code()), ": ",
+                   converted.message()));
+}
 
 std::unique_ptr<grpc::ClientContext> LogClient::Context() const {
   auto context = std::make_unique<grpc::ClientContext>();

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "clients/tallyctl/grpc_client.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 #include "services/transparency/ed25519.h"
@@ -26,13 +27,11 @@
 
 namespace tally::cli {
 
-// The gRPC status as an absl::Status with the same code, the message
-// prefixed by the call's name.
-absl::Status CallStatus(const grpc::Status& status, const std::string& call);
-
 class LogClient {
  public:
-  LogClient(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+  // `server` names the log's server in errors (DescribeUnreachable).
+  LogClient(std::shared_ptr<grpc::Channel> channel, ServerRef server,
+            absl::Duration timeout);
 
   absl::StatusOr<v1::GetTreeHeadResponse> GetTreeHead(uint64_t revision);
   absl::StatusOr<v1::GetPublicKeysResponse> GetPublicKeys();
@@ -56,7 +55,13 @@ class LogClient {
 
  private:
   std::unique_ptr<grpc::ClientContext> Context() const;
+  // The call's status as an absl::Status with the same code: "Log.<call>:
+  // <code>: <message>", or the sentence saying the server is unreachable.
+  absl::Status CallStatus(const grpc::Status& status,
+                          const std::string& call) const;
 
+  std::shared_ptr<grpc::Channel> channel_;
+  ServerRef server_;
   std::unique_ptr<v1::Log::Stub> stub_;
   absl::Duration timeout_;
 };

@@ -144,9 +144,10 @@ int RunProve(const std::vector<std::string>& args) {
   if (args.size() > 1) return Usage("unexpected argument " + args[1]);
   const uint32_t station = absl::GetFlag(FLAGS_station);
   if (station == 0) return Usage("--station ID is required");
-  std::shared_ptr<grpc::Channel> channel =
-      MakeChannel(absl::GetFlag(FLAGS_aggregator));
-  LogClient log(channel, absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
+  const ServerRef server = AggregatorRef();
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
+  LogClient log(channel, server,
+                absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
 
   bool trusted = false;
   absl::StatusOr<transparency::Ed25519PublicKey> key = HeadKey(log, &trusted);
@@ -165,7 +166,8 @@ int RunProve(const std::vector<std::string>& args) {
     v1::GetStationResponse response;
     grpc::Status status =
         aggregator->GetStation(CallContext().get(), request, &response);
-    if (!status.ok()) return ReportFailure("prove", status);
+    if (!status.ok())
+      return ReportFailure("prove", status, server, channel.get());
     for (const v1::StationContestHistory& contest : response.contests()) {
       if (contest.current_version() > 0) {
         contests.push_back(contest.contest_id());

@@ -293,7 +293,8 @@ int RunWitness(const std::vector<std::string>& args) {
               name, transparency::kNoteTypeCosignatureV1, key->public_key()))
           .c_str());
 
-  LogClient log(MakeChannel(absl::GetFlag(FLAGS_aggregator)),
+  const ServerRef server = AggregatorRef();
+  LogClient log(MakeChannel(server.address), server,
                 absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
   Witness witness(log, *log_key, *key, name, state_path, evidence);
   if (absl::Status status = witness.Start(); !status.ok()) {

@@ -5,10 +5,8 @@
 // incrementally from a saved state. Each kind of tampering is named.
 #include "clients/audit/log_auditor.h"
 
-#include <fstream>
 #include <functional>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,11 +15,10 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/domain/definition_generator.h"
-#include "services/domain/proto_json.h"
 #include "services/domain/protocol_digest.h"
 #include "services/transparency/log_entry.h"
 #include "services/transparency/totals_digest.h"
+#include "tests/support/reference_election.h"
 
 namespace tally::audit {
 namespace {
@@ -31,17 +28,10 @@ using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using transparency::Hash;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 // The reference election and a night of it, as the log would hold it.
 struct Night {
   absl::Status status;
-  std::unique_ptr<ElectionIndex> index;
+  const ElectionIndex* index = nullptr;
   std::vector<v1::StationProtocol> truth;
   std::vector<std::string> leaves;
   // Tree size at the end of each revision.
@@ -85,35 +75,16 @@ void BuildLeaves(Night* night, const std::vector<sim::Submission>& plan) {
 
 Night* BuildNight() {
   auto* night = new Night;
-  absl::StatusOr<v1::ElectionDefinition> definition =
-      EmbeddedDefaultDefinition();
-  if (!definition.ok()) {
-    night->status = definition.status();
-    return night;
-  }
-  absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
-      ElectionIndex::Build(*definition);
-  if (!index.ok()) {
-    night->status = index.status();
-    return night;
-  }
-  night->index = *std::move(index);
-  v1::ResultTarget target;
-  night->status = ParseJson(
-      ReadFile(TALLY_SOURCE_DIR "/deploy/elections/kz-2023.result.json"),
-      &target);
+  const testing::ReferenceElection& reference =
+      testing::Reference(2023, testing::Truth::kOfficialResult);
+  night->status = reference.status;
   if (!night->status.ok()) return night;
+  night->index = reference.index.get();
+  night->truth = reference.truth;
   sim::NightOptions options;
-  options.targets = {target};
+  options.seed = 2023;
   options.correction_percent = 6;
   options.duplicate_percent = 4;
-  absl::StatusOr<std::vector<v1::StationProtocol>> truth =
-      sim::GenerateTruth(*night->index, options);
-  if (!truth.ok()) {
-    night->status = truth.status();
-    return night;
-  }
-  night->truth = *std::move(truth);
   BuildLeaves(night, sim::PlanNight(night->truth, options));
   return night;
 }
