@@ -124,12 +124,25 @@ fi
 
 # The shared server certificate: loopback plus the service names of the
 # deploy manifests (collector names of the regions of its first run; each
-# collector also has a certificate of its own) and the extra names.
+# collector also has a certificate of its own) and the extra names. It is
+# also a client certificate: replicas present it to etcd and to each other
+# (copying a store), and etcd members present it to their peers.
 server_san="IP:127.0.0.1,DNS:localhost,DNS:aggregator,DNS:relay,DNS:gateway"
+for n in 0 1 2; do
+  server_san+=",DNS:aggregator-$n,DNS:aggregator-$n.aggregator"
+  server_san+=",DNS:etcd-$n,DNS:etcd-$n.etcd"
+done
 for region in "${regions[@]}"; do
   server_san+=",DNS:collector-$region"
 done
-issue server tally-server serverAuth "$server_san$extra_san"
+# A server certificate of an earlier version of this script was not a
+# client certificate: issue it again (a development certificate).
+if [ -f "$out/server.pem" ] &&
+  ! openssl x509 -in "$out/server.pem" -noout -ext extendedKeyUsage \
+    2>/dev/null | grep -q "Client Authentication"; then
+  rm -f "$out/server.pem" "$out/server.key"
+fi
+issue server tally-server serverAuth,clientAuth "$server_san$extra_san"
 
 for region in "${regions[@]}"; do
   issue "collector-$region" "collector-$region" serverAuth,clientAuth \

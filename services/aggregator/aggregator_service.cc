@@ -50,31 +50,35 @@ class AggregatorService::IngestStream
     : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
  public:
   IngestStream(
-      AggregatorService* service, std::string peer,
+      AggregatorService* service, grpc::CallbackServerContext* context,
       std::optional<absl::StatusOr<security::CollectorIdentity>> identity)
       : service_(service),
-        peer_(std::move(peer)),
+        context_(context),
+        peer_(context->peer()),
         identity_(std::move(identity)) {
     service_->open_streams_.fetch_add(1);
+    grpc::Status refused(grpc::StatusCode::UNAVAILABLE,
+                         "the aggregator is shutting down");
     {
       absl::MutexLock lock(&service_->streams_mu_);
       if (!service_->shutting_down_) {
-        service_->streams_.insert(this);
-        StartRead(&request_);
-        return;
+        refused = CheckGate();
+        if (refused.ok()) {
+          service_->streams_.insert(this);
+          StartRead(&request_);
+          return;
+        }
       }
     }
     finished_ = true;
-    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the aggregator is shutting down"));
+    Finish(refused);
   }
 
-  // From the shutdown path: ends the stream once its batches are
-  // acknowledged. The caller holds streams_mu_, which OnDone needs, so the
-  // stream outlives this call.
-  void EndForShutdown() {
-    EndWith(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                         "the aggregator is shutting down"));
+  // From the shutdown path (or a replica losing the leadership): ends the
+  // stream once its batches are answered. The caller holds streams_mu_,
+  // which OnDone needs, so the stream outlives this call.
+  void EndForShutdown(const grpc::Status& status) {
+    EndWith(status, /*record=*/false);
   }
 
   void OnReadDone(bool ok) override {
@@ -164,9 +168,15 @@ class AggregatorService::IngestStream
                        " is not a region of the election")));
       return;
     }
+    // A follower (the leadership may have moved since the stream opened)
+    // names the leader.
+    if (grpc::Status gate = CheckGate(); !gate.ok()) {
+      EndWith(gate, /*record=*/false);
+      return;
+    }
     // A degraded aggregator (its store takes no writes) refuses new work
     // at once, with the reason: the collector keeps its outbox and retries.
-    if (absl::Status accepting = service_->committer_->Accepting();
+    if (absl::Status accepting = service_->sink_->Accepting();
         !accepting.ok()) {
       EndWith(rpc::ToGrpc(accepting), /*record=*/false);
       return;
@@ -180,7 +190,9 @@ class AggregatorService::IngestStream
       welcome.mutable_welcome()->set_last_applied_seq(
           service_->state_->Cursor(collector_id_));
     }
-    welcome.mutable_welcome()->set_epoch(service_->options_.epoch);
+    welcome.mutable_welcome()->set_epoch(
+        service_->options_.current_epoch ? service_->options_.current_epoch()
+                                         : service_->options_.epoch);
     welcome.mutable_welcome()->set_max_batch_entries(
         service_->options_.max_batch_entries);
     Send(std::move(welcome));
@@ -264,7 +276,7 @@ class AggregatorService::IngestStream
     }
     // Enqueue validates and hashes the batch on this stream's thread, in
     // parallel with the committer working on earlier batches.
-    if (absl::Status queued = service_->committer_->Enqueue(std::move(item));
+    if (absl::Status queued = service_->sink_->Enqueue(std::move(item));
         !queued.ok()) {
       {
         absl::MutexLock lock(&mu_);
@@ -375,7 +387,21 @@ class AggregatorService::IngestStream
     if (finish.has_value()) Finish(*finish);
   }
 
+  // Replicas: OK when this one leads; else the refusal, with the leader's
+  // address added to the trailing metadata.
+  grpc::Status CheckGate() {
+    if (!service_->options_.ingest_gate) return grpc::Status::OK;
+    std::string leader;
+    absl::Status gate = service_->options_.ingest_gate(&leader);
+    if (gate.ok()) return grpc::Status::OK;
+    if (!leader.empty()) {
+      context_->AddTrailingMetadata(kLeaderMetadata, leader);
+    }
+    return rpc::ToGrpc(gate);
+  }
+
   AggregatorService* const service_;
+  grpc::CallbackServerContext* const context_;
   v1::IngestRequest request_;
   bool hello_done_ = false;  // reader side only
   // With mutual TLS: who the client certificate says the caller is.
@@ -398,11 +424,10 @@ class AggregatorService::IngestStream
 
 AggregatorService::AggregatorService(AggregatorState* state,
                                      storage::AggregatorStore* store,
-                                     Committer* committer,
-                                     ServiceOptions options)
+                                     IngestSink* sink, ServiceOptions options)
     : state_(state),
       store_(store),
-      committer_(committer),
+      sink_(sink),
       options_(options),
       definition_digest_(
           !options_.definition_digest.empty()
@@ -454,13 +479,38 @@ AggregatorService::Ingest(grpc::CallbackServerContext* context) {
     identity =
         options_.collector_identities->Authorize(context->auth_context().get());
   }
-  return new IngestStream(this, context->peer(), std::move(identity));
+  return new IngestStream(this, context, std::move(identity));
 }
 
 void AggregatorService::EndIngestStreams() {
   absl::MutexLock lock(&streams_mu_);
   shutting_down_ = true;
-  for (IngestStream* stream : streams_) stream->EndForShutdown();
+  const grpc::Status status(grpc::StatusCode::UNAVAILABLE,
+                            "the aggregator is shutting down");
+  for (IngestStream* stream : streams_) stream->EndForShutdown(status);
+}
+
+void AggregatorService::EndIngestStreamsWith(const absl::Status& status) {
+  absl::MutexLock lock(&streams_mu_);
+  for (IngestStream* stream : streams_)
+    stream->EndForShutdown(rpc::ToGrpc(status));
+}
+
+grpc::ServerUnaryReactor* AggregatorService::GetReplicaStatus(
+    grpc::CallbackServerContext* context, const v1::GetReplicaStatusRequest*,
+    v1::ReplicaStatus* response) {
+  if (options_.replica_status) {
+    *response = options_.replica_status();
+  } else {
+    response->set_replica_id("single-node");
+    response->set_role(v1::ReplicaStatus::LEADER);
+    response->set_epoch(0);
+    response->set_leader_replica_id("single-node");
+    response->set_ingest_streams(open_streams_.load());
+    absl::ReaderMutexLock lock(&state_->mu);
+    response->set_applied_revision(state_->revision());
+  }
+  return Reply(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* AggregatorService::GetResults(
