@@ -18,6 +18,8 @@ packages=(
   libgtest-dev libgmock-dev                # tests
   libbenchmark-dev                         # benchmarks
   postgresql-15 libpq-dev                  # tally-bench's PostgreSQL peer (server binaries, libpq)
+  etcd-server etcd-client                  # replication: the consensus engine and etcdctl
+  faketime                                 # tests/replication: replicas with skewed clocks
   iproute2                                 # ip netns/veth/bridge for tests/multihost
   iptables libnetfilter-queue-dev          # tests/fault: NFQUEUE link impairment where the kernel has no netem
   python3-yaml                             # the deploy manifests test

@@ -30,6 +30,8 @@ int RunResults(const std::vector<std::string>& args);
 int RunStation(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 int RunWatch(const std::vector<std::string>& args);
+// tallyctl replicas: GetReplicaStatus of every replica of --aggregator.
+int RunReplicas(const std::vector<std::string>& args);
 
 // tallyctl submit --collector HOST:PORT FILE...
 int RunSubmit(const std::vector<std::string>& args);

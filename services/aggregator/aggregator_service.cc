@@ -11,6 +11,7 @@
 #include "services/domain/protocol_digest.h"
 #include "services/domain/scope_text.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/replicas.h"
 #include "services/rpc/status.h"
 #include "storage/consistency_check.h"
 
@@ -395,7 +396,7 @@ class AggregatorService::IngestStream
     absl::Status gate = service_->options_.ingest_gate(&leader);
     if (gate.ok()) return grpc::Status::OK;
     if (!leader.empty()) {
-      context_->AddTrailingMetadata(kLeaderMetadata, leader);
+      context_->AddTrailingMetadata(rpc::kLeaderMetadata, leader);
     }
     return rpc::ToGrpc(gate);
   }

@@ -46,7 +46,8 @@ struct ServiceOptions {
   obs::MetricsRegistry* metrics = nullptr;
   // Replicas: whether this replica takes Ingest now. Not OK: the stream is
   // refused with that status at once, and the leader's address (when
-  // known) goes in the trailing metadata `tally-leader`. Null: always.
+  // known) goes in the trailing metadata `tally-leader`
+  // (rpc::kLeaderMetadata). Null: always.
   std::function<absl::Status(std::string* leader_address)> ingest_gate;
   // Replicas: the current fencing epoch (welcomes carry it). Null: epoch.
   std::function<uint64_t()> current_epoch;
@@ -54,9 +55,6 @@ struct ServiceOptions {
   // of epoch 0.
   std::function<v1::ReplicaStatus()> replica_status;
 };
-
-// The trailing metadata key that names the leader on a refused Ingest.
-inline constexpr char kLeaderMetadata[] = "tally-leader";
 
 class AggregatorService : public v1::Aggregator::CallbackService {
  public:

@@ -217,6 +217,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   feed::WatchHubOptions hub_options;
   hub_options.queue_limit = config.watch_queue_limit;
   hub_options.default_progress_interval = config.progress_interval;
+  hub_options.ahead_is_unavailable = replicated;
   AggregatorState* state_ptr = parts->state.get();
   parts->hub = std::make_unique<feed::WatchHub>(
       parts->events.get(), [state_ptr] { return state_ptr->Snapshot(); },

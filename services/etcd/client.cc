@@ -142,9 +142,12 @@ absl::Status Client::WithFailover(absl::string_view operation, Call call) {
       return absl::OkStatus();
     }
     last = FromGrpc(status, operation, member.address);
-    // Only a member that could not serve the call is worth skipping; any
-    // other error is the answer.
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return last;
+    // Only a member that could not serve the call (down, partitioned, no
+    // leader) is worth skipping; any other error is the answer.
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return last;
+    }
   }
   NextEndpoint(first);
   return last;

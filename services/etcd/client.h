@@ -4,12 +4,12 @@
 // protos in proto/etcd.
 //
 // Endpoints: the client talks to one member at a time. A call that fails
-// with UNAVAILABLE (member down, "no leader", a timed-out proposal) is
-// retried once on each other member, so one dead member never fails a
-// call. Callers must therefore only issue requests whose repetition is
-// harmless (a fenced Txn that compares the key's create revision, a Put of
-// the same value, a Campaign with the same lease): every request in tally
-// is of that kind.
+// with UNAVAILABLE or DEADLINE_EXCEEDED (member down or partitioned, "no
+// leader", a timed-out proposal) is retried once on each other member, so
+// one dead member never fails a call. Callers must therefore only issue
+// requests whose repetition is harmless (a fenced Txn that compares the key's
+// create revision, a Put of the same value, a Campaign with the same lease):
+// every request in tally is of that kind.
 //
 // Every call has a deadline (ClientOptions::request_timeout), except
 // Campaign, which blocks until elected or cancelled.
