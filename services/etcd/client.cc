@@ -98,7 +98,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   for (const std::string& address : o.endpoints) {
     // etcd refuses pings more often than every 5 s (its
     // --grpc-keepalive-min-time) with GOAWAY "too_many_pings"; 6 s still
-    // notices a silently dead member for the long-lived watch. Lease
+    // notices a silently dead member for the long-lived watch. etcd also
+    // counts any ping on a connection without a call in progress as abuse
+    // (gRPC-Go's PermitWithoutStream=false), and most members' connections
+    // are idle: ping only during calls. Lease
     // renewals have deadlines of their own and do not wait for it.
     // Reconnection to a restarted member starts soon.
     Member member;
@@ -111,6 +114,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
          .max_reconnect_backoff = absl::Seconds(1),
          .extra_int_args = {{GRPC_ARG_KEEPALIVE_TIME_MS, 6000},
                             {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000},
+                            {GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0},
                             {GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0}}});
     member.kv = etcdserverpb::KV::NewStub(member.channel);
     member.lease = etcdserverpb::Lease::NewStub(member.channel);
