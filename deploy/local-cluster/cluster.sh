@@ -21,6 +21,7 @@
 #   cluster.sh stop   [--dir RUNDIR]
 #   cluster.sh status [--dir RUNDIR]
 #   cluster.sh leader [--dir RUNDIR]
+#   cluster.sh restart-replica N [--dir RUNDIR]   (--ha: aggregator-N again)
 #
 # start writes RUNDIR/aggregator.txt (HOST:PORT), RUNDIR/collectors.txt
 # (region=HOST:PORT lines, the input of `tallyctl simulate
@@ -41,6 +42,7 @@ rundir=""
 fresh=0
 insecure=0
 ha=0
+replica=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -48,6 +50,7 @@ while [[ $# -gt 0 ]]; do
     --fresh) fresh=1; shift ;;
     --insecure) insecure=1; shift ;;
     --ha) ha=1; shift ;;
+    [0-9]) replica="$1"; shift ;;
     *) echo "cluster.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -138,6 +141,15 @@ start_etcd() {
   echo "etcd serving on ${endpoints}"
 }
 
+# Starts the replica in directory $1 with its kept command line, in the
+# background, appending to its log.
+run_replica() {
+  local dir="$1" argv
+  mapfile -t argv <"${dir}/command"
+  "${argv[@]}" >>"${dir}/aggregator.log" 2>&1 &
+  echo $! >"${dir}/aggregator.pid"
+}
+
 # The three aggregator replicas; prints their addresses as a list.
 start_replicas() {
   local tls="$1" etcd_endpoints n addresses=""
@@ -152,12 +164,13 @@ start_replicas() {
     port="$(free_port)"
     mkdir -p "${dir}/data"
     : >"${dir}/aggregator.log"
-    "${aggregator_bin}" --listen "127.0.0.1:${port}" \
+    # Kept, one argument per line, for `cluster.sh restart-replica`.
+    printf '%s\n' "${aggregator_bin}" --listen "127.0.0.1:${port}" \
       --advertise "127.0.0.1:${port}" --replica_id "aggregator-${n}" \
       --etcd_endpoints "${etcd_endpoints}" "${etcd_tls[@]}" \
       "${aggregator_tls[@]}" --admin_listen 127.0.0.1:0 \
-      --data_dir "${dir}/data" >>"${dir}/aggregator.log" 2>&1 &
-    echo $! >"${dir}/aggregator.pid"
+      --data_dir "${dir}/data" >"${dir}/command"
+    run_replica "${dir}"
   done
   for n in 0 1 2; do
     local dir="${rundir}/aggregator-${n}" address
@@ -491,13 +504,39 @@ leader() {
   echo "${line} $(cat "${rundir}/${line}/aggregator.pid" 2>/dev/null)"
 }
 
+# Starts replica aggregator-N again (after a crash or a kill), on the
+# same port, data directory and flags; it resumes from its store and the
+# etcd log, as a follower unless nobody else leads.
+restart_replica() {
+  local n="$1" dir
+  dir="${rundir}/aggregator-${n}"
+  [[ -f "${dir}/command" ]] || die "no replica aggregator-${n} in ${rundir}"
+  if alive "${dir}/aggregator.pid" tally-aggregator; then
+    die "aggregator-${n} is running"
+  fi
+  local from
+  from="$(wc -l <"${dir}/aggregator.log")"
+  run_replica "${dir}"
+  # Only the lines of this start count as its serving line.
+  local deadline=$((SECONDS + 120))
+  until tail -n +"$((from + 1))" "${dir}/aggregator.log" |
+    grep -q "serving on "; do
+    alive "${dir}/aggregator.pid" tally-aggregator ||
+      die "aggregator-${n} exited: $(tail -n 3 "${dir}/aggregator.log")"
+    ((SECONDS < deadline)) || die "aggregator-${n} did not start in 120 s"
+    sleep 0.1
+  done
+  echo "aggregator-${n} serving again"
+}
+
 case "${command}" in
   start) start ;;
+  restart-replica) restart_replica "${replica}" ;;
   stop) stop ;;
   status) status ;;
   leader) leader ;;
   *)
-    echo "usage: cluster.sh start|stop|status|leader [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha]" >&2
+    echo "usage: cluster.sh start|stop|status|leader|restart-replica N [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha]" >&2
     exit 2
     ;;
 esac
