@@ -91,7 +91,7 @@ import json, sys
 for line in sys.stdin:
     r = json.loads(line)
     if r.get("role") == "LEADER":
-        print(r["replicaId"], r.get("appliedRevision", "0"))
+        print(r["replica_id"], r.get("applied_revision", "0"))
         break'
 }
 list_stations_reported() {
@@ -102,15 +102,20 @@ import json, sys
 try:
     response = json.load(sys.stdin)
     totals = response["results"][0]["totals"]
-    print(totals.get("stationsReported", 0), totals.get("stationsExpected", 1))
+    print(totals.get("stations_reported", 0), totals.get("stations_expected", 1))
 except Exception:
     print(0, 1)'
 }
 kill_leader_halfway() {
-  local reported expected
+  local reported=0 expected=1 deadline=$((SECONDS + 600))
   while true; do
     read -r reported expected < <(list_stations_reported)
     ((reported * 2 >= expected)) && break
+    if ((SECONDS > deadline)); then
+      echo "failover: the night never reached half of the stations" \
+        >"${rundir}/failover.txt"
+      return 1
+    fi
     sleep 0.2
   done
   local old old_revision pid
@@ -121,10 +126,16 @@ kill_leader_halfway() {
   kill -KILL "${pid}"
   # The new leader has committed once its revision passes the old one's.
   local new="" revision=0 now
+  deadline=$((SECONDS + 120))
   while true; do
     read -r new revision < <(replicas_json | leader_of) || true
     if [[ -n "${new}" && "${new}" != "${old}" ]] && ((revision > old_revision)); then
       break
+    fi
+    if ((SECONDS > deadline)); then
+      echo "failover: no new leader committed within 120 s of the kill" \
+        >"${rundir}/failover.txt"
+      return 1
     fi
     sleep 0.05
   done
@@ -159,11 +170,13 @@ echo
 tail -n 1 "${rundir}/simulate.log"
 
 if [[ "${ha}" == 1 ]]; then
-  wait "${failover}" || true
+  failover_status=0
+  wait "${failover}" || failover_status=$?
   failover=""
   echo
   echo "== Failover =="
   cat "${rundir}/failover.txt"
+  ((failover_status == 0)) || exit 1
 fi
 
 echo

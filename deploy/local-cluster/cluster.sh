@@ -99,9 +99,21 @@ start_etcd() {
   local tls="$1" scheme=https cluster="" n
   ((insecure)) && scheme=http
   local client_ports=() peer_ports=()
+  # A restart (no --fresh) reuses the members' ports: their data
+  # directories record the peer URLs of the cluster.
+  local ports_file="${rundir}/etcd/ports"
+  if [[ -f "${ports_file}" ]]; then
+    read -r -a client_ports < <(sed -n 1p "${ports_file}")
+    read -r -a peer_ports < <(sed -n 2p "${ports_file}")
+  else
+    for n in 0 1 2; do
+      client_ports+=("$(free_port)")
+      peer_ports+=("$(free_port)")
+    done
+    mkdir -p "${rundir}/etcd"
+    printf '%s\n' "${client_ports[*]}" "${peer_ports[*]}" >"${ports_file}"
+  fi
   for n in 0 1 2; do
-    client_ports+=("$(free_port)")
-    peer_ports+=("$(free_port)")
     cluster+="${cluster:+,}etcd-${n}=${scheme}://127.0.0.1:${peer_ports[n]}"
   done
   local endpoints=""
@@ -161,8 +173,13 @@ start_replicas() {
   fi
   for n in 0 1 2; do
     local dir="${rundir}/aggregator-${n}" port
-    port="$(free_port)"
     mkdir -p "${dir}/data"
+    # A restart keeps each replica's port (peers and clients knew it).
+    port="$(cat "${dir}/port" 2>/dev/null || true)"
+    if [[ -z "${port}" ]]; then
+      port="$(free_port)"
+      echo "${port}" >"${dir}/port"
+    fi
     : >"${dir}/aggregator.log"
     # Kept, one argument per line, for `cluster.sh restart-replica`.
     printf '%s\n' "${aggregator_bin}" --listen "127.0.0.1:${port}" \
