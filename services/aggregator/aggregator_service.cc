@@ -125,7 +125,8 @@ class AggregatorService::IngestStream
       absl::MutexLock lock(&service_->streams_mu_);
       service_->streams_.erase(this);
     }
-    service_->open_streams_.fetch_sub(1);
+    // Release: the service's destructor waits for the count with acquire.
+    service_->open_streams_.fetch_sub(1, std::memory_order_release);
     delete this;
   }
 
@@ -412,6 +413,14 @@ AggregatorService::AggregatorService(AggregatorState* state,
   if (metrics_ == nullptr) {
     private_metrics_ = std::make_unique<obs::MetricsRegistry>();
     metrics_ = private_metrics_.get();
+  }
+}
+
+AggregatorService::~AggregatorService() {
+  // Pairs with each stream's release in OnDone (the last thing it does
+  // with the service), so the service's memory outlives every stream.
+  while (open_streams_.load(std::memory_order_acquire) != 0) {
+    std::this_thread::yield();
   }
 }
 
