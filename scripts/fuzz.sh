@@ -31,7 +31,7 @@ cmake --build "$build_dir" -j2 --target tally_fuzz_targets
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
-  IFS=';' read -r -a targets <"$build_dir/tests/fuzz/targets.txt"
+  IFS=';' read -r -a targets <"$build_dir/tests/fuzz/targets.txt" || true
 fi
 
 # The ingest target keeps a RocksDB store under $TMPDIR and syncs it on
@@ -63,7 +63,7 @@ fuzz_one() {
     "${dict[@]}" "$corpus" "$seeds" >"$log" 2>&1 || status=$?
   local runs done_line cov ft
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true)
+  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<<"$done_line")
   ft=$(sed -n 's/.* ft: \([0-9]*\) .*/\1/p' <<<"$done_line")
   local line="$target: ${runs:-?} executions in ${seconds}s, cov ${cov:-?}, ft ${ft:-?}"
