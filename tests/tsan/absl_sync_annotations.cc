@@ -6,9 +6,10 @@
 // it: every access guarded by an absl::Mutex would be reported as a race.
 // This file defines the public entry points of those classes in the
 // executable itself, where they take precedence over the shared library's
-// (ELF symbol interposition; executables of a TSan build export their
-// symbols), calls the library's own through dlsym(RTLD_NEXT) and
-// describes each to ThreadSanitizer with its mutex annotations
+// (ELF symbol interposition: executables of the TSan build export these
+// definitions, and only these, see absl_sync.dynamic-list), calls the
+// library's own through dlsym(RTLD_NEXT) and describes each to ThreadSanitizer
+// with its mutex annotations
 // (<sanitizer/tsan_interface.h>): reader and writer locks, try-locks,
 // and waits (Await, LockWhen, CondVar::Wait) as an unlock followed by a
 // lock. Calls from inside the library (Notification uses a Mutex, gRPC
