@@ -121,6 +121,11 @@ class AggregatorService::IngestStream
   }
 
   void OnDone() override {
+    // gRPC calls OnDone after every other reaction, but orders them only
+    // inside its library: taking the stream's lock orders the last
+    // reaction's use of the stream (OnCancel's EndWith and MaybeFinish)
+    // before the delete below.
+    { absl::MutexLock lock(&mu_); }
     {
       absl::MutexLock lock(&service_->streams_mu_);
       service_->streams_.erase(this);
