@@ -608,21 +608,26 @@ grpc::ServerUnaryReactor* AggregatorService::Verify(
   // The reader lock keeps the committer out, so the store does not move
   // under the check.
   std::thread([this, reactor, response] {
-    absl::ReaderMutexLock lock(&state_->mu);
-    absl::StatusOr<storage::VerifyReport> report =
-        storage::VerifyStore(*store_, state_->index());
-    if (!report.ok()) {
-      reactor->Finish(rpc::ToGrpc(report.status()));
-      return;
+    grpc::Status status;
+    {
+      absl::ReaderMutexLock lock(&state_->mu);
+      absl::StatusOr<storage::VerifyReport> report =
+          storage::VerifyStore(*store_, state_->index());
+      if (!report.ok()) {
+        status = rpc::ToGrpc(report.status());
+      } else {
+        response->set_revision(report->revision);
+        response->set_protocol_versions(report->protocol_versions);
+        response->set_protocols_counted(report->protocols_counted);
+        response->set_totals_compared(report->totals_compared);
+        for (const std::string& difference : report->differences) {
+          response->add_differences(difference);
+        }
+      }
     }
-    response->set_revision(report->revision);
-    response->set_protocol_versions(report->protocol_versions);
-    response->set_protocols_counted(report->protocols_counted);
-    response->set_totals_compared(report->totals_compared);
-    for (const std::string& difference : report->differences) {
-      response->add_differences(difference);
-    }
-    reactor->Finish(grpc::Status::OK);
+    // Finish only after the lock is released: once the call is finished
+    // the server may shut down and free the state (and its lock).
+    reactor->Finish(status);
   }).detach();
   return reactor;
 }
