@@ -28,8 +28,9 @@
 #include "services/aggregator/aggregator_state.h"
 #include "services/aggregator/committer.h"
 #include "services/aggregator/latest_loader.h"
-#include "services/aggregator/watch_hub.h"
+#include "services/aggregator/storage_recovery.h"
 #include "services/domain/definition_generator.h"
+#include "services/feed/watch_hub.h"
 #include "storage/aggregator_store.h"
 #include "storage/consistency_check.h"
 #include "tally/v1/aggregator.pb.h"
@@ -43,7 +44,7 @@ using namespace tally;
 constexpr int kMaxBatchEntries = 4096;
 constexpr uint64_t kVerifyEvery = 512;
 
-class NoEvents : public aggregator::EventSource {
+class NoEvents : public feed::EventSource {
  public:
   uint64_t oldest_revision() const override { return 1; }
   bool Read(uint64_t, uint64_t,
@@ -57,7 +58,8 @@ struct Aggregator {
   std::unique_ptr<storage::AggregatorStore> store;
   std::unique_ptr<aggregator::AggregatorState> state;
   NoEvents events;
-  std::unique_ptr<aggregator::WatchHub> hub;
+  std::unique_ptr<feed::WatchHub> hub;
+  std::unique_ptr<aggregator::StorageRecovery> recovery;
   std::unique_ptr<aggregator::Committer> committer;
   std::string region_id;
   uint64_t batches = 0;
@@ -68,6 +70,7 @@ Aggregator* aggregator_instance = nullptr;
 void RemoveStore() {
   if (aggregator_instance == nullptr) return;
   aggregator_instance->committer.reset();
+  aggregator_instance->recovery.reset();
   aggregator_instance->hub.reset();
   aggregator_instance->state.reset();
   aggregator_instance->store.reset();
@@ -105,12 +108,16 @@ Aggregator& Instance() {
       aggregator::AggregatorState::Recover(std::move(index), *a->store, latest),
       "recover");
   aggregator::AggregatorState* state = a->state.get();
-  a->hub = std::make_unique<aggregator::WatchHub>(
+  a->hub = std::make_unique<feed::WatchHub>(
       &a->events, [state] { return state->Snapshot(); }, a->store->revision());
+  a->recovery = std::make_unique<aggregator::StorageRecovery>(
+      a->state.get(), a->store.get());
+  a->recovery->Start();
   aggregator::CommitterOptions options;
   options.retained_events = 1000;
   a->committer = std::make_unique<aggregator::Committer>(
-      a->state.get(), a->store.get(), a->hub.get(), /*epoch=*/1, options);
+      a->state.get(), a->store.get(), a->hub.get(), a->recovery.get(),
+      /*epoch=*/1, options);
   a->committer->Start();
   aggregator_instance = a;
   std::atexit(RemoveStore);
@@ -154,17 +161,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   item.entries.assign(request.batch().entries().begin(),
                       request.batch().entries().end());
   absl::Notification committed;
-  bool durable = false;
+  absl::Status status = absl::UnknownError("not answered");
   v1::IngestAck ack;
-  item.done = [&](bool is_durable, v1::IngestAck answer) {
-    durable = is_durable;
+  item.done = [&](const absl::Status& answer_status, v1::IngestAck answer) {
+    status = answer_status;
     ack = std::move(answer);
     committed.Notify();
   };
-  FUZZ_CHECK(a.committer->Enqueue(std::move(item)));
+  FUZZ_CHECK(a.committer->Enqueue(std::move(item)).ok());
   committed.WaitForNotification();
 
-  FUZZ_CHECK(durable);
+  FUZZ_CHECK(status.ok());
   FUZZ_CHECK(ack.results_size() == entries);
   FUZZ_CHECK(ack.durable_seq() == last_seq);
   for (const v1::ProtocolResult& result : ack.results()) {
