@@ -32,6 +32,7 @@ packages=(
   iptables                                 # netavark's NAT and published ports
   mmdebstrap                               # the debian:12 base image, from apt
   clang-format                             # the format check in the suite
+  clang libclang-rt-14-dev                 # Clang build, ThreadSanitizer run and libFuzzer (scripts/fuzz.sh)
   chromium fonts-liberation                # the web page test (tests/browser)
 )
 # node and npm drive the browser test; a node already on PATH (any >= 18)

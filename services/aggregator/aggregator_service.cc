@@ -126,11 +126,17 @@ class AggregatorService::IngestStream
   }
 
   void OnDone() override {
+    // gRPC calls OnDone after every other reaction, but orders them only
+    // inside its library: taking the stream's lock orders the last
+    // reaction's use of the stream (OnCancel's EndWith and MaybeFinish)
+    // before the delete below.
+    { absl::MutexLock lock(&mu_); }
     {
       absl::MutexLock lock(&service_->streams_mu_);
       service_->streams_.erase(this);
     }
-    service_->open_streams_.fetch_sub(1);
+    // Release: the service's destructor waits for the count with acquire.
+    service_->open_streams_.fetch_sub(1, std::memory_order_release);
     delete this;
   }
 
@@ -441,6 +447,14 @@ AggregatorService::AggregatorService(AggregatorState* state,
   }
 }
 
+AggregatorService::~AggregatorService() {
+  // Pairs with each stream's release in OnDone (the last thing it does
+  // with the service), so the service's memory outlives every stream.
+  while (open_streams_.load(std::memory_order_acquire) != 0) {
+    std::this_thread::yield();
+  }
+}
+
 void AggregatorService::RecordStreamError(const grpc::Status& status,
                                           absl::string_view peer,
                                           absl::string_view collector_id) {
@@ -645,21 +659,26 @@ grpc::ServerUnaryReactor* AggregatorService::Verify(
   // The reader lock keeps the committer out, so the store does not move
   // under the check.
   std::thread([this, reactor, response] {
-    absl::ReaderMutexLock lock(&state_->mu);
-    absl::StatusOr<storage::VerifyReport> report =
-        storage::VerifyStore(*store_, state_->index());
-    if (!report.ok()) {
-      reactor->Finish(rpc::ToGrpc(report.status()));
-      return;
+    grpc::Status status;
+    {
+      absl::ReaderMutexLock lock(&state_->mu);
+      absl::StatusOr<storage::VerifyReport> report =
+          storage::VerifyStore(*store_, state_->index());
+      if (!report.ok()) {
+        status = rpc::ToGrpc(report.status());
+      } else {
+        response->set_revision(report->revision);
+        response->set_protocol_versions(report->protocol_versions);
+        response->set_protocols_counted(report->protocols_counted);
+        response->set_totals_compared(report->totals_compared);
+        for (const std::string& difference : report->differences) {
+          response->add_differences(difference);
+        }
+      }
     }
-    response->set_revision(report->revision);
-    response->set_protocol_versions(report->protocol_versions);
-    response->set_protocols_counted(report->protocols_counted);
-    response->set_totals_compared(report->totals_compared);
-    for (const std::string& difference : report->differences) {
-      response->add_differences(difference);
-    }
-    reactor->Finish(grpc::Status::OK);
+    // Finish only after the lock is released: once the call is finished
+    // the server may shut down and free the state (and its lock).
+    reactor->Finish(status);
   }).detach();
   return reactor;
 }

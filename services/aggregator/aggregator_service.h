@@ -60,6 +60,10 @@ class AggregatorService : public v1::Aggregator::CallbackService {
  public:
   AggregatorService(AggregatorState* state, storage::AggregatorStore* store,
                     IngestSink* sink, ServiceOptions options);
+  // Waits for the last Ingest stream to be done: gRPC ends every stream
+  // before the server's Shutdown returns, but a stream's OnDone still uses
+  // the service right before it goes away.
+  ~AggregatorService() override;
 
   grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>* Ingest(
       grpc::CallbackServerContext* context) override;
