@@ -4,6 +4,7 @@
 // during a paced night, timing each failover from the kill to the first
 // acknowledgement after it.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -205,8 +206,10 @@ void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
     }
     options.address = single->address;
     const double cpu_before = ProcessCpuSeconds(single->process.pid());
+    const double bench_cpu_before = ProcessCpuSeconds(getpid());
     IngestResult result = RunIngest(options, workload.region_ids, slices);
     const double cpu = ProcessCpuSeconds(single->process.pid()) - cpu_before;
+    const double bench_cpu = ProcessCpuSeconds(getpid()) - bench_cpu_before;
     Row row{"replication", "single-node", {}};
     row.Set("streams", int64_t{options.streams})
         .Set("batch", int64_t{options.batch})
@@ -217,6 +220,7 @@ void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
         .Set("ack_p50_ms", result.ack_latency.PercentileMs(50))
         .Set("ack_p99_ms", result.ack_latency.PercentileMs(99))
         .Set("cpu_seconds", cpu)
+        .Set("driver_cpu_seconds", bench_cpu)
         .Set("errors", static_cast<int64_t>(result.errors.size()));
     for (const std::string& error : result.errors) {
       report.AddError("replication single node: " + error);
@@ -246,12 +250,22 @@ void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
   {
     std::vector<int> pids;
     for (int i = 0; i < 3; ++i) pids.push_back(ha.server(i).process.pid());
+    std::vector<int> etcd_pids;
+    for (int i = 0; i < ha.etcd().size(); ++i) {
+      etcd_pids.push_back(ha.etcd().pid(i));
+    }
     const double cpu_before = SumCpu(pids);
+    const double etcd_cpu_before = SumCpu(etcd_pids);
+    const double bench_cpu_before = ProcessCpuSeconds(getpid());
     options.address = ha.addresses()[leader];
     options.collector_prefix = "ha";
     IngestResult result = RunIngest(options, workload.region_ids, slices);
     const absl::Duration converge = ha.Converge(absl::Minutes(2));
     const double cpu = SumCpu(pids) - cpu_before;
+    // Where the two cores went: the replicas, the etcd members and this
+    // driver (its client threads).
+    const double etcd_cpu = SumCpu(etcd_pids) - etcd_cpu_before;
+    const double bench_cpu = ProcessCpuSeconds(getpid()) - bench_cpu_before;
     Row row{"replication", "3-replicas-3-etcd", {}};
     row.Set("streams", int64_t{options.streams})
         .Set("batch", int64_t{options.batch})
@@ -263,6 +277,8 @@ void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
         .Set("ack_p99_ms", result.ack_latency.PercentileMs(99))
         .Set("followers_converged_ms", absl::ToDoubleMilliseconds(converge))
         .Set("replicas_cpu_seconds", cpu)
+        .Set("etcd_cpu_seconds", etcd_cpu)
+        .Set("driver_cpu_seconds", bench_cpu)
         .Set("errors", static_cast<int64_t>(result.errors.size()));
     for (const std::string& error : result.errors) {
       report.AddError("replication ha: " + error);
@@ -272,6 +288,14 @@ void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
     if (written != metrics.end() && written->second > 0) {
       row.Set("log_rounds", static_cast<int64_t>(written->second))
           .Set("protocols_per_round", result.acked / written->second);
+      auto bytes = metrics.find("tally_replication_round_bytes_written_total");
+      if (bytes != metrics.end()) {
+        // Every member writes each round to its WAL and its bbolt file.
+        row.Set("round_kib", bytes->second / written->second / 1024)
+            .Set("log_mib_per_second",
+                 result.seconds > 0 ? bytes->second / (1 << 20) / result.seconds
+                                    : 0.0);
+      }
     }
     report.Add(std::move(row));
   }

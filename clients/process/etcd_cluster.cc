@@ -174,6 +174,10 @@ bool EtcdCluster::running(int member) {
          members_[member].process.running();
 }
 
+int EtcdCluster::pid(int member) const {
+  return static_cast<int>(members_[member].process.pid());
+}
+
 std::string EtcdCluster::log(int member) const {
   return members_[member].process.log();
 }

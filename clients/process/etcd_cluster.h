@@ -51,6 +51,8 @@ class EtcdCluster {
   // Starts a killed member again on its data directory and ports.
   absl::Status Restart(int member, absl::Duration timeout = absl::Seconds(30));
   bool running(int member);
+  // The member's process id (0 while it is not running).
+  int pid(int member) const;
   std::string log(int member) const;
 
  private:

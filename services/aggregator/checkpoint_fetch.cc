@@ -6,7 +6,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -80,15 +84,100 @@ class FileWriter {
   uint64_t written_ = 0;
 };
 
+constexpr char kIncoming[] = ".peer-copy";
+constexpr char kComplete[] = ".complete";
+
+// Moves the complete copy in DATA_DIR/.peer-copy in place of the old store.
+// Idempotent, so a crash at any point is finished by running it again: an
+// entry of the data directory that the copy names and no longer holds was
+// already moved in and stays; every other one is old and goes; then what
+// the copy still holds moves in. A rename within one filesystem replaces
+// nothing half-way.
+absl::Status InstallCopy(const std::filesystem::path& data_dir) {
+  const std::filesystem::path incoming = data_dir / kIncoming;
+  std::ifstream list(incoming / kComplete);
+  std::vector<std::string> names;
+  for (std::string name; std::getline(list, name);) {
+    if (!name.empty()) names.push_back(name);
+  }
+  if (names.empty()) {
+    return absl::DataLossError(absl::StrCat((incoming / kComplete).string(),
+                                            " lists no file of the copy"));
+  }
+  const std::set<std::string> copied(names.begin(), names.end());
+  std::error_code ec;
+  std::vector<std::filesystem::path> old;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == kIncoming) continue;
+    if (copied.count(name) > 0 &&
+        !std::filesystem::exists(incoming / name, ec)) {
+      continue;  // moved in by an earlier, interrupted run
+    }
+    old.push_back(entry.path());
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot list ", data_dir.string(), ": ", ec.message()));
+  }
+  for (const std::filesystem::path& path : old) {
+    std::filesystem::remove_all(path, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat(
+          "cannot remove the old store's ", path.string(), ": ", ec.message()));
+    }
+  }
+  for (const std::string& name : names) {
+    if (!std::filesystem::exists(incoming / name, ec)) continue;
+    std::filesystem::rename(incoming / name, data_dir / name, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("cannot move ", (incoming / name).string(), " into ",
+                       data_dir.string(), ": ", ec.message()));
+    }
+  }
+  if (absl::Status synced = SyncPath(data_dir.string(), true); !synced.ok()) {
+    return synced;
+  }
+  std::filesystem::remove_all(incoming, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot remove ", incoming.string(), ": ", ec.message()));
+  }
+  return SyncPath(data_dir.string(), true);
+}
+
 }  // namespace
+
+absl::Status FinishPeerCopy(const std::string& data_dir, bool* installed) {
+  *installed = false;
+  const std::filesystem::path incoming =
+      std::filesystem::path(data_dir) / kIncoming;
+  std::error_code ec;
+  if (!std::filesystem::exists(incoming, ec)) return absl::OkStatus();
+  if (std::filesystem::exists(incoming / kComplete, ec)) {
+    absl::Status done = InstallCopy(data_dir);
+    if (done.ok()) *installed = true;
+    return done;
+  }
+  // An incomplete copy: the old store was never touched.
+  std::filesystem::remove_all(incoming, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot remove ", incoming.string(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<FetchResult> FetchPeerStore(
     const std::string& peer,
     std::shared_ptr<grpc::ChannelCredentials> credentials,
     const std::string& replica_id, const std::string& data_dir,
     absl::Duration timeout) {
-  const std::string incoming = data_dir + ".incoming";
+  const std::string incoming =
+      (std::filesystem::path(data_dir) / kIncoming).string();
   std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
   std::filesystem::remove_all(incoming, ec);
   std::filesystem::create_directories(incoming, ec);
   if (ec) {
@@ -110,7 +199,8 @@ absl::StatusOr<FetchResult> FetchPeerStore(
     if (!chunk.file().empty()) {
       const std::filesystem::path name(chunk.file());
       if (name.is_absolute() ||
-          name.lexically_normal().string().rfind("..", 0) == 0) {
+          name.lexically_normal().string().rfind("..", 0) == 0 ||
+          name.lexically_normal() == kComplete) {
         failure = absl::DataLossError(
             absl::StrCat("the peer sent a file outside the store: ",
                          chunk.file().substr(0, 200)));
@@ -139,21 +229,34 @@ absl::StatusOr<FetchResult> FetchPeerStore(
     std::filesystem::remove_all(incoming, ec);
     return failure;
   }
-  // Replace the data directory: the old store is behind the log (or
-  // empty) and worth nothing once the copy is complete.
-  std::filesystem::remove_all(data_dir, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot remove the old store ",
-                                            data_dir, ": ", ec.message()));
+  // Complete: say so durably, then replace the old store (behind the log,
+  // or empty, and worth nothing once the copy is complete).
+  {
+    std::set<std::string> names;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(incoming, ec)) {
+      names.insert(entry.path().filename().string());
+    }
+    const std::string list_path =
+        (std::filesystem::path(incoming) / kComplete).string();
+    std::ofstream list(list_path, std::ios::trunc);
+    for (const std::string& name : names) list << name << "\n";
+    list.close();
+    if (ec || !list) {
+      std::filesystem::remove_all(incoming, ec);
+      return absl::InternalError(
+          absl::StrCat("cannot write ", list_path, ": ", ec.message()));
+    }
+    if (absl::Status synced = SyncPath(list_path, false); !synced.ok()) {
+      return synced;
+    }
+    if (absl::Status synced = SyncPath(incoming, true); !synced.ok()) {
+      return synced;
+    }
   }
-  std::filesystem::rename(incoming, data_dir, ec);
-  if (ec) {
-    return absl::InternalError(absl::StrCat("cannot move ", incoming, " to ",
-                                            data_dir, ": ", ec.message()));
+  if (absl::Status installed = InstallCopy(data_dir); !installed.ok()) {
+    return installed;
   }
-  const std::string parent =
-      std::filesystem::absolute(data_dir).parent_path().string();
-  SyncPath(parent, true).IgnoreError();
   return result;
 }
 

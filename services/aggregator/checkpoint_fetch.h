@@ -1,9 +1,13 @@
 // A replica that joins, or whose store is behind the truncated commit log,
 // copies a peer's store before it opens its own (see
-// checkpoint_service.h): the copy goes to a fresh directory next to the
-// data directory, every file is checked against its announced size and
-// synced, and only then does it replace the data directory. A copy that
-// fails half-way leaves the data directory as it was.
+// checkpoint_service.h). The copy goes to DATA_DIR/.peer-copy, inside the
+// data directory so that it is on the store's filesystem even when the data
+// directory is a mount point (a container volume, a disk of its own); every
+// file is checked against its announced size and synced. Only then is the
+// copy marked complete (.peer-copy/.complete lists its files) and moved in
+// place of the old store, file by file. A copy that fails half-way leaves
+// the old store as it was; an install interrupted by a crash is finished by
+// FinishPeerCopy at the next start.
 #ifndef TALLY_SERVICES_AGGREGATOR_CHECKPOINT_FETCH_H_
 #define TALLY_SERVICES_AGGREGATOR_CHECKPOINT_FETCH_H_
 
@@ -29,6 +33,11 @@ absl::StatusOr<FetchResult> FetchPeerStore(
     std::shared_ptr<grpc::ChannelCredentials> credentials,
     const std::string& replica_id, const std::string& data_dir,
     absl::Duration timeout);
+
+// Run before the store is opened: finishes the install of a complete copy
+// that a crash interrupted, and removes an incomplete one. Sets
+// `*installed` when it installed a copy.
+absl::Status FinishPeerCopy(const std::string& data_dir, bool* installed);
 
 }  // namespace tally::aggregator
 

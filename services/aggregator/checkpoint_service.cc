@@ -14,6 +14,7 @@ namespace tally::aggregator {
 namespace {
 
 constexpr size_t kChunkBytes = 1 << 20;
+constexpr char kCheckpointPrefix[] = ".checkpoint-";
 
 }  // namespace
 
@@ -116,14 +117,29 @@ CheckpointService::CheckpointService(storage::AggregatorStore* store,
                                      std::string data_dir, Authorize authorize)
     : store_(store),
       data_dir_(std::move(data_dir)),
-      authorize_(std::move(authorize)) {}
+      authorize_(std::move(authorize)) {
+  // Checkpoints of transfers that a crash interrupted: hard links that
+  // would keep deleted tables on the disk.
+  std::error_code ec;
+  std::vector<std::filesystem::path> stale;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir_, ec)) {
+    if (entry.path().filename().string().rfind(kCheckpointPrefix, 0) == 0) {
+      stale.push_back(entry.path());
+    }
+  }
+  for (const std::filesystem::path& path : stale) {
+    std::filesystem::remove_all(path, ec);
+  }
+}
 
 grpc::ServerWriteReactor<v1::CheckpointChunk>*
 CheckpointService::FetchCheckpoint(grpc::CallbackServerContext* context,
                                    const v1::FetchCheckpointRequest* request) {
-  // Next to the store: the same filesystem, so the copy is hard links.
-  std::string dir = absl::StrCat(data_dir_, ".checkpoint-", getpid(), "-",
-                                 transfers_.fetch_add(1));
+  // Inside the data directory: the store's filesystem even when the data
+  // directory is a mount point, so the copy is hard links. RocksDB ignores
+  // the subdirectory.
+  std::string dir = absl::StrCat(data_dir_, "/", kCheckpointPrefix, getpid(),
+                                 "-", transfers_.fetch_add(1));
   auto* transfer =
       new Transfer(dir, absl::StrCat(request->replica_id().substr(0, 100), " (",
                                      context->peer(), ")"));

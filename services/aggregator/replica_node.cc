@@ -100,6 +100,11 @@ ReplicaNode::ReplicaNode(etcd::Client* client, replication::ClusterKeys keys,
   rounds_written_ = metrics->AddCounter(
       "tally_replication_rounds_written_total",
       "Commit-log rounds this replica wrote to etcd as the leader.", {});
+  round_bytes_written_ = metrics->AddCounter(
+      "tally_replication_round_bytes_written_total",
+      "Bytes of the commit-log rounds this replica wrote to etcd as the "
+      "leader (each member stores them).",
+      {});
   elections_won_ =
       metrics->AddCounter("tally_replication_elections_won_total",
                           "Times this replica was elected leader.", {});
@@ -395,6 +400,7 @@ void ReplicaNode::Propose(replication::Fence fence, uint64_t term) {
           replication::AppendRound(*client_, keys_, fence, index, bytes);
       if (result.outcome == replication::AppendResult::kCommitted) {
         rounds_written_->Increment();
+        round_bytes_written_->Increment(static_cast<double>(bytes.size()));
         ++index;
         break;
       }

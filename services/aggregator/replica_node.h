@@ -195,6 +195,7 @@ class ReplicaNode : public IngestSink {
 
   obs::Gauge* is_leader_gauge_ = nullptr;
   obs::Counter* rounds_written_ = nullptr;
+  obs::Counter* round_bytes_written_ = nullptr;
   obs::Counter* elections_won_ = nullptr;
   std::unique_ptr<obs::MetricsRegistry> private_metrics_;
 };

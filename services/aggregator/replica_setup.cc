@@ -112,6 +112,15 @@ absl::StatusOr<PreparedReplica> PrepareReplica(
     return absl::InvalidArgumentError(
         "--etcd_endpoints needs --replica_id and --advertise HOST:PORT");
   }
+  // A peer's store whose install a crash interrupted is finished first.
+  bool installed = false;
+  if (absl::Status copy = FinishPeerCopy(data_dir, &installed); !copy.ok()) {
+    return copy;
+  }
+  if (installed) {
+    obs::LogInfo("finished installing a peer's store copied before a restart",
+                 {{"data_dir", data_dir}});
+  }
   absl::StatusOr<StoreFacts> facts = ReadStore(data_dir);
   if (!facts.ok()) return facts.status();
   const v1::ElectionDefinition& definition =
