@@ -110,8 +110,8 @@ Aggregator& Instance() {
   aggregator::AggregatorState* state = a->state.get();
   a->hub = std::make_unique<feed::WatchHub>(
       &a->events, [state] { return state->Snapshot(); }, a->store->revision());
-  a->recovery = std::make_unique<aggregator::StorageRecovery>(
-      a->state.get(), a->store.get());
+  a->recovery = std::make_unique<aggregator::StorageRecovery>(a->state.get(),
+                                                              a->store.get());
   a->recovery->Start();
   aggregator::CommitterOptions options;
   options.retained_events = 1000;
