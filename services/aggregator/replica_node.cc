@@ -501,8 +501,20 @@ void ReplicaNode::RunStatus() {
       etcd::SteadyAwait(mu_, absl::Condition(&stopping_),
                         options_.status_interval);
       if (stopping_) return;
-      if (role_ == v1::ReplicaStatus::CATCHING_UP && catch_up_target_ == 0) {
-        role_ = v1::ReplicaStatus::FOLLOWER;  // the log was empty at start
+    }
+    // Caught up without applying anything: the log was empty at start, or
+    // the store (restarted, or copied from a peer) already held every round
+    // it had then, and a quiet log brings no round to apply.
+    uint64_t applied = 0;
+    {
+      absl::ReaderMutexLock lock(&state_->mu);
+      applied = state_->log_position().index;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (role_ == v1::ReplicaStatus::CATCHING_UP &&
+          applied >= catch_up_target_) {
+        role_ = v1::ReplicaStatus::FOLLOWER;
       }
     }
     PublishRecord();

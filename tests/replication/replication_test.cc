@@ -534,6 +534,44 @@ TEST_F(ReplicationTest, NewReplicaJoinsAndWipedReplicaRebuildsFromAPeer) {
   ASSERT_NO_FATAL_FAILURE(ExpectReplicasExact());
 }
 
+// A replica restarted on a store that already holds every round in the
+// log, while the log is quiet (the night over, truncation not yet run),
+// has no round to apply: it must still leave CATCHING_UP and report
+// FOLLOWER (a deployment waits for that before it calls a replica healthy).
+TEST_F(ReplicationTest, RestartedFollowerWithNothingToApplyFollows) {
+  // No truncation during the test: the log keeps every round.
+  ASSERT_NO_FATAL_FAILURE(
+      StartCluster({"--log_maintenance_interval_ms", "600000"}));
+  absl::StatusOr<int> leader = cluster_->WaitForLeader(absl::Minutes(1));
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  {
+    std::vector<std::unique_ptr<IngestSession>> sessions;
+    ASSERT_NO_FATAL_FAILURE(
+        OpenSessions(cluster_->address(*leader), &sessions));
+    for (int round = 0; round < 5; ++round) {
+      for (size_t i = 0; i < feeds_.size(); ++i) {
+        ASSERT_TRUE(SendNext(i, *sessions[i]));
+      }
+    }
+  }
+  ASSERT_TRUE(cluster_->WaitConverged(absl::Minutes(1)).ok());
+  const int follower = *leader == 0 ? 1 : 0;
+  cluster_->Kill(follower);
+  ASSERT_TRUE(cluster_->StartReplica(follower).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  v1::ReplicaStatus::Role role = v1::ReplicaStatus::CATCHING_UP;
+  while (absl::Now() < deadline) {
+    absl::StatusOr<v1::ReplicaStatus> status = cluster_->Status(follower);
+    if (status.ok()) role = status->role();
+    if (role == v1::ReplicaStatus::FOLLOWER) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(role, v1::ReplicaStatus::FOLLOWER)
+      << "the restarted replica is " << v1::ReplicaStatus::Role_Name(role);
+  ASSERT_NO_FATAL_FAILURE(Complete(cluster_->address(*leader)));
+  ASSERT_NO_FATAL_FAILURE(ExpectReplicasExact());
+}
+
 // Time is never used for safety: replicas whose wall clocks are hours apart
 // and run at different rates (libfaketime) still count everything exactly
 // once across leader kills and a pause. The monotonic clock stays true
