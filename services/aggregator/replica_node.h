@@ -193,7 +193,6 @@ class ReplicaNode : public IngestSink {
   std::map<std::string, uint64_t> refused_seen_;
   bool refused_growing_ = false;
 
-  obs::Gauge* is_leader_gauge_ = nullptr;
   obs::Counter* rounds_written_ = nullptr;
   obs::Counter* round_bytes_written_ = nullptr;
   obs::Counter* elections_won_ = nullptr;

@@ -69,8 +69,11 @@ absl::StatusOr<MaintenanceReport> LogMaintenance::RunOnce(const Fence& fence) {
     absl::StatusOr<etcdserverpb::RangeResponse> start = client_->Range(range);
     if (!start.ok()) return start.status();
     log_start_ = 1;
-    if (start->kvs_size() == 1) {
-      absl::SimpleAtoi(start->kvs(0).value(), &log_start_);
+    if (start->kvs_size() == 1 &&
+        !absl::SimpleAtoi(start->kvs(0).value(), &log_start_)) {
+      log_start_ = 0;  // read again next time
+      return absl::DataLossError(absl::StrCat("etcd key ", keys_.log_start(),
+                                              " holds no round number"));
     }
   }
   // Rounds 1..min_index are applied and synced everywhere alive.
