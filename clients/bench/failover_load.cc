@@ -17,8 +17,6 @@ namespace {
 using RawIngestStream =
     grpc::ClientReaderWriter<grpc::ByteBuffer, v1::IngestResponse>;
 
-constexpr absl::Duration kCallTimeout = absl::Seconds(20);
-
 }  // namespace
 
 FailoverLoad::FailoverLoad(
