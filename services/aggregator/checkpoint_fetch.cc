@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
 #include "services/rpc/channel.h"
 #include "tally/v1/replication.grpc.pb.h"
@@ -93,18 +94,24 @@ constexpr char kComplete[] = ".complete";
 // already moved in and stays; every other one is old and goes; then what
 // the copy still holds moves in. A rename within one filesystem replaces
 // nothing half-way.
+absl::Status FileSystemError(absl::string_view what,
+                             const std::filesystem::path& path,
+                             const std::error_code& ec) {
+  return absl::InternalError(
+      absl::StrCat("cannot ", what, " ", path.string(), ": ", ec.message()));
+}
+
 absl::Status InstallCopy(const std::filesystem::path& data_dir) {
   const std::filesystem::path incoming = data_dir / kIncoming;
   std::ifstream list(incoming / kComplete);
-  std::vector<std::string> names;
+  std::set<std::string> copied;
   for (std::string name; std::getline(list, name);) {
-    if (!name.empty()) names.push_back(name);
+    if (!name.empty()) copied.insert(name);
   }
-  if (names.empty()) {
+  if (copied.empty()) {
     return absl::DataLossError(absl::StrCat((incoming / kComplete).string(),
                                             " lists no file of the copy"));
   }
-  const std::set<std::string> copied(names.begin(), names.end());
   std::error_code ec;
   std::vector<std::filesystem::path> old;
   for (const auto& entry : std::filesystem::directory_iterator(data_dir, ec)) {
@@ -116,57 +123,39 @@ absl::Status InstallCopy(const std::filesystem::path& data_dir) {
     }
     old.push_back(entry.path());
   }
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot list ", data_dir.string(), ": ", ec.message()));
-  }
+  if (ec) return FileSystemError("list", data_dir, ec);
   for (const std::filesystem::path& path : old) {
     std::filesystem::remove_all(path, ec);
-    if (ec) {
-      return absl::InternalError(absl::StrCat(
-          "cannot remove the old store's ", path.string(), ": ", ec.message()));
-    }
+    if (ec) return FileSystemError("remove the old store's", path, ec);
   }
-  for (const std::string& name : names) {
+  for (const std::string& name : copied) {
     if (!std::filesystem::exists(incoming / name, ec)) continue;
     std::filesystem::rename(incoming / name, data_dir / name, ec);
-    if (ec) {
-      return absl::InternalError(
-          absl::StrCat("cannot move ", (incoming / name).string(), " into ",
-                       data_dir.string(), ": ", ec.message()));
-    }
+    if (ec) return FileSystemError("move into the store", incoming / name, ec);
   }
   if (absl::Status synced = SyncPath(data_dir.string(), true); !synced.ok()) {
     return synced;
   }
   std::filesystem::remove_all(incoming, ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot remove ", incoming.string(), ": ", ec.message()));
-  }
+  if (ec) return FileSystemError("remove", incoming, ec);
   return SyncPath(data_dir.string(), true);
 }
 
 }  // namespace
 
-absl::Status FinishPeerCopy(const std::string& data_dir, bool* installed) {
-  *installed = false;
+absl::StatusOr<bool> FinishPeerCopy(const std::string& data_dir) {
   const std::filesystem::path incoming =
       std::filesystem::path(data_dir) / kIncoming;
   std::error_code ec;
-  if (!std::filesystem::exists(incoming, ec)) return absl::OkStatus();
+  if (!std::filesystem::exists(incoming, ec)) return false;
   if (std::filesystem::exists(incoming / kComplete, ec)) {
-    absl::Status done = InstallCopy(data_dir);
-    if (done.ok()) *installed = true;
-    return done;
+    if (absl::Status done = InstallCopy(data_dir); !done.ok()) return done;
+    return true;
   }
   // An incomplete copy: the old store was never touched.
   std::filesystem::remove_all(incoming, ec);
-  if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot remove ", incoming.string(), ": ", ec.message()));
-  }
-  return absl::OkStatus();
+  if (ec) return FileSystemError("remove", incoming, ec);
+  return false;
 }
 
 absl::StatusOr<FetchResult> FetchPeerStore(

@@ -35,9 +35,8 @@ absl::StatusOr<FetchResult> FetchPeerStore(
     absl::Duration timeout);
 
 // Run before the store is opened: finishes the install of a complete copy
-// that a crash interrupted, and removes an incomplete one. Sets
-// `*installed` when it installed a copy.
-absl::Status FinishPeerCopy(const std::string& data_dir, bool* installed);
+// that a crash interrupted (true), and removes an incomplete one.
+absl::StatusOr<bool> FinishPeerCopy(const std::string& data_dir);
 
 }  // namespace tally::aggregator
 

@@ -113,11 +113,9 @@ absl::StatusOr<PreparedReplica> PrepareReplica(
         "--etcd_endpoints needs --replica_id and --advertise HOST:PORT");
   }
   // A peer's store whose install a crash interrupted is finished first.
-  bool installed = false;
-  if (absl::Status copy = FinishPeerCopy(data_dir, &installed); !copy.ok()) {
-    return copy;
-  }
-  if (installed) {
+  absl::StatusOr<bool> installed = FinishPeerCopy(data_dir);
+  if (!installed.ok()) return installed.status();
+  if (*installed) {
     obs::LogInfo("finished installing a peer's store copied before a restart",
                  {{"data_dir", data_dir}});
   }

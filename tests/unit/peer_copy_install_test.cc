@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <string>
 
@@ -60,6 +61,27 @@ class PeerCopyInstallTest : public ::testing::Test {
           "000007.sst\n000042.sst\nCURRENT\n");
   }
 
+  // The crash points: the old store's files removed (its leftover
+  // checkpoint directory too, or not yet), and some of the copy moved in.
+  void RemoveOldFiles() {
+    for (const char* old : {"CURRENT", "000007.sst", "LOG"}) {
+      fs::remove(dir_ / old);
+    }
+  }
+  void MoveIn(std::initializer_list<const char*> names) {
+    for (const char* name : names) {
+      fs::rename(dir_ / ".peer-copy" / name, dir_ / name);
+    }
+  }
+
+  // FinishPeerCopy's answer (whether it installed a copy); an error fails
+  // the test.
+  bool Finish() {
+    absl::StatusOr<bool> installed = FinishPeerCopy(dir_.string());
+    EXPECT_TRUE(installed.ok()) << installed.status();
+    return installed.value_or(false);
+  }
+
   const std::map<std::string, std::string> kInstalled = {
       {"CURRENT", "new"}, {"000007.sst", "new"}, {"000042.sst", "new"}};
   fs::path dir_;
@@ -68,9 +90,7 @@ class PeerCopyInstallTest : public ::testing::Test {
 TEST_F(PeerCopyInstallTest, NothingToDoWithoutACopy) {
   fs::remove_all(dir_ / ".peer-copy");
   Write(dir_ / "CURRENT", "old");
-  bool installed = true;
-  ASSERT_TRUE(FinishPeerCopy(dir_.string(), &installed).ok());
-  EXPECT_FALSE(installed);
+  EXPECT_FALSE(Finish());
   EXPECT_EQ(Contents(dir_),
             (std::map<std::string, std::string>{{"CURRENT", "old"}}));
 }
@@ -78,59 +98,40 @@ TEST_F(PeerCopyInstallTest, NothingToDoWithoutACopy) {
 TEST_F(PeerCopyInstallTest, AnIncompleteCopyIsDroppedAndTheOldStoreKept) {
   Write(dir_ / "CURRENT", "old");
   Write(dir_ / ".peer-copy" / "CURRENT", "new");
-  bool installed = true;
-  ASSERT_TRUE(FinishPeerCopy(dir_.string(), &installed).ok());
-  EXPECT_FALSE(installed);
+  EXPECT_FALSE(Finish());
   EXPECT_EQ(Contents(dir_),
             (std::map<std::string, std::string>{{"CURRENT", "old"}}));
 }
 
 TEST_F(PeerCopyInstallTest, ACompleteCopyReplacesTheOldStore) {
   OldStoreAndCompleteCopy();
-  bool installed = false;
-  ASSERT_TRUE(FinishPeerCopy(dir_.string(), &installed).ok());
-  EXPECT_TRUE(installed);
+  EXPECT_TRUE(Finish());
   EXPECT_EQ(Contents(dir_), kInstalled);
 }
 
 TEST_F(PeerCopyInstallTest, ACrashAfterTheOldStoreWasRemovedIsFinished) {
   OldStoreAndCompleteCopy();
-  for (const char* old : {"CURRENT", "000007.sst", "LOG"}) {
-    fs::remove(dir_ / old);
-  }
-  bool installed = false;
-  ASSERT_TRUE(FinishPeerCopy(dir_.string(), &installed).ok());
-  EXPECT_TRUE(installed);
+  RemoveOldFiles();
+  EXPECT_TRUE(Finish());
   EXPECT_EQ(Contents(dir_), kInstalled);
 }
 
 TEST_F(PeerCopyInstallTest, ACrashHalfWayThroughTheMovesIsFinished) {
   OldStoreAndCompleteCopy();
   // The old store removed, two of the three files moved in.
-  for (const char* old : {"CURRENT", "000007.sst", "LOG"}) {
-    fs::remove(dir_ / old);
-  }
+  RemoveOldFiles();
   fs::remove_all(dir_ / ".checkpoint-1-0");
-  fs::rename(dir_ / ".peer-copy" / "000007.sst", dir_ / "000007.sst");
-  fs::rename(dir_ / ".peer-copy" / "000042.sst", dir_ / "000042.sst");
-  bool installed = false;
-  ASSERT_TRUE(FinishPeerCopy(dir_.string(), &installed).ok());
-  EXPECT_TRUE(installed);
+  MoveIn({"000007.sst", "000042.sst"});
+  EXPECT_TRUE(Finish());
   EXPECT_EQ(Contents(dir_), kInstalled);
 }
 
 TEST_F(PeerCopyInstallTest, ACrashBeforeTheCopyWasRemovedIsFinished) {
   OldStoreAndCompleteCopy();
-  for (const char* old : {"CURRENT", "000007.sst", "LOG"}) {
-    fs::remove(dir_ / old);
-  }
+  RemoveOldFiles();
   fs::remove_all(dir_ / ".checkpoint-1-0");
-  for (const char* name : {"CURRENT", "000007.sst", "000042.sst"}) {
-    fs::rename(dir_ / ".peer-copy" / name, dir_ / name);
-  }
-  bool installed = false;
-  ASSERT_TRUE(FinishPeerCopy(dir_.string(), &installed).ok());
-  EXPECT_TRUE(installed);
+  MoveIn({"CURRENT", "000007.sst", "000042.sst"});
+  EXPECT_TRUE(Finish());
   EXPECT_EQ(Contents(dir_), kInstalled);
 }
 
