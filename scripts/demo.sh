@@ -16,11 +16,18 @@
 #                up; stop it with deploy/local-cluster/cluster.sh stop)
 #   GATEWAY_LISTEN  address of the results page (default 127.0.0.1:0, a
 #                free port; the demo prints the URL)
+#   DEMO_HA=1    the aggregator as three replicas on a three-member etcd
+#                cluster (cluster.sh --ha): halfway through the night the
+#                leading replica is killed with SIGKILL; the demo prints the
+#                old and the new leader and how long no protocol was
+#                committed, brings the killed replica back, and at the end
+#                recounts on every replica and compares their results
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 speed="${DEMO_SPEED:-600}"
 rundir="${DEMO_DIR:-build/demo-cluster}"
+ha="${DEMO_HA:-0}"
 
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -37,8 +44,10 @@ echo
 echo "== Starting the local cluster in ${rundir} =="
 deploy/local-cluster/cluster.sh stop --dir "${rundir}" >/dev/null 2>&1 || true
 simulator=""
+failover=""
 cleanup() {
   [[ -n "${simulator}" ]] && kill "${simulator}" 2>/dev/null || true
+  [[ -n "${failover}" ]] && kill "${failover}" 2>/dev/null || true
   if [[ "${DEMO_KEEP:-0}" == 1 ]]; then
     echo
     echo "The cluster keeps running in ${rundir}; the page is at" \
@@ -49,7 +58,12 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-deploy/local-cluster/cluster.sh start --build build --dir "${rundir}" --fresh
+start_flags=()
+[[ "${ha}" == 1 ]] && start_flags=(--ha)
+deploy/local-cluster/cluster.sh start --build build --dir "${rundir}" --fresh \
+  "${start_flags[@]}"
+# One HOST:PORT, or with DEMO_HA=1 the list of replicas (every client
+# follows the leader on its own).
 aggregator="$(cat "${rundir}/aggregator.txt")"
 # TLS with the cluster's dev CA, and the station client token.
 flags=(--flagfile "${rundir}/tallyctl.flags")
@@ -63,6 +77,82 @@ echo "    ${rundir}/simulate.log)"
   --speed "${speed}" --corrections_percent 3 --duplicates_percent 2 \
   >"${rundir}/simulate.log" 2>&1 &
 simulator=$!
+
+# DEMO_HA=1: the leader is killed halfway through the night; its report
+# goes to ${rundir}/failover.txt and is printed after the live view.
+replicas_json() {
+  "${tallyctl}" replicas "${flags[@]}" --aggregator "${aggregator}" --json \
+    --timeout_ms 2000 2>/dev/null || true
+}
+# The leader's "replica_id revision" from `tallyctl replicas --json`.
+leader_of() {
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get("role") == "LEADER":
+        print(r["replica_id"], r.get("applied_revision", "0"))
+        break'
+}
+list_stations_reported() {
+  "${tallyctl}" results "${flags[@]}" --aggregator "${aggregator}" \
+    --contest mazhilis-list --json 2>/dev/null |
+    python3 -c '
+import json, sys
+try:
+    response = json.load(sys.stdin)
+    totals = response["results"][0]["totals"]
+    print(totals.get("stations_reported", 0), totals.get("stations_expected", 1))
+except Exception:
+    print(0, 1)'
+}
+kill_leader_halfway() {
+  local reported=0 expected=1 deadline=$((SECONDS + 600))
+  while true; do
+    read -r reported expected < <(list_stations_reported)
+    ((reported * 2 >= expected)) && break
+    if ((SECONDS > deadline)); then
+      echo "failover: the night never reached half of the stations" \
+        >"${rundir}/failover.txt"
+      return 1
+    fi
+    sleep 0.2
+  done
+  local old old_revision pid
+  read -r old old_revision < <(replicas_json | leader_of)
+  pid="$(cat "${rundir}/${old}/aggregator.pid")"
+  local killed_at
+  killed_at="$(date +%s.%N)"
+  kill -KILL "${pid}"
+  # The new leader has committed once its revision passes the old one's.
+  local new="" revision=0 now
+  deadline=$((SECONDS + 120))
+  while true; do
+    read -r new revision < <(replicas_json | leader_of) || true
+    if [[ -n "${new}" && "${new}" != "${old}" ]] && ((revision > old_revision)); then
+      break
+    fi
+    if ((SECONDS > deadline)); then
+      echo "failover: no new leader committed within 120 s of the kill" \
+        >"${rundir}/failover.txt"
+      return 1
+    fi
+    sleep 0.05
+  done
+  now="$(date +%s.%N)"
+  {
+    echo "failover: killed the leader ${old} (PID ${pid}, SIGKILL) at" \
+      "${reported}/${expected} list stations, revision ${old_revision}"
+    printf 'failover: %s leads; %.2f s without a committed protocol\n' \
+      "${new}" "$(awk -v a="${now}" -v b="${killed_at}" 'BEGIN { print a - b }')"
+    deploy/local-cluster/cluster.sh restart-replica "${old#aggregator-}" \
+      --dir "${rundir}" 2>&1 | sed 's/^/failover: /'
+  } >"${rundir}/failover.txt" 2>&1
+}
+if [[ "${ha}" == 1 ]]; then
+  kill_leader_halfway &
+  failover=$!
+fi
 
 # The live view until every station has reported every contest, redrawn
 # twice a second (a line each time when the output is not a terminal).
@@ -79,13 +169,42 @@ simulator=""
 echo
 tail -n 1 "${rundir}/simulate.log"
 
+if [[ "${ha}" == 1 ]]; then
+  failover_status=0
+  wait "${failover}" || failover_status=$?
+  failover=""
+  echo
+  echo "== Failover =="
+  cat "${rundir}/failover.txt"
+  ((failover_status == 0)) || exit 1
+fi
+
 echo
 echo "== Final result =="
 "${tallyctl}" results "${flags[@]}" --aggregator "${aggregator}"
 
 echo
 echo "== Recount of every total from the stored protocols =="
-"${tallyctl}" verify "${flags[@]}" --aggregator "${aggregator}"
+if [[ "${ha}" == 1 ]]; then
+  # Every replica applied the same log: the same revision, the same
+  # results and a clean recount on each.
+  first=""
+  for address in ${aggregator//,/ }; do
+    echo "-- replica at ${address}"
+    "${tallyctl}" verify "${flags[@]}" --aggregator "${address}"
+    results="$("${tallyctl}" results "${flags[@]}" --aggregator "${address}" --json)"
+    if [[ -z "${first}" ]]; then
+      first="${results}"
+    elif [[ "${results}" != "${first}" ]]; then
+      echo "replica ${address} differs from the first replica" >&2
+      exit 1
+    fi
+  done
+  echo "every replica: identical results"
+  "${tallyctl}" replicas "${flags[@]}" --aggregator "${aggregator}"
+else
+  "${tallyctl}" verify "${flags[@]}" --aggregator "${aggregator}"
+fi
 
 echo
 echo "== Operations: Prometheus metrics from the admin endpoints =="
@@ -98,7 +217,12 @@ metrics_of() {
   exec 3<&-
 }
 echo "(every server's endpoint is listed in ${rundir}/admin.txt)"
-metrics_of "$(sed -n 's/^aggregator=//p' "${rundir}/admin.txt")" | awk '
+admin_name=aggregator
+if [[ "${ha}" == 1 ]]; then
+  read -r admin_name _ < <(replicas_json | leader_of)
+  echo "(aggregator: the leader, ${admin_name})"
+fi
+metrics_of "$(sed -n "s/^${admin_name}=//p" "${rundir}/admin.txt")" | awk '
   /^tally_ingest_protocols_total/ { sub(/^tally_ingest_protocols_total/, "");
     outcomes = outcomes " " $0 }
   /^tally_commit_batch_protocols_sum / { protocols = $2 }

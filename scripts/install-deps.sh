@@ -18,6 +18,8 @@ packages=(
   libgtest-dev libgmock-dev                # tests
   libbenchmark-dev                         # benchmarks
   postgresql-15 libpq-dev                  # tally-bench's PostgreSQL peer (server binaries, libpq)
+  etcd-server etcd-client                  # replication: the consensus engine and etcdctl
+  faketime                                 # tests/replication: replicas with skewed clocks
   iproute2                                 # ip netns/veth/bridge for tests/multihost
   iptables libnetfilter-queue-dev          # tests/fault: NFQUEUE link impairment where the kernel has no netem
   python3-yaml                             # the deploy manifests test
@@ -31,6 +33,7 @@ packages=(
   iptables                                 # netavark's NAT and published ports
   mmdebstrap                               # the debian:12 base image, from apt
   clang-format                             # the format check in the suite
+  clang libclang-rt-14-dev                 # Clang build, ThreadSanitizer run and libFuzzer (scripts/fuzz.sh)
   chromium fonts-liberation                # the web page test (tests/browser)
 )
 # node and npm drive the browser test; a node already on PATH (any >= 18)

@@ -7,6 +7,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -48,6 +49,8 @@ constexpr char kMetaRevision[] = "revision";
 constexpr char kMetaEpoch[] = "epoch";
 constexpr char kMetaOldestEvent[] = "oldest_event";
 constexpr char kMetaCursorPrefix[] = "cursor/";
+constexpr char kMetaLogPosition[] = "log_position";
+constexpr char kMetaClusterId[] = "cluster_id";
 
 template <typename Message>
 absl::Status ParseValue(absl::string_view operation, absl::string_view what,
@@ -514,6 +517,61 @@ absl::StatusOr<uint64_t> AggregatorStore::BumpEpoch() {
   return next;
 }
 
+absl::StatusOr<std::optional<LogPosition>> AggregatorStore::LoadLogPosition() {
+  constexpr char kOp[] = "LoadLogPosition";
+  absl::StatusOr<std::optional<std::string>> value =
+      ReadValue(db_.get(), handles_->meta(), kStore, kOp, kMetaLogPosition);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::nullopt;
+  absl::StatusOr<LogPosition> position = DecodeLogPosition(**value);
+  if (!position.ok()) {
+    return Corrupted(kStore, kOp, "meta/log_position",
+                     position.status().message());
+  }
+  return *position;
+}
+
+absl::StatusOr<std::optional<std::string>> AggregatorStore::LoadClusterId() {
+  return ReadValue(db_.get(), handles_->meta(), kStore, "LoadClusterId",
+                   kMetaClusterId);
+}
+
+absl::Status AggregatorStore::SaveClusterId(const std::string& cluster_id) {
+  constexpr char kOp[] = "SaveClusterId";
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  absl::StatusOr<std::optional<std::string>> stored = LoadClusterId();
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if (**stored == cluster_id) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "AggregatorStore::", kOp, ": the store belongs to replicated cluster ",
+        **stored, ", not ", cluster_id));
+  }
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  return WriteFault(
+      where_, kOp,
+      db_->Put(write, handles_->meta(), kMetaClusterId, cluster_id));
+}
+
+absl::Status AggregatorStore::SyncWal() {
+  return WriteFault(where_, "SyncWal", db_->SyncWAL());
+}
+
+absl::Status AggregatorStore::CreateCheckpoint(const std::string& dir) {
+  const std::string op = absl::StrCat("CreateCheckpoint(", dir, ")");
+  rocksdb::Checkpoint* raw = nullptr;
+  if (absl::Status s =
+          FromRocksDb(kStore, op, rocksdb::Checkpoint::Create(db_.get(), &raw));
+      !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: memtables are flushed first, so the copy is SST
+  // files only and opens without replaying a WAL.
+  return WriteFault(where_, op, checkpoint->CreateCheckpoint(dir, 0));
+}
+
 // --- Commit
 // -------------------------------------------------------------------
 
@@ -648,6 +706,10 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
   if (batch.revision != 0) {
     put(handles_->meta(), kMetaRevision, EncodeRevision(batch.revision));
   }
+  if (batch.log_position.has_value()) {
+    put(handles_->meta(), kMetaLogPosition,
+        EncodeLogPosition(*batch.log_position));
+  }
   if (batch.compact_events_below.has_value()) {
     const uint64_t below = *batch.compact_events_below;
     if (s.ok()) {
@@ -662,7 +724,7 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
   if (wb.Count() == 0) return absl::OkStatus();
 
   rocksdb::WriteOptions write;
-  write.sync = true;
+  write.sync = batch.sync;
   if (absl::Status st = WriteFault(where_, op, db_->Write(write, &wb));
       !st.ok()) {
     return st;

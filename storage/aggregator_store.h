@@ -42,7 +42,7 @@ class ColumnFamilyHandle;
 
 namespace tally::storage {
 
-// Everything one commit writes. Applied as one synced WriteBatch.
+// Everything one commit writes. Applied as one WriteBatch.
 struct CommitBatch {
   // 0 when the commit changes no counted state (only cursors); the stored
   // revision is then left unchanged and no event is written.
@@ -61,6 +61,14 @@ struct CommitBatch {
   // When set: delete events with revision < this and record it as the
   // oldest retained revision.
   std::optional<uint64_t> compact_events_below;
+  // Replicas: the log round this batch applies (written even when the
+  // round changes nothing else).
+  std::optional<LogPosition> log_position;
+  // Sync the WAL before Commit returns. A single aggregator acknowledges
+  // what its own disk holds, so it syncs; replicas apply a log that etcd
+  // already holds durably and sync only before they report a position
+  // (SyncWal), which is what log truncation trusts.
+  bool sync = true;
 };
 
 struct StoreOptions {
@@ -108,6 +116,18 @@ class AggregatorStore {
       size_t chunk, const std::function<absl::Status(LatestRecords)>& fn);
   // Monotonic fencing epoch: reads, increments and persists it (synced).
   absl::StatusOr<uint64_t> BumpEpoch();
+  // Replication: the last applied log round (nullopt: never a replica).
+  absl::StatusOr<std::optional<LogPosition>> LoadLogPosition();
+  // The replicated cluster this store belongs to (nullopt: none yet).
+  absl::StatusOr<std::optional<std::string>> LoadClusterId();
+  // Binds the store to a cluster, synced; a different id is
+  // FailedPrecondition (the store holds another cluster's log).
+  absl::Status SaveClusterId(const std::string& cluster_id);
+  // Makes every commit so far durable (after unsynced commits).
+  absl::Status SyncWal();
+  // A consistent copy of the whole store in `dir` (which must not exist),
+  // made of hard links where possible: what a peer copies to join.
+  absl::Status CreateCheckpoint(const std::string& dir);
 
   // --- Commit --------------------------------------------------------------
   // Durable when OK. A refused write (full disk, I/O error) is the

@@ -125,6 +125,31 @@ absl::StatusOr<uint64_t> DecodeRevision(std::string_view bytes) {
   return GetBigEndian(bytes, &pos, 8);
 }
 
+std::string EncodeLogPosition(const LogPosition& position) {
+  std::string out;
+  out.reserve(kLogPositionSize);
+  PutBigEndian(position.index, 8, &out);
+  PutBigEndian(static_cast<uint64_t>(position.etcd_revision), 8, &out);
+  return out;
+}
+
+absl::StatusOr<LogPosition> DecodeLogPosition(std::string_view bytes) {
+  if (absl::Status s = CheckLength(bytes, kLogPositionSize, "log position");
+      !s.ok()) {
+    return s;
+  }
+  size_t pos = 0;
+  LogPosition position;
+  position.index = GetBigEndian(bytes, &pos, 8);
+  const uint64_t revision = GetBigEndian(bytes, &pos, 8);
+  if (revision > static_cast<uint64_t>(INT64_MAX)) {
+    return absl::InvalidArgumentError(
+        "malformed log position: etcd revision out of range");
+  }
+  position.etcd_revision = static_cast<int64_t>(revision);
+  return position;
+}
+
 std::string EncodeConflictKey(const ConflictKey& key) {
   std::string out;
   out.reserve(kConflictKeySize);

@@ -13,6 +13,8 @@
 //                 | revision u64                              18 bytes
 //   latest value  version u32 | digest 32 bytes | flags u8    37 bytes
 //                 (flags bit 0: has anomalies; other bits must be 0)
+//   log position  index u64 | etcd revision u64              16 bytes
+//                 (meta value of a replica: its last applied log round)
 //
 // Decoders accept exactly these lengths and return InvalidArgument naming
 // what was being decoded otherwise; callers reading from the database turn
@@ -37,6 +39,7 @@ inline constexpr size_t kTotalsKeySize = 7;
 inline constexpr size_t kRevisionKeySize = 8;
 inline constexpr size_t kConflictKeySize = 18;
 inline constexpr size_t kLatestValueSize = 37;
+inline constexpr size_t kLogPositionSize = 16;
 
 // (contest index, station id): the identity of a protocol.
 struct ProtocolKey {
@@ -70,6 +73,16 @@ struct LatestValue {
   uint32_t version = 0;
   std::array<uint8_t, 32> digest{};  // SHA-256 of the content
   bool has_anomalies = false;
+};
+
+// Where a replica stands in the replicated commit log (see
+// services/replication): the last round applied and the etcd revision it
+// was written at. Stored with the round's data in one WriteBatch, so a
+// restart resumes exactly after the last round the store holds.
+struct LogPosition {
+  uint64_t index = 0;
+  int64_t etcd_revision = 0;
+  friend bool operator==(const LogPosition&, const LogPosition&) = default;
 };
 
 // A key of the `protocols` family.
@@ -106,6 +119,9 @@ absl::StatusOr<ConflictKey> DecodeConflictKey(std::string_view bytes);
 
 std::string EncodeLatestValue(const LatestValue& value);
 absl::StatusOr<LatestValue> DecodeLatestValue(std::string_view bytes);
+
+std::string EncodeLogPosition(const LogPosition& position);
+absl::StatusOr<LogPosition> DecodeLogPosition(std::string_view bytes);
 
 // Human-readable forms for error messages and verification reports.
 std::string DescribeProtocolKey(const ProtocolKey& key);

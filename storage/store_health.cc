@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <regex>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace tally::storage {
 namespace {
@@ -30,18 +30,70 @@ constexpr char kNoSpace[] = "no space left on device";
 // later open could no longer see (see CheckNotEmptied).
 constexpr char kDamaged[] = "DAMAGED";
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool IsWordChar(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         c == '_';
+}
+
+// Length of the run of digits starting at `at`.
+size_t DigitsAt(absl::string_view text, size_t at) {
+  size_t end = at;
+  while (end < text.size() && IsDigit(text[end])) ++end;
+  return end - at;
+}
+
+// The store file named at `at`, or "" when none starts there: a store file
+// number of at least six digits with an SST, WAL or blob suffix,
+// MANIFEST-<n>, OPTIONS-<n>, or the word CURRENT.
+std::string FileNamedAt(absl::string_view text, size_t at) {
+  absl::string_view rest = text.substr(at);
+  if (IsDigit(text[at]) && (at == 0 || !IsDigit(text[at - 1]))) {
+    size_t digits = DigitsAt(text, at);
+    if (digits >= 6) {
+      for (absl::string_view suffix : {".sst", ".log", ".blob"}) {
+        if (absl::StartsWith(rest.substr(digits), suffix)) {
+          return std::string(rest.substr(0, digits + suffix.size()));
+        }
+      }
+    }
+  }
+  for (absl::string_view prefix : {"MANIFEST-", "OPTIONS-"}) {
+    if (absl::StartsWith(rest, prefix)) {
+      size_t digits = DigitsAt(text, at + prefix.size());
+      if (digits > 0)
+        return std::string(rest.substr(0, prefix.size() + digits));
+    }
+  }
+  constexpr absl::string_view kCurrent = "CURRENT";
+  if (absl::StartsWith(rest, kCurrent) &&
+      (at == 0 || !IsWordChar(text[at - 1])) &&
+      (rest.size() == kCurrent.size() || !IsWordChar(rest[kCurrent.size()]))) {
+    return std::string(kCurrent);
+  }
+  return "";
+}
+
 // The store file a RocksDB message names, if any: an SST, a WAL, the
-// MANIFEST, CURRENT or an OPTIONS file.
+// MANIFEST, CURRENT or an OPTIONS file. Hand-scanned rather than matched
+// with std::regex, whose libstdc++ implementation trips GCC 12's
+// -Wmaybe-uninitialized under the sanitizers.
 std::string FileNamed(const std::string& message) {
-  static const std::regex kFile(
-      R"(([0-9]{6,}\.(sst|log|blob))|(MANIFEST-[0-9]+)|(OPTIONS-[0-9]+)|(\bCURRENT\b))");
-  static const std::regex kWalNumber(R"(WAL with log number: ([0-9]+))");
-  std::smatch match;
-  if (std::regex_search(message, match, kFile)) return match.str(0);
-  if (std::regex_search(message, match, kWalNumber)) {
-    std::string number = match.str(1);
-    if (number.size() < 6) number.insert(0, 6 - number.size(), '0');
-    return absl::StrCat(number, ".log");
+  for (size_t at = 0; at < message.size(); ++at) {
+    std::string file = FileNamedAt(message, at);
+    if (!file.empty()) return file;
+  }
+  constexpr absl::string_view kWalNumber = "WAL with log number: ";
+  size_t found = absl::string_view(message).find(kWalNumber);
+  if (found != absl::string_view::npos) {
+    size_t at = found + kWalNumber.size();
+    size_t digits = DigitsAt(message, at);
+    if (digits > 0) {
+      std::string number = message.substr(at, digits);
+      if (number.size() < 6) number.insert(0, 6 - number.size(), '0');
+      return absl::StrCat(number, ".log");
+    }
   }
   return "";
 }

@@ -1,7 +1,8 @@
 // tally-bench: runs the real tally binaries on 127.0.0.1 and a PostgreSQL
 // 15 peer, and prints what they achieve: JSON (--out) and a table.
 //
-//   tally-bench [--scenarios ingest,two_hop,feed,scale] [--out FILE]
+//   tally-bench [--scenarios ingest,two_hop,feed,scale,replication]
+//               [--out FILE]
 //
 // Scenario sizes are flags; the defaults finish on a 2-core machine in
 // well under half an hour. See docs/PERFORMANCE.md.
@@ -26,9 +27,19 @@
 #include "clients/bench/scenarios.h"
 #include "clients/bench/workload.h"
 
-ABSL_FLAG(std::string, scenarios, "ingest,two_hop,feed,scale",
+ABSL_FLAG(std::string, scenarios, "ingest,two_hop,feed,scale,replication",
           "comma-separated: ingest (tally and PostgreSQL), two_hop, feed, "
-          "scale (with recovery)");
+          "scale (with recovery), replication (single node beside 3 "
+          "replicas on etcd, and leader kills)");
+ABSL_FLAG(uint32_t, replication_streams, 4,
+          "replication: collector streams of the throughput comparison");
+ABSL_FLAG(uint32_t, replication_batch, 256,
+          "replication: protocols per batch of the throughput comparison");
+ABSL_FLAG(int32_t, failover_kills, 10, "replication: leader kills");
+ABSL_FLAG(double, failover_interval_seconds, 4,
+          "replication: seconds between leader kills");
+ABSL_FLAG(double, failover_rate, 3000,
+          "replication: protocols/s ingested during the kills");
 ABSL_FLAG(std::string, out, "", "write the JSON here (default: stdout only)");
 ABSL_FLAG(std::string, work_dir, "",
           "scratch directory for data directories and logs (default: a new "
@@ -133,7 +144,8 @@ std::string DiskOf(const std::string& path) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "tally-bench [--scenarios ingest,two_hop,feed,scale] [--out FILE]");
+      "tally-bench [--scenarios ingest,two_hop,feed,scale,replication] "
+      "[--out FILE]");
   absl::ParseCommandLine(argc, argv);
   using tally::bench::BenchConfig;
   BenchConfig config;
@@ -175,6 +187,12 @@ int main(int argc, char** argv) {
   config.scale_shapes =
       absl::StrSplit(absl::GetFlag(FLAGS_scale_shapes), ',', absl::SkipEmpty());
   config.scale_fraction = absl::GetFlag(FLAGS_scale_fraction);
+  config.replication_streams = absl::GetFlag(FLAGS_replication_streams);
+  config.replication_batch = absl::GetFlag(FLAGS_replication_batch);
+  config.failover_kills = absl::GetFlag(FLAGS_failover_kills);
+  config.failover_interval_seconds =
+      absl::GetFlag(FLAGS_failover_interval_seconds);
+  config.failover_rate = absl::GetFlag(FLAGS_failover_rate);
   for (const std::string& binary :
        {config.aggregator_bin, config.collector_bin, config.relay_bin}) {
     if (access(binary.c_str(), X_OK) != 0) {
@@ -204,7 +222,8 @@ int main(int argc, char** argv) {
       {"scenarios", absl::GetFlag(FLAGS_scenarios)},
   });
 
-  if (wants("ingest") || wants("two_hop") || wants("feed")) {
+  if (wants("ingest") || wants("two_hop") || wants("feed") ||
+      wants("replication")) {
     auto spec = tally::bench::ShapeSpec("bench", absl::GetFlag(FLAGS_stations));
     if (!spec.ok()) {
       fprintf(stderr, "tally-bench: %s\n",
@@ -225,6 +244,9 @@ int main(int argc, char** argv) {
     if (wants("ingest")) RunIngestScenario(config, *workload, report);
     if (wants("two_hop")) RunTwoHopScenario(config, *workload, report);
     if (wants("feed")) RunFeedScenario(config, *workload, report);
+    if (wants("replication")) {
+      RunReplicationScenario(config, *workload, report);
+    }
   }
   if (wants("scale")) RunScaleScenario(config, report);
   tally::bench::AddTargets(report);

@@ -49,6 +49,14 @@ struct BenchConfig {
   uint32_t feed_batch = 100;
   double feed_seconds = 15;
 
+  // replication (single node and 3 replicas on 3 etcd members)
+  uint32_t replication_streams = 4;
+  uint32_t replication_batch = 256;
+  int failover_kills = 10;
+  double failover_interval_seconds = 4;
+  double failover_rate = 3000;  // protocols/s during the kills
+  uint64_t failover_protocols = 200'000;
+
   // scale and recovery
   std::vector<std::string> scale_shapes = {"india", "indonesia"};
   double scale_fraction = 1.0;
@@ -61,6 +69,8 @@ void RunTwoHopScenario(const BenchConfig& config, const Workload& workload,
 void RunFeedScenario(const BenchConfig& config, const Workload& workload,
                      Report& report);
 void RunScaleScenario(const BenchConfig& config, Report& report);
+void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
+                            Report& report);
 
 // Compares the rows with the targets.
 void AddTargets(Report& report);

@@ -30,6 +30,8 @@ int RunResults(const std::vector<std::string>& args);
 int RunStation(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 int RunWatch(const std::vector<std::string>& args);
+// tallyctl replicas: GetReplicaStatus of every replica of --aggregator.
+int RunReplicas(const std::vector<std::string>& args);
 
 // The transparency log: tallyctl audit / prove --station ID / witness.
 int RunAudit(const std::vector<std::string>& args);

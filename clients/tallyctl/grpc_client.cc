@@ -15,7 +15,9 @@
 #include "services/security/tls_flags.h"
 
 ABSL_FLAG(std::string, aggregator, "127.0.0.1:7400",
-          "address of the aggregator (or of a relay, for watch)");
+          "address of the aggregator (or of a relay, for watch); or the "
+          "replicas of a replicated aggregator, separated by commas (any of "
+          "them answers)");
 ABSL_FLAG(uint32_t, timeout_ms, 10000, "deadline of each call");
 ABSL_FLAG(bool, json, false, "print JSON (watch: one object per line)");
 ABSL_FLAG(std::string, contest, "",
@@ -82,6 +84,40 @@ std::unique_ptr<grpc::ClientContext> CallContext() {
 ServerRef AggregatorRef(const std::string& what) {
   return ServerRef{what, absl::GetFlag(FLAGS_aggregator),
                    "start one, or pass --aggregator HOST:PORT"};
+}
+
+rpc::Replicas& AggregatorReplicas() {
+  static rpc::Replicas* replicas = [] {
+    const std::string list = absl::GetFlag(FLAGS_aggregator);
+    if (Credentials() == nullptr) {
+      Credentials() = grpc::SslCredentials(grpc::SslCredentialsOptions());
+    }
+    return new rpc::Replicas(rpc::ParseAddressList(list, "--aggregator")
+                                 .value_or(std::vector<std::string>{list}),
+                             {.credentials = Credentials()});
+  }();
+  return *replicas;
+}
+
+grpc::Status CallAggregator(
+    const std::function<grpc::Status(v1::Aggregator::Stub& stub)>& call,
+    CallTarget* used) {
+  rpc::Replicas& replicas = AggregatorReplicas();
+  grpc::Status status;
+  for (size_t attempt = 0; attempt < replicas.size(); ++attempt) {
+    const rpc::Replicas::Target target = replicas.Current();
+    used->server = AggregatorRef();
+    used->server.address = target.address;
+    used->channel = target.channel;
+    auto stub = v1::Aggregator::NewStub(target.channel);
+    status = call(*stub);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      replicas.Succeeded(target.address);
+      return status;
+    }
+    replicas.Next(target.address);
+  }
+  return status;
 }
 
 std::optional<std::string> DescribeUnreachable(const grpc::Status& status,

@@ -6,6 +6,7 @@
 #ifndef TALLY_CLIENTS_TALLYCTL_GRPC_CLIENT_H_
 #define TALLY_CLIENTS_TALLYCTL_GRPC_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "services/rpc/replicas.h"
+#include "tally/v1/aggregator.grpc.pb.h"
 
 namespace tally::cli {
 
@@ -47,6 +50,25 @@ struct ServerRef {
 // The aggregator of --aggregator (`what` for commands that also accept a
 // relay there).
 ServerRef AggregatorRef(const std::string& what = "aggregator");
+
+// The replicas of --aggregator (one address, or a list of a replicated
+// aggregator's replicas), with the configured credentials. Commands call
+// any replica: see CallAggregator.
+rpc::Replicas& AggregatorReplicas();
+
+// Where a call to the aggregator went.
+struct CallTarget {
+  ServerRef server;
+  std::shared_ptr<grpc::Channel> channel;
+};
+
+// Runs `call(stub)` on the current replica of --aggregator and, while the
+// answer is UNAVAILABLE (a replica that cannot be reached or cannot serve
+// yet), on each other one; returns the last answer and sets `used` to the
+// replica that gave it (for ReportFailure).
+grpc::Status CallAggregator(
+    const std::function<grpc::Status(v1::Aggregator::Stub& stub)>& call,
+    CallTarget* used);
 
 // When `status` says the call never reached `server`: "no aggregator at
 // 127.0.0.1:7400 (connection refused); start one, or pass --aggregator

@@ -25,6 +25,7 @@ constexpr char kUsage[] =
     "  watch        the live feed (terminal view, or --json lines)\n"
     "  verify       recompute every total from the stored protocols "
     "(online, or --db DIR offline)\n"
+    "  replicas     role and position of each replica of --aggregator\n"
     "  submit       send protocols from .jsonl or .csv files to a collector\n"
     "  simulate     play an election night against the collectors (or "
     "write it\n"
@@ -50,6 +51,7 @@ constexpr Command kCommands[] = {
     {"station", tally::cli::RunStation},
     {"watch", tally::cli::RunWatch},
     {"verify", tally::cli::RunVerify},
+    {"replicas", tally::cli::RunReplicas},
     {"submit", tally::cli::RunSubmit},
     {"simulate", tally::cli::RunSimulate},
     {"audit", tally::cli::RunAudit},

@@ -40,6 +40,56 @@ std::vector<absl::string_view> SplitLines(absl::string_view text) {
   return lines;
 }
 
+// Position of the first byte that is not part of well-formed UTF-8
+// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or
+// npos. Ids are protobuf strings, which must be UTF-8: a file that is not
+// would be read here and then refused by every server as unparsable.
+size_t FirstInvalidUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) low = 0xA0;   // overlong
+      if (c == 0xED) high = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) low = 0x90;   // overlong
+      if (c == 0xF4) high = 0x8F;  // above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const unsigned char next = static_cast<unsigned char>(text[i + k]);
+      const unsigned char min = k == 1 ? low : 0x80;
+      const unsigned char max = k == 1 ? high : 0xBF;
+      if (next < min || next > max) return i;
+    }
+    i += length;
+  }
+  return absl::string_view::npos;
+}
+
+absl::Status CheckUtf8(absl::string_view line, const std::string& name,
+                       size_t number) {
+  const size_t bad = FirstInvalidUtf8(line);
+  if (bad == absl::string_view::npos) return absl::OkStatus();
+  return LineError(name, number,
+                   absl::StrCat("not UTF-8 text (byte 0x",
+                                absl::Hex(static_cast<unsigned char>(line[bad]),
+                                          absl::kZeroPad2),
+                                " at position ", bad + 1, " of the line)"));
+}
+
 template <typename Int>
 bool ParseCount(absl::string_view cell, Int* value) {
   return absl::SimpleAtoi(absl::StripAsciiWhitespace(cell), value);
@@ -168,6 +218,11 @@ absl::StatusOr<std::vector<v1::StationProtocol>> ParseProtocolCsv(
     absl::string_view text, const std::string& name) {
   const std::vector<absl::string_view> lines = SplitLines(text);
   if (lines.empty()) return LineError(name, 1, "no header");
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (absl::Status utf8 = CheckUtf8(lines[i], name, i + 1); !utf8.ok()) {
+      return utf8;
+    }
+  }
   absl::StatusOr<CsvLayout> layout = ParseCsvHeader(lines[0], name);
   if (!layout.ok()) return layout.status();
   std::vector<v1::StationProtocol> protocols;

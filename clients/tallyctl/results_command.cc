@@ -53,9 +53,6 @@ int UsageError(const std::string& command, const std::string& message) {
 int RunResults(const std::vector<std::string>& args) {
   if (args.size() > 1)
     return UsageError("results", "unexpected argument " + args[1]);
-  const ServerRef server = AggregatorRef();
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
-  auto stub = v1::Aggregator::NewStub(channel);
   v1::GetResultsRequest request;
   request.set_contest_id(absl::GetFlag(FLAGS_contest));
   request.set_all_scopes(absl::GetFlag(FLAGS_all_scopes));
@@ -66,18 +63,28 @@ int RunResults(const std::vector<std::string>& args) {
     *request.mutable_scope() = *scope;
   }
   v1::GetResultsResponse response;
-  grpc::Status status =
-      stub->GetResults(CallContext().get(), request, &response);
+  CallTarget used;
+  grpc::Status status = CallAggregator(
+      [&](v1::Aggregator::Stub& stub) {
+        response.Clear();
+        return stub.GetResults(CallContext().get(), request, &response);
+      },
+      &used);
   if (!status.ok()) {
-    return ReportFailure("results", status, server, channel.get());
+    return ReportFailure("results", status, used.server, used.channel.get());
   }
   if (absl::GetFlag(FLAGS_json)) return PrintJson(response);
 
   v1::GetElectionResponse election;
-  status = stub->GetElection(CallContext().get(), v1::GetElectionRequest(),
-                             &election);
+  status = CallAggregator(
+      [&](v1::Aggregator::Stub& stub) {
+        election.Clear();
+        return stub.GetElection(CallContext().get(), v1::GetElectionRequest(),
+                                &election);
+      },
+      &used);
   if (!status.ok()) {
-    return ReportFailure("results", status, server, channel.get());
+    return ReportFailure("results", status, used.server, used.channel.get());
   }
   const ElectionNames names(election.definition());
   std::printf("%s, revision %llu\n\n", names.definition().name().c_str(),
@@ -112,17 +119,19 @@ int RunStation(const std::vector<std::string>& args) {
   if (args.size() != 2 || !absl::SimpleAtoi(args[1], &station_id)) {
     return UsageError("station", "usage: tallyctl station ID [--contest C]");
   }
-  const ServerRef server = AggregatorRef();
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
-  auto stub = v1::Aggregator::NewStub(channel);
   v1::GetStationRequest request;
   request.set_station_id(station_id);
   request.set_contest_id(absl::GetFlag(FLAGS_contest));
   v1::GetStationResponse response;
-  grpc::Status status =
-      stub->GetStation(CallContext().get(), request, &response);
+  CallTarget used;
+  grpc::Status status = CallAggregator(
+      [&](v1::Aggregator::Stub& stub) {
+        response.Clear();
+        return stub.GetStation(CallContext().get(), request, &response);
+      },
+      &used);
   if (!status.ok()) {
-    return ReportFailure("station", status, server, channel.get());
+    return ReportFailure("station", status, used.server, used.channel.get());
   }
   if (absl::GetFlag(FLAGS_json)) return PrintJson(response);
   const v1::PollingStation& station = response.station();
@@ -225,15 +234,18 @@ int RunVerify(const std::vector<std::string>& args) {
     return UsageError("verify", "unexpected argument " + args[1]);
   const std::string dir = absl::GetFlag(FLAGS_db);
   if (!dir.empty()) return VerifyOffline(dir);
-  const ServerRef server = AggregatorRef();
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
-  auto stub = v1::Aggregator::NewStub(channel);
   v1::VerifyResponse response;
+  CallTarget used;
   // Reading every stored protocol takes longer than a query.
-  grpc::Status status = stub->Verify(CallContext(absl::Minutes(10)).get(),
-                                     v1::VerifyRequest(), &response);
+  grpc::Status status = CallAggregator(
+      [&](v1::Aggregator::Stub& stub) {
+        response.Clear();
+        return stub.Verify(CallContext(absl::Minutes(10)).get(),
+                           v1::VerifyRequest(), &response);
+      },
+      &used);
   if (!status.ok()) {
-    return ReportFailure("verify", status, server, channel.get());
+    return ReportFailure("verify", status, used.server, used.channel.get());
   }
   return PrintReport(response);
 }

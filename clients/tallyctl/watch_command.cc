@@ -159,24 +159,28 @@ int RunWatch(const std::vector<std::string>& args) {
   const bool terminal = !json && isatty(STDOUT_FILENO);
   const uint64_t max_events = absl::GetFlag(FLAGS_max_events);
   const bool until_complete = absl::GetFlag(FLAGS_until_complete);
-  const ServerRef server = AggregatorRef("aggregator or relay");
-  auto channel = MakeChannel(server.address);
+  // --aggregator may list replicas (or relays): a stream that breaks
+  // resumes on the next one, from the last revision seen (replicas number
+  // events identically).
+  rpc::Replicas& replicas = AggregatorReplicas();
 
   // Names come from the aggregator; a relay serves only the feed, so
   // without them the view falls back to ids.
   v1::ElectionDefinition definition;
   if (!json) {
     v1::GetElectionResponse election;
-    auto aggregator = v1::Aggregator::NewStub(channel);
-    if (aggregator
-            ->GetElection(CallContext().get(), v1::GetElectionRequest(),
-                          &election)
+    CallTarget used;
+    if (CallAggregator(
+            [&](v1::Aggregator::Stub& stub) {
+              return stub.GetElection(CallContext().get(),
+                                      v1::GetElectionRequest(), &election);
+            },
+            &used)
             .ok()) {
       definition = election.definition();
     }
   }
   const ElectionNames names(definition);
-  auto feed = v1::Feed::NewStub(channel);
 
   // On a busy night thousands of commits a minute would scroll or flicker
   // the view; --refresh_ms shows the state at a readable pace instead.
@@ -197,6 +201,12 @@ int RunWatch(const std::vector<std::string>& args) {
   absl::Duration backoff = absl::Milliseconds(200);
   while (true) {
     request.set_from_revision(revision);
+    const rpc::Replicas::Target target = replicas.Current();
+    ServerRef server = AggregatorRef("aggregator or relay");
+    server.address = target.address;
+    auto channel = target.channel;
+    auto feed = v1::Feed::NewStub(channel);
+    bool received = false;
     // A live stream has no natural end; the deadline bounds a forgotten one.
     auto context = CallContext(absl::Hours(48));
     auto reader = feed->Watch(context.get(), request);
@@ -205,6 +215,7 @@ int RunWatch(const std::vector<std::string>& args) {
     while (reader->Read(&response)) {
       backoff = absl::Milliseconds(200);
       ever_received = true;
+      received = true;
       bool changed = false;
       if (json) {
         absl::StatusOr<std::string> line = ToJson(response, {.pretty = false});
@@ -289,11 +300,24 @@ int RunWatch(const std::vector<std::string>& args) {
     grpc::Status status = reader->Finish();
     const std::optional<std::string> unreachable =
         DescribeUnreachable(status, server, channel.get());
+    // Another replica still to try in this round: no error yet.
+    bool round_failed = false;
+    if (received) {
+      replicas.Succeeded(target.address);
+    } else {
+      round_failed = replicas.Next(target.address);
+    }
+    if (!received && !round_failed &&
+        status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      continue;
+    }
     if ((status.error_code() != grpc::StatusCode::UNAVAILABLE &&
          status.error_code() != grpc::StatusCode::OK) ||
         (unreachable.has_value() && !ever_received)) {
       return ReportFailure("watch", status, server, channel.get());
     }
+    // The replica that served may be gone: resume on the next one.
+    if (received) replicas.Next(target.address);
     // The server went away (restart, network): resume where we were.
     std::fprintf(stderr, "tallyctl watch: %s; resuming after revision %llu\n",
                  unreachable.has_value() ? unreachable->c_str()

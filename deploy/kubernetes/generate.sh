@@ -15,6 +15,9 @@
 # identity and runs at most one pod per identity; one StatefulSet per region
 # keeps --region a plain flag rather than something derived from an ordinal.
 #
+# Each collector is given the list of the aggregator's replicas
+# (aggregator-N.aggregator-headless:7400) and sends to whichever leads.
+#
 # TLS: each collector serves station clients and authenticates to the
 # aggregator with its own certificate (Secret collector-<region>-tls, type
 # kubernetes.io/tls), verifies the aggregator with ca.pem of tally-tls, and
@@ -132,7 +135,7 @@ spec:
             - --region=${region}
             - --listen=0.0.0.0:7500
             - --data_dir=/var/lib/tally/collector
-            - --aggregator=aggregator:7400
+            - --aggregator=aggregator-0.aggregator-headless:7400,aggregator-1.aggregator-headless:7400,aggregator-2.aggregator-headless:7400
             - --shutdown_grace_ms=5000
             - --tls_cert=/etc/tally/collector-tls/tls.crt
             - --tls_key=/etc/tally/collector-tls/tls.key

@@ -10,9 +10,18 @@
 # region to the aggregator with their certificates (mutual TLS) and station
 # clients present a token; --insecure runs everything in plain text.
 #
-#   cluster.sh start  [--build DIR] [--dir RUNDIR] [--fresh] [--insecure]
+# --ha replaces the single aggregator by three replicas on a three-member
+# etcd cluster (Debian's etcd-server, members under RUNDIR/etcd, TLS like
+# the rest): RUNDIR/aggregator.txt then lists the three replicas
+# (HOST:PORT,HOST:PORT,HOST:PORT), which collectors, the relay, the gateway
+# and tallyctl take as a list (ingest follows the leader, reads use any).
+# `cluster.sh leader` prints the leader's replica id and PID.
+#
+#   cluster.sh start  [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha]
 #   cluster.sh stop   [--dir RUNDIR]
 #   cluster.sh status [--dir RUNDIR]
+#   cluster.sh leader [--dir RUNDIR]
+#   cluster.sh restart-replica N [--dir RUNDIR]   (--ha: aggregator-N again)
 #
 # start writes RUNDIR/aggregator.txt (HOST:PORT), RUNDIR/collectors.txt
 # (region=HOST:PORT lines, the input of `tallyctl simulate
@@ -32,12 +41,16 @@ build="${repo}/build"
 rundir=""
 fresh=0
 insecure=0
+ha=0
+replica=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
     --dir) rundir="$2"; shift 2 ;;
     --fresh) fresh=1; shift ;;
     --insecure) insecure=1; shift ;;
+    --ha) ha=1; shift ;;
+    [0-9]) replica="$1"; shift ;;
     *) echo "cluster.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +69,136 @@ start_timeout_s="${START_TIMEOUT_S:-60}"
 stop_timeout_s="${STOP_TIMEOUT_S:-30}"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+# A TCP port on 127.0.0.1 that nothing listens on now (etcd and the
+# replicas need theirs before they start: peers and collectors are told).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until etcd member log $1 says it serves clients.
+wait_etcd() {
+  local log="$1" pidfile="$2" deadline
+  deadline=$((SECONDS + start_timeout_s))
+  while ((SECONDS < deadline)); do
+    grep -q "serving client traffic" "${log}" 2>/dev/null && return 0
+    if ! alive "${pidfile}" etcd; then
+      echo "cluster.sh: etcd exited during start; ${log}:" >&2
+      tail -n 20 "${log}" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "cluster.sh: etcd did not start within ${start_timeout_s}s; see ${log}" >&2
+  return 1
+}
+
+# Three etcd members on free loopback ports, TLS (client and peer, with
+# client certificates) unless --insecure. Writes RUNDIR/etcd.txt.
+start_etcd() {
+  local tls="$1" scheme=https cluster="" n
+  ((insecure)) && scheme=http
+  local client_ports=() peer_ports=()
+  # A restart (no --fresh) reuses the members' ports: their data
+  # directories record the peer URLs of the cluster.
+  local ports_file="${rundir}/etcd/ports"
+  if [[ -f "${ports_file}" ]]; then
+    read -r -a client_ports < <(sed -n 1p "${ports_file}")
+    read -r -a peer_ports < <(sed -n 2p "${ports_file}")
+  else
+    for n in 0 1 2; do
+      client_ports+=("$(free_port)")
+      peer_ports+=("$(free_port)")
+    done
+    mkdir -p "${rundir}/etcd"
+    printf '%s\n' "${client_ports[*]}" "${peer_ports[*]}" >"${ports_file}"
+  fi
+  for n in 0 1 2; do
+    cluster+="${cluster:+,}etcd-${n}=${scheme}://127.0.0.1:${peer_ports[n]}"
+  done
+  local endpoints=""
+  for n in 0 1 2; do
+    local dir="${rundir}/etcd/etcd-${n}" security=()
+    mkdir -p "${dir}"
+    if ((!insecure)); then
+      security=(--cert-file "${tls}/server.pem" --key-file "${tls}/server.key"
+        --trusted-ca-file "${tls}/ca.pem" --client-cert-auth
+        --peer-cert-file "${tls}/server.pem"
+        --peer-key-file "${tls}/server.key"
+        --peer-trusted-ca-file "${tls}/ca.pem" --peer-client-cert-auth)
+    fi
+    : >"${dir}/etcd.log"
+    # --snapshot-count bounds etcd's memory (its raft log is kept in RAM
+    # up to that many entries); auto-compaction is off because the
+    # aggregator leader compacts after truncating its log.
+    etcd --name "etcd-${n}" --data-dir "${dir}/data" \
+      --listen-client-urls "${scheme}://127.0.0.1:${client_ports[n]}" \
+      --advertise-client-urls "${scheme}://127.0.0.1:${client_ports[n]}" \
+      --listen-peer-urls "${scheme}://127.0.0.1:${peer_ports[n]}" \
+      --initial-advertise-peer-urls "${scheme}://127.0.0.1:${peer_ports[n]}" \
+      --initial-cluster "${cluster}" --initial-cluster-state new \
+      --initial-cluster-token "tally-local-$$" \
+      --heartbeat-interval 100 --election-timeout 1000 \
+      --snapshot-count 2000 --quota-backend-bytes $((4 * 1024 * 1024 * 1024)) \
+      --auto-compaction-retention 0 --logger zap --log-outputs stderr \
+      "${security[@]}" >>"${dir}/etcd.log" 2>&1 &
+    echo $! >"${dir}/etcd.pid"
+    endpoints+="${endpoints:+,}127.0.0.1:${client_ports[n]}"
+  done
+  for n in 0 1 2; do
+    wait_etcd "${rundir}/etcd/etcd-${n}/etcd.log" \
+      "${rundir}/etcd/etcd-${n}/etcd.pid" || return 1
+  done
+  echo "${endpoints}" >"${rundir}/etcd.txt"
+  echo "etcd serving on ${endpoints}"
+}
+
+# Starts the replica in directory $1 with its kept command line, in the
+# background, appending to its log.
+run_replica() {
+  local dir="$1" argv
+  mapfile -t argv <"${dir}/command"
+  "${argv[@]}" >>"${dir}/aggregator.log" 2>&1 &
+  echo $! >"${dir}/aggregator.pid"
+}
+
+# The three aggregator replicas; prints their addresses as a list.
+start_replicas() {
+  local tls="$1" etcd_endpoints n addresses=""
+  etcd_endpoints="$(cat "${rundir}/etcd.txt")"
+  local etcd_tls=()
+  if ((!insecure)); then
+    etcd_tls=(--etcd_tls_ca "${tls}/ca.pem" --etcd_tls_cert "${tls}/server.pem"
+      --etcd_tls_key "${tls}/server.key")
+  fi
+  for n in 0 1 2; do
+    local dir="${rundir}/aggregator-${n}" port
+    mkdir -p "${dir}/data"
+    # A restart keeps each replica's port (peers and clients knew it).
+    port="$(cat "${dir}/port" 2>/dev/null || true)"
+    if [[ -z "${port}" ]]; then
+      port="$(free_port)"
+      echo "${port}" >"${dir}/port"
+    fi
+    : >"${dir}/aggregator.log"
+    # Kept, one argument per line, for `cluster.sh restart-replica`.
+    printf '%s\n' "${aggregator_bin}" --listen "127.0.0.1:${port}" \
+      --advertise "127.0.0.1:${port}" --replica_id "aggregator-${n}" \
+      --etcd_endpoints "${etcd_endpoints}" "${etcd_tls[@]}" \
+      "${aggregator_tls[@]}" --admin_listen 127.0.0.1:0 \
+      --data_dir "${dir}/data" >"${dir}/command"
+    run_replica "${dir}"
+  done
+  for n in 0 1 2; do
+    local dir="${rundir}/aggregator-${n}" address
+    address="$(wait_serving "${dir}/aggregator.log" "${dir}/aggregator.pid" \
+      tally-aggregator)" || return 1
+    addresses+="${addresses:+,}${address}"
+    echo "aggregator-${n}=$(admin_of "${dir}/aggregator.log")" \
+      >>"${rundir}/admin.txt"
+  done
+  echo "${addresses}"
+}
 
 # Whether the PID in $1 is alive and still runs the binary named $2 (a PID
 # file may outlive its process, and the PID may have been reused).
@@ -119,12 +262,13 @@ start() {
     "${relay_bin}" "${gateway_bin}"; do
     [[ -x "${bin}" ]] || die "${bin} not found: build first (or give --build DIR)"
   done
-  if alive "${rundir}/aggregator.pid" tally-aggregator; then
+  if alive "${rundir}/aggregator.pid" tally-aggregator ||
+    alive "${rundir}/aggregator-0/aggregator.pid" tally-aggregator; then
     die "already running in ${rundir} (cluster.sh stop --dir ${rundir})"
   fi
   if ((fresh)); then
-    rm -rf "${rundir}/aggregator" "${rundir}/collectors" "${rundir}/relay" \
-      "${rundir}/gateway"
+    rm -rf "${rundir}/aggregator" "${rundir}"/aggregator-? "${rundir}/etcd" \
+      "${rundir}/collectors" "${rundir}/relay" "${rundir}/gateway"
   fi
   mkdir -p "${rundir}/aggregator/data" "${rundir}/collectors"
   rm -f "${rundir}/collectors.txt" "${rundir}/aggregator.txt" \
@@ -155,24 +299,37 @@ start() {
   fi
   local tallyctl_flags=(--flagfile "${rundir}/tallyctl.flags")
 
-  local log="${rundir}/aggregator/aggregator.log"
-  : >"${log}"
-  # Every server also opens an admin endpoint (/metrics, /healthz) on a
-  # free loopback port; the addresses go to ${rundir}/admin.txt.
-  "${aggregator_bin}" --listen 127.0.0.1:0 "${aggregator_tls[@]}" \
-    --admin_listen 127.0.0.1:0 \
-    --data_dir "${rundir}/aggregator/data" >>"${log}" 2>&1 &
-  echo $! >"${rundir}/aggregator.pid"
   local aggregator
-  if ! aggregator="$(wait_serving "${log}" "${rundir}/aggregator.pid" \
-    tally-aggregator)"; then
-    stop
-    exit 1
+  : >"${rundir}/admin.txt"
+  if ((ha)); then
+    command -v etcd >/dev/null || die "etcd not found: install etcd-server"
+    echo ha >"${rundir}/mode"
+    if ! start_etcd "${tls}" || ! aggregator="$(start_replicas "${tls}")"; then
+      stop
+      exit 1
+    fi
+    echo "${aggregator}" >"${rundir}/aggregator.txt"
+    echo "3 aggregator replicas serving on ${aggregator}"
+  else
+    echo single >"${rundir}/mode"
+    local log="${rundir}/aggregator/aggregator.log"
+    : >"${log}"
+    # Every server also opens an admin endpoint (/metrics, /healthz) on a
+    # free loopback port; the addresses go to ${rundir}/admin.txt.
+    "${aggregator_bin}" --listen 127.0.0.1:0 "${aggregator_tls[@]}" \
+      --admin_listen 127.0.0.1:0 \
+      --data_dir "${rundir}/aggregator/data" >>"${log}" 2>&1 &
+    echo $! >"${rundir}/aggregator.pid"
+    if ! aggregator="$(wait_serving "${log}" "${rundir}/aggregator.pid" \
+      tally-aggregator)"; then
+      stop
+      exit 1
+    fi
+    echo "${aggregator}" >"${rundir}/aggregator.txt"
+    echo "aggregator=$(admin_of "${log}")" >>"${rundir}/admin.txt"
+    echo "aggregator serving on ${aggregator}; metrics on" \
+      "http://$(admin_of "${log}")/metrics"
   fi
-  echo "${aggregator}" >"${rundir}/aggregator.txt"
-  echo "aggregator=$(admin_of "${log}")" >"${rundir}/admin.txt"
-  echo "aggregator serving on ${aggregator}; metrics on" \
-    "http://$(admin_of "${log}")/metrics"
 
   # Start every collector, then wait for all: they open their stores in
   # parallel.
@@ -277,20 +434,53 @@ stop() {
     stop_one "${pidfile}" tally-collector || status=1
   done
   stop_one "${rundir}/aggregator.pid" tally-aggregator || status=1
+  for pidfile in "${rundir}"/aggregator-?/aggregator.pid; do
+    [[ -e "${pidfile}" ]] || continue
+    stop_one "${pidfile}" tally-aggregator || status=1
+  done
+  # etcd last: replicas resign through it.
+  for pidfile in "${rundir}"/etcd/etcd-?/etcd.pid; do
+    [[ -e "${pidfile}" ]] || continue
+    stop_one "${pidfile}" etcd || status=1
+  done
   ((status == 0)) && echo "cluster in ${rundir} stopped"
   return "${status}"
 }
 
 status() {
   local running=0 total=0 pidfile state
-  if alive "${rundir}/aggregator.pid" tally-aggregator; then
-    state=running
+  if [[ "$(cat "${rundir}/mode" 2>/dev/null)" == ha ]]; then
+    local n
+    for n in 0 1 2; do
+      total=$((total + 1))
+      if alive "${rundir}/etcd/etcd-${n}/etcd.pid" etcd; then
+        running=$((running + 1))
+        state=running
+      else
+        state=stopped
+      fi
+      echo "etcd-${n} $(cut -d, -f$((n + 1)) "${rundir}/etcd.txt" 2>/dev/null) ${state}"
+    done
+    for n in 0 1 2; do
+      total=$((total + 1))
+      if alive "${rundir}/aggregator-${n}/aggregator.pid" tally-aggregator; then
+        running=$((running + 1))
+        state=running
+      else
+        state=stopped
+      fi
+      echo "aggregator-${n} $(cut -d, -f$((n + 1)) "${rundir}/aggregator.txt" 2>/dev/null) ${state}"
+    done
   else
-    state=stopped
+    if alive "${rundir}/aggregator.pid" tally-aggregator; then
+      state=running
+    else
+      state=stopped
+    fi
+    echo "aggregator $(cat "${rundir}/aggregator.txt" 2>/dev/null || echo -) ${state}"
+    [[ "${state}" == running ]] && running=$((running + 1))
+    total=1
   fi
-  echo "aggregator $(cat "${rundir}/aggregator.txt" 2>/dev/null || echo -) ${state}"
-  [[ "${state}" == running ]] && running=$((running + 1))
-  total=1
   local name
   for name in relay gateway; do
     [[ -e "${rundir}/${name}.txt" ]] || continue
@@ -320,12 +510,50 @@ status() {
   ((running == total))
 }
 
+# The replica that leads now: "aggregator-N PID" (asked of the replicas
+# themselves, with tallyctl replicas).
+leader() {
+  local line
+  line="$("${tallyctl_bin}" replicas --flagfile "${rundir}/tallyctl.flags" \
+    --aggregator "$(cat "${rundir}/aggregator.txt")" --timeout_ms 3000 \
+    2>/dev/null | awk '$2 == "LEADER" {print $1; exit}')"
+  [[ -n "${line}" ]] || die "no leader right now"
+  echo "${line} $(cat "${rundir}/${line}/aggregator.pid" 2>/dev/null)"
+}
+
+# Starts replica aggregator-N again (after a crash or a kill), on the
+# same port, data directory and flags; it resumes from its store and the
+# etcd log, as a follower unless nobody else leads.
+restart_replica() {
+  local n="$1" dir
+  dir="${rundir}/aggregator-${n}"
+  [[ -f "${dir}/command" ]] || die "no replica aggregator-${n} in ${rundir}"
+  if alive "${dir}/aggregator.pid" tally-aggregator; then
+    die "aggregator-${n} is running"
+  fi
+  local from
+  from="$(wc -l <"${dir}/aggregator.log")"
+  run_replica "${dir}"
+  # Only the lines of this start count as its serving line.
+  local deadline=$((SECONDS + 120))
+  until tail -n +"$((from + 1))" "${dir}/aggregator.log" |
+    grep -q "serving on "; do
+    alive "${dir}/aggregator.pid" tally-aggregator ||
+      die "aggregator-${n} exited: $(tail -n 3 "${dir}/aggregator.log")"
+    ((SECONDS < deadline)) || die "aggregator-${n} did not start in 120 s"
+    sleep 0.1
+  done
+  echo "aggregator-${n} serving again"
+}
+
 case "${command}" in
   start) start ;;
+  restart-replica) restart_replica "${replica}" ;;
   stop) stop ;;
   status) status ;;
+  leader) leader ;;
   *)
-    echo "usage: cluster.sh start|stop|status [--build DIR] [--dir RUNDIR] [--fresh] [--insecure]" >&2
+    echo "usage: cluster.sh start|stop|status|leader|restart-replica N [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha]" >&2
     exit 2
     ;;
 esac

@@ -123,13 +123,33 @@ if [ ! -f "$out/ca.pem" ] || [ ! -f "$out/ca.key" ]; then
 fi
 
 # The shared server certificate: loopback plus the service names of the
-# deploy manifests (collector names of the regions of its first run; each
-# collector also has a certificate of its own) and the extra names.
+# deploy manifests and the extra names. The replicas and etcd members are
+# dialled by name: aggregator-N and etcd-N in Compose,
+# aggregator-N.aggregator-headless and etcd-N.etcd (a StatefulSet pod under
+# its headless Service) on Kubernetes. It is also a client certificate:
+# replicas present it to etcd and to each other (copying a store), and
+# etcd members present it to their peers. It names no collector: the
+# aggregator takes any certificate carrying a collector-REGION name for
+# that collector (and refuses it a store copy), and each collector has a
+# certificate of its own.
 server_san="IP:127.0.0.1,DNS:localhost,DNS:aggregator,DNS:relay,DNS:gateway"
-for region in "${regions[@]}"; do
-  server_san+=",DNS:collector-$region"
+for n in 0 1 2; do
+  server_san+=",DNS:aggregator-$n,DNS:aggregator-$n.aggregator-headless"
+  server_san+=",DNS:etcd-$n,DNS:etcd-$n.etcd"
 done
-issue server tally-server serverAuth "$server_san$extra_san"
+# A server certificate of an earlier version of this script was not a
+# client certificate, lacked the replicas' Kubernetes names, or named the
+# collectors: issue it again (a development certificate).
+if [ -f "$out/server.pem" ] &&
+  { ! openssl x509 -in "$out/server.pem" -noout -ext extendedKeyUsage \
+    2>/dev/null | grep -q "Client Authentication" ||
+    ! openssl x509 -in "$out/server.pem" -noout -ext subjectAltName \
+      2>/dev/null | grep -q "DNS:aggregator-0.aggregator-headless" ||
+    openssl x509 -in "$out/server.pem" -noout -ext subjectAltName \
+      2>/dev/null | grep -q "DNS:collector-"; }; then
+  rm -f "$out/server.pem" "$out/server.key"
+fi
+issue server tally-server serverAuth,clientAuth "$server_san$extra_san"
 
 for region in "${regions[@]}"; do
   issue "collector-$region" "collector-$region" serverAuth,clientAuth \
@@ -170,7 +190,7 @@ holds private keys and a token.
 | --- | --- |
 | ca.pem | the dev CA: \`--tls_ca\` of every client, \`--tls_client_ca\` of the aggregator |
 | ca.key | the CA's key (only to issue more certificates) |
-| server.pem, server.key | \`--tls_cert\`, \`--tls_key\` of the aggregator and relays (127.0.0.1, localhost, aggregator, relay, gateway, collector-*${extra_san:+, and the extra names below}) |
+| server.pem, server.key | \`--tls_cert\`, \`--tls_key\` of the aggregator and relays, and the certificate of the etcd members (127.0.0.1, localhost, aggregator, relay, gateway, aggregator-0..2, etcd-0..2 and their Kubernetes names${extra_san:+, and the extra names below}; no collector name); also a client certificate (replicas towards etcd and each other, etcd members towards their peers) |
 | collector-REGION.pem, .key | \`--tls_cert\`, \`--tls_key\` of that region's collector: its server certificate and its client identity towards the aggregator (collector-REGION, localhost, 127.0.0.1${extra_san:+, and the extra names below}) |
 | collector-identities.txt | the aggregator's \`--collector_identities\` |
 | station-client.token | a station client token: \`tallyctl submit --token_file\` (or \$TALLY_TOKEN) |

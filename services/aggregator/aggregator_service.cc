@@ -11,6 +11,7 @@
 #include "services/domain/protocol_digest.h"
 #include "services/domain/scope_text.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/replicas.h"
 #include "services/rpc/status.h"
 #include "storage/consistency_check.h"
 
@@ -50,31 +51,35 @@ class AggregatorService::IngestStream
     : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
  public:
   IngestStream(
-      AggregatorService* service, std::string peer,
+      AggregatorService* service, grpc::CallbackServerContext* context,
       std::optional<absl::StatusOr<security::CollectorIdentity>> identity)
       : service_(service),
-        peer_(std::move(peer)),
+        context_(context),
+        peer_(context->peer()),
         identity_(std::move(identity)) {
     service_->open_streams_.fetch_add(1);
+    grpc::Status refused(grpc::StatusCode::UNAVAILABLE,
+                         "the aggregator is shutting down");
     {
       absl::MutexLock lock(&service_->streams_mu_);
       if (!service_->shutting_down_) {
-        service_->streams_.insert(this);
-        StartRead(&request_);
-        return;
+        refused = CheckGate();
+        if (refused.ok()) {
+          service_->streams_.insert(this);
+          StartRead(&request_);
+          return;
+        }
       }
     }
     finished_ = true;
-    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the aggregator is shutting down"));
+    Finish(refused);
   }
 
-  // From the shutdown path: ends the stream once its batches are
-  // acknowledged. The caller holds streams_mu_, which OnDone needs, so the
-  // stream outlives this call.
-  void EndForShutdown() {
-    EndWith(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                         "the aggregator is shutting down"));
+  // From the shutdown path (or a replica losing the leadership): ends the
+  // stream once its batches are answered. The caller holds streams_mu_,
+  // which OnDone needs, so the stream outlives this call.
+  void EndForShutdown(const grpc::Status& status) {
+    EndWith(status, /*record=*/false);
   }
 
   void OnReadDone(bool ok) override {
@@ -121,11 +126,17 @@ class AggregatorService::IngestStream
   }
 
   void OnDone() override {
+    // gRPC calls OnDone after every other reaction, but orders them only
+    // inside its library: taking the stream's lock orders the last
+    // reaction's use of the stream (OnCancel's EndWith and MaybeFinish)
+    // before the delete below.
+    { absl::MutexLock lock(&mu_); }
     {
       absl::MutexLock lock(&service_->streams_mu_);
       service_->streams_.erase(this);
     }
-    service_->open_streams_.fetch_sub(1);
+    // Release: the service's destructor waits for the count with acquire.
+    service_->open_streams_.fetch_sub(1, std::memory_order_release);
     delete this;
   }
 
@@ -164,9 +175,15 @@ class AggregatorService::IngestStream
                        " is not a region of the election")));
       return;
     }
+    // A follower (the leadership may have moved since the stream opened)
+    // names the leader.
+    if (grpc::Status gate = CheckGate(); !gate.ok()) {
+      EndWith(gate, /*record=*/false);
+      return;
+    }
     // A degraded aggregator (its store takes no writes) refuses new work
     // at once, with the reason: the collector keeps its outbox and retries.
-    if (absl::Status accepting = service_->committer_->Accepting();
+    if (absl::Status accepting = service_->sink_->Accepting();
         !accepting.ok()) {
       EndWith(rpc::ToGrpc(accepting), /*record=*/false);
       return;
@@ -180,7 +197,9 @@ class AggregatorService::IngestStream
       welcome.mutable_welcome()->set_last_applied_seq(
           service_->state_->Cursor(collector_id_));
     }
-    welcome.mutable_welcome()->set_epoch(service_->options_.epoch);
+    welcome.mutable_welcome()->set_epoch(
+        service_->options_.current_epoch ? service_->options_.current_epoch()
+                                         : service_->options_.epoch);
     welcome.mutable_welcome()->set_max_batch_entries(
         service_->options_.max_batch_entries);
     Send(std::move(welcome));
@@ -264,7 +283,7 @@ class AggregatorService::IngestStream
     }
     // Enqueue validates and hashes the batch on this stream's thread, in
     // parallel with the committer working on earlier batches.
-    if (absl::Status queued = service_->committer_->Enqueue(std::move(item));
+    if (absl::Status queued = service_->sink_->Enqueue(std::move(item));
         !queued.ok()) {
       {
         absl::MutexLock lock(&mu_);
@@ -375,7 +394,21 @@ class AggregatorService::IngestStream
     if (finish.has_value()) Finish(*finish);
   }
 
+  // Replicas: OK when this one leads; else the refusal, with the leader's
+  // address added to the trailing metadata.
+  grpc::Status CheckGate() {
+    if (!service_->options_.ingest_gate) return grpc::Status::OK;
+    std::string leader;
+    absl::Status gate = service_->options_.ingest_gate(&leader);
+    if (gate.ok()) return grpc::Status::OK;
+    if (!leader.empty()) {
+      context_->AddTrailingMetadata(rpc::kLeaderMetadata, leader);
+    }
+    return rpc::ToGrpc(gate);
+  }
+
   AggregatorService* const service_;
+  grpc::CallbackServerContext* const context_;
   v1::IngestRequest request_;
   bool hello_done_ = false;  // reader side only
   // With mutual TLS: who the client certificate says the caller is.
@@ -398,11 +431,10 @@ class AggregatorService::IngestStream
 
 AggregatorService::AggregatorService(AggregatorState* state,
                                      storage::AggregatorStore* store,
-                                     Committer* committer,
-                                     ServiceOptions options)
+                                     IngestSink* sink, ServiceOptions options)
     : state_(state),
       store_(store),
-      committer_(committer),
+      sink_(sink),
       options_(options),
       definition_digest_(
           !options_.definition_digest.empty()
@@ -412,6 +444,14 @@ AggregatorService::AggregatorService(AggregatorState* state,
   if (metrics_ == nullptr) {
     private_metrics_ = std::make_unique<obs::MetricsRegistry>();
     metrics_ = private_metrics_.get();
+  }
+}
+
+AggregatorService::~AggregatorService() {
+  // Pairs with each stream's release in OnDone (the last thing it does
+  // with the service), so the service's memory outlives every stream.
+  while (open_streams_.load(std::memory_order_acquire) != 0) {
+    std::this_thread::yield();
   }
 }
 
@@ -454,13 +494,38 @@ AggregatorService::Ingest(grpc::CallbackServerContext* context) {
     identity =
         options_.collector_identities->Authorize(context->auth_context().get());
   }
-  return new IngestStream(this, context->peer(), std::move(identity));
+  return new IngestStream(this, context, std::move(identity));
 }
 
 void AggregatorService::EndIngestStreams() {
   absl::MutexLock lock(&streams_mu_);
   shutting_down_ = true;
-  for (IngestStream* stream : streams_) stream->EndForShutdown();
+  const grpc::Status status(grpc::StatusCode::UNAVAILABLE,
+                            "the aggregator is shutting down");
+  for (IngestStream* stream : streams_) stream->EndForShutdown(status);
+}
+
+void AggregatorService::EndIngestStreamsWith(const absl::Status& status) {
+  absl::MutexLock lock(&streams_mu_);
+  for (IngestStream* stream : streams_)
+    stream->EndForShutdown(rpc::ToGrpc(status));
+}
+
+grpc::ServerUnaryReactor* AggregatorService::GetReplicaStatus(
+    grpc::CallbackServerContext* context, const v1::GetReplicaStatusRequest*,
+    v1::ReplicaStatus* response) {
+  if (options_.replica_status) {
+    *response = options_.replica_status();
+  } else {
+    response->set_replica_id("single-node");
+    response->set_role(v1::ReplicaStatus::LEADER);
+    response->set_epoch(0);
+    response->set_leader_replica_id("single-node");
+    response->set_ingest_streams(open_streams_.load());
+    absl::ReaderMutexLock lock(&state_->mu);
+    response->set_applied_revision(state_->revision());
+  }
+  return Reply(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* AggregatorService::GetResults(
@@ -594,21 +659,26 @@ grpc::ServerUnaryReactor* AggregatorService::Verify(
   // The reader lock keeps the committer out, so the store does not move
   // under the check.
   std::thread([this, reactor, response] {
-    absl::ReaderMutexLock lock(&state_->mu);
-    absl::StatusOr<storage::VerifyReport> report =
-        storage::VerifyStore(*store_, state_->index());
-    if (!report.ok()) {
-      reactor->Finish(rpc::ToGrpc(report.status()));
-      return;
+    grpc::Status status;
+    {
+      absl::ReaderMutexLock lock(&state_->mu);
+      absl::StatusOr<storage::VerifyReport> report =
+          storage::VerifyStore(*store_, state_->index());
+      if (!report.ok()) {
+        status = rpc::ToGrpc(report.status());
+      } else {
+        response->set_revision(report->revision);
+        response->set_protocol_versions(report->protocol_versions);
+        response->set_protocols_counted(report->protocols_counted);
+        response->set_totals_compared(report->totals_compared);
+        for (const std::string& difference : report->differences) {
+          response->add_differences(difference);
+        }
+      }
     }
-    response->set_revision(report->revision);
-    response->set_protocol_versions(report->protocol_versions);
-    response->set_protocols_counted(report->protocols_counted);
-    response->set_totals_compared(report->totals_compared);
-    for (const std::string& difference : report->differences) {
-      response->add_differences(difference);
-    }
-    reactor->Finish(grpc::Status::OK);
+    // Finish only after the lock is released: once the call is finished
+    // the server may shut down and free the state (and its lock).
+    reactor->Finish(status);
   }).detach();
   return reactor;
 }

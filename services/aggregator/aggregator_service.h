@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,7 +14,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/aggregator_state.h"
-#include "services/aggregator/committer.h"
+#include "services/aggregator/ingest_sink.h"
 #include "services/observability/metrics.h"
 #include "services/security/collector_identities.h"
 #include "storage/aggregator_store.h"
@@ -43,12 +44,26 @@ struct ServiceOptions {
   // Where refused and failed Ingest streams are counted. Null: a private
   // registry nobody scrapes.
   obs::MetricsRegistry* metrics = nullptr;
+  // Replicas: whether this replica takes Ingest now. Not OK: the stream is
+  // refused with that status at once, and the leader's address (when
+  // known) goes in the trailing metadata `tally-leader`
+  // (rpc::kLeaderMetadata). Null: always.
+  std::function<absl::Status(std::string* leader_address)> ingest_gate;
+  // Replicas: the current fencing epoch (welcomes carry it). Null: epoch.
+  std::function<uint64_t()> current_epoch;
+  // Replicas: GetReplicaStatus. Null: a single node answers as the leader
+  // of epoch 0.
+  std::function<v1::ReplicaStatus()> replica_status;
 };
 
 class AggregatorService : public v1::Aggregator::CallbackService {
  public:
   AggregatorService(AggregatorState* state, storage::AggregatorStore* store,
-                    Committer* committer, ServiceOptions options);
+                    IngestSink* sink, ServiceOptions options);
+  // Waits for the last Ingest stream to be done: gRPC ends every stream
+  // before the server's Shutdown returns, but a stream's OnDone still uses
+  // the service right before it goes away.
+  ~AggregatorService() override;
 
   grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>* Ingest(
       grpc::CallbackServerContext* context) override;
@@ -67,6 +82,10 @@ class AggregatorService : public v1::Aggregator::CallbackService {
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* context,
                                    const v1::VerifyRequest* request,
                                    v1::VerifyResponse* response) override;
+  grpc::ServerUnaryReactor* GetReplicaStatus(
+      grpc::CallbackServerContext* context,
+      const v1::GetReplicaStatusRequest* request,
+      v1::ReplicaStatus* response) override;
 
   uint64_t open_streams() const { return open_streams_.load(); }
 
@@ -74,6 +93,10 @@ class AggregatorService : public v1::Aggregator::CallbackService {
   // the committer are acknowledged; new streams are refused. Collectors
   // reconnect to the restarted aggregator and resume from their cursor.
   void EndIngestStreams();
+  // Replicas losing the leadership: ends every open Ingest stream with
+  // `status` once its batches are answered; new streams are still taken
+  // (and refused by the gate while this replica does not lead).
+  void EndIngestStreamsWith(const absl::Status& status);
 
  private:
   class IngestStream;
@@ -85,7 +108,7 @@ class AggregatorService : public v1::Aggregator::CallbackService {
 
   AggregatorState* const state_;
   storage::AggregatorStore* const store_;
-  Committer* const committer_;
+  IngestSink* const sink_;
   const ServiceOptions options_;
   const std::string definition_digest_;
   std::atomic<uint64_t> open_streams_{0};

@@ -53,6 +53,10 @@ absl::Status AggregatorState::Rebuild(storage::AggregatorStore& store) {
 absl::Status AggregatorState::LoadLocked(storage::AggregatorStore& store,
                                          const LatestSource& latest) {
   revision_ = store.revision();
+  absl::StatusOr<std::optional<storage::LogPosition>> position =
+      store.LoadLogPosition();
+  if (!position.ok()) return position.status();
+  log_position_ = position->value_or(storage::LogPosition{});
   absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> cursors =
       store.LoadCursors();
   if (!cursors.ok()) return cursors.status();

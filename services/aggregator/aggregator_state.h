@@ -62,6 +62,10 @@ class AggregatorState {
   void set_revision(uint64_t revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     revision_ = revision;
   }
+  void set_log_position(const storage::LogPosition& position)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    log_position_ = position;
+  }
   // Recomputes the seat allocation of one contest (own scope) from its
   // totals, with bounds for the ballots still outstanding.
   const v1::SeatAllocation& RecomputeAllocation(uint32_t contest_index)
@@ -69,6 +73,11 @@ class AggregatorState {
 
   // --- Readers (reader or writer lock held) -------------------------------
   uint64_t revision() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return revision_; }
+  // Replicas: the last commit-log round applied ({0, 0} before any).
+  const storage::LogPosition& log_position() const
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return log_position_;
+  }
   uint64_t Cursor(const std::string& collector) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
   const TotalsBook& totals_view() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
@@ -110,6 +119,7 @@ class AggregatorState {
   uint64_t protocols_counted_ ABSL_GUARDED_BY(mu) = 0;
   uint64_t protocols_expected_ = 0;
   uint64_t revision_ ABSL_GUARDED_BY(mu) = 0;
+  storage::LogPosition log_position_ ABSL_GUARDED_BY(mu);
 };
 
 }  // namespace tally::aggregator

@@ -55,6 +55,8 @@ void Reject(v1::ProtocolResult* result, const absl::Status& status) {
 // events, which would only add their publication time to every lag.
 constexpr size_t kMaxUnpublishedEvents = 1;
 
+}  // namespace
+
 void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
   const ValidationContext context{item.region_id};
   item.prepared.clear();
@@ -72,8 +74,6 @@ void PrepareIngestItem(const ElectionIndex& index, IngestItem& item) {
     prepared.digest = DigestArray(protocol.digest());
   }
 }
-
-}  // namespace
 
 Committer::Committer(AggregatorState* state, storage::AggregatorStore* store,
                      feed::WatchHub* hub, StorageRecovery* recovery,
@@ -119,7 +119,7 @@ Committer::~Committer() { Stop(); }
 
 void Committer::Start() {
   publisher_ = std::thread([this] { RunPublisher(); });
-  thread_ = std::thread([this] { Run(); });
+  if (options_.own_queue) thread_ = std::thread([this] { Run(); });
 }
 
 void Committer::Stop() {
@@ -183,7 +183,7 @@ void Committer::FailRound(std::vector<IngestItem>& items,
                           const absl::Status& status) {
   for (IngestItem& item : items) {
     if (item.stream_refused != nullptr) *item.stream_refused = true;
-    item.done(status, v1::IngestAck());
+    if (item.done) item.done(status, v1::IngestAck());
   }
 }
 
@@ -225,11 +225,16 @@ void Committer::Run() {
                 v1::IngestAck());
       return true;
     });
-    if (!round.empty()) CommitRound(round);
+    if (round.empty()) continue;
+    RoundContext context;
+    context.now = ToTimestamp(absl::Now());
+    context.epoch = epoch_;
+    ApplyRound(round, context).IgnoreError();  // refusals went to `done`
   }
 }
 
-void Committer::CommitRound(std::vector<IngestItem>& items) {
+absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
+                                   const RoundContext& context) {
   const absl::Time started = absl::Now();
   std::vector<v1::IngestAck> acks(items.size());
   Round round;
@@ -246,7 +251,7 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
     absl::MutexLock lock(&state_->mu);
     const ElectionIndex& index = state_->index();
     round.revision = state_->revision() + 1;
-    round.now = ToTimestamp(started);
+    round.now = context.now;
     absl::flat_hash_map<std::string, uint64_t> cursors;
 
     for (size_t i = 0; i < items.size() && failure.ok(); ++i) {
@@ -421,7 +426,7 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
           }
         }
         round.event.set_revision(round.revision);
-        round.event.set_epoch(epoch_);
+        round.event.set_epoch(context.epoch);
         *round.event.mutable_committed_at() = round.now;
         *round.event.mutable_progress() = state_->Progress();
         round.batch.revision = round.revision;
@@ -437,9 +442,14 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
         }
       }
 
+      round.batch.log_position = context.log_position;
+      round.batch.sync = context.sync;
       failure = store_->Commit(round.batch);
       if (failure.ok()) {
         if (advances) state_->set_revision(round.revision);
+        if (context.log_position.has_value()) {
+          state_->set_log_position(*context.log_position);
+        }
         revision = state_->revision();
       } else {
         // Memory is ahead of the store: rebuilt before the lock is let go,
@@ -450,13 +460,13 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
   }
   if (!failure.ok()) {
     FailRound(items, failure);
-    return;
+    return failure;
   }
 
   // Durable: acknowledge, then publish.
   for (size_t i = 0; i < items.size(); ++i) {
     acks[i].set_revision(revision);
-    items[i].done(absl::OkStatus(), std::move(acks[i]));
+    if (items[i].done) items[i].done(absl::OkStatus(), std::move(acks[i]));
   }
   if (advances) {
     auto event =
@@ -486,6 +496,7 @@ void Committer::CommitRound(std::vector<IngestItem>& items) {
                                conflict_count);
   round_protocols_->Observe(static_cast<double>(protocols));
   round_seconds_->Observe(absl::ToDoubleSeconds(took));
+  return absl::OkStatus();
 }
 
 }  // namespace tally::aggregator

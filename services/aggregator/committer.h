@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/aggregator_state.h"
+#include "services/aggregator/ingest_sink.h"
 #include "services/aggregator/storage_recovery.h"
 #include "services/domain/protocol_validation.h"
 #include "services/feed/watch_hub.h"
@@ -33,36 +34,6 @@
 
 namespace tally::aggregator {
 
-// What can be decided about one protocol without the counted state: the
-// validation verdict and, when it passes, the content digest.
-struct PreparedProtocol {
-  ProtocolVerdict verdict;
-  std::array<uint8_t, 32> digest{};
-};
-
-// One batch from one collector stream.
-struct IngestItem {
-  std::string collector_id;
-  // The region the collector serves: its protocols must be of this region.
-  std::string region_id;
-  std::vector<v1::OutboxEntry> entries;
-  // One per entry: filled by Enqueue (callers leave it empty).
-  std::vector<PreparedProtocol> prepared;
-  // Called on the committer thread once the batch is durable (status OK,
-  // with the acknowledgement), or when it is not and never will be by this
-  // call: the storage failure (RESOURCE_EXHAUSTED for a full disk,
-  // UNAVAILABLE, DATA_LOSS) or UNAVAILABLE when stopping; the ack is then
-  // empty and nothing of the batch counted. Must not block.
-  std::function<void(const absl::Status& status, v1::IngestAck ack)> done;
-  // Shared by the batches of one stream; set by the committer (and only
-  // read and written on its thread) when one of them is refused. Later
-  // batches of the stream are then refused too, even if the store took
-  // writes again meanwhile: committing batch N+1 after N failed would
-  // move the collector's cursor past N, and N's resend would be taken for
-  // a duplicate. Null: the batch stands alone.
-  std::shared_ptr<bool> stream_refused;
-};
-
 struct CommitterOptions {
   // Upper bound on protocols applied in one WriteBatch.
   size_t max_protocols_per_commit = 16384;
@@ -71,6 +42,10 @@ struct CommitterOptions {
   // Where the committer's metrics are registered (outcomes, round size and
   // latency). Null: a private registry nobody scrapes.
   obs::MetricsRegistry* metrics = nullptr;
+  // Single node: the committer takes batches from its own queue (Enqueue)
+  // and groups them into rounds. Replicas: rounds come from the commit log
+  // through ApplyRound only, and Enqueue is not used.
+  bool own_queue = true;
 };
 
 struct CommitterStats {
@@ -81,7 +56,7 @@ struct CommitterStats {
   std::atomic<uint64_t> last_commit_micros{0};
 };
 
-class Committer {
+class Committer : public IngestSink {
  public:
   // `recovery` takes over when a round cannot be written; it must outlive
   // the committer.
@@ -102,16 +77,24 @@ class Committer {
   // (the caller ends its stream with it). Memory stays bounded because
   // every stream keeps a bounded number of protocols in flight (see
   // IngestStream).
-  absl::Status Enqueue(IngestItem item);
+  absl::Status Enqueue(IngestItem item) override;
 
   // OK while batches are taken; else the status they are refused with.
-  absl::Status Accepting() const;
+  absl::Status Accepting() const override;
+
+  // Classifies and writes `items` as one round (see RoundContext), then
+  // acknowledges each through its `done` and publishes the round's event.
+  // Not OK when the round could not be made durable: its batches were
+  // refused with that status and StorageRecovery rebuilt the state. Only
+  // one thread applies rounds: the queue's (own_queue) or the caller's.
+  absl::Status ApplyRound(std::vector<IngestItem>& items,
+                          const RoundContext& context);
 
   const CommitterStats& stats() const { return stats_; }
 
  private:
   void Run();
-  void CommitRound(std::vector<IngestItem>& items);
+
   // Refuses every batch of a round with `status` (nothing counted).
   static void FailRound(std::vector<IngestItem>& items,
                         const absl::Status& status);

@@ -7,8 +7,10 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "services/aggregator/aggregator_service.h"
 #include "services/aggregator/aggregator_state.h"
+#include "services/aggregator/checkpoint_service.h"
 #include "services/aggregator/committer.h"
 #include "services/aggregator/latest_loader.h"
+#include "services/aggregator/replica_node.h"
 #include "services/aggregator/storage_recovery.h"
 #include "services/domain/definition_digest.h"
 #include "services/domain/definition_generator.h"
@@ -120,6 +122,10 @@ struct AggregatorServer::Parts {
   std::unique_ptr<feed::WatchHub> hub;
   std::unique_ptr<StorageRecovery> recovery;
   std::unique_ptr<Committer> committer;
+  // Replicas only (--etcd_endpoints).
+  std::unique_ptr<etcd::Client> etcd;
+  std::unique_ptr<ReplicaNode> replica;
+  std::unique_ptr<CheckpointService> checkpoints;
   std::unique_ptr<AggregatorService> service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -133,10 +139,44 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
     return absl::InvalidArgumentError("a data directory is required");
   }
   auto parts = std::make_unique<Parts>();
+  const bool replicated = !config.replication.etcd_endpoints.empty();
+  std::optional<PreparedReplica> prepared;
+  if (replicated) {
+    // Before the store opens: the cluster binding, and a copy of a peer's
+    // store when this one cannot resume from the commit log.
+    absl::StatusOr<v1::ElectionDefinition> given =
+        config.definition_path.empty()
+            ? EmbeddedDefaultDefinition()
+            : LoadDefinitionFile(config.definition_path);
+    if (!given.ok()) return given.status();
+    absl::StatusOr<PreparedReplica> ready =
+        PrepareReplica(config.replication, config.data_dir, *given);
+    if (!ready.ok()) return ready.status();
+    prepared = *std::move(ready);
+  }
   absl::StatusOr<std::unique_ptr<storage::AggregatorStore>> store =
       storage::AggregatorStore::Open(config.data_dir);
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
+  {
+    absl::StatusOr<std::optional<std::string>> cluster =
+        parts->store->LoadClusterId();
+    if (!cluster.ok()) return cluster.status();
+    if (replicated) {
+      if (absl::Status bound =
+              parts->store->SaveClusterId(prepared->cluster_id);
+          !bound.ok()) {
+        return bound;
+      }
+    } else if (cluster->has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the store in ", config.data_dir, " is a replica of cluster ",
+          **cluster,
+          " (its revisions follow that cluster's commit log); start it with "
+          "--etcd_endpoints, or use another data directory for a single "
+          "aggregator"));
+    }
+  }
   // The counted versions are read while the definition is loaded and
   // indexed (both take seconds for a national election): start-up costs
   // about the longer of the two, not their sum.
@@ -162,7 +202,10 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
       ElectionIndex::Build(std::move(chosen->definition));
   if (!index.ok()) return index.status();
-  absl::StatusOr<uint64_t> epoch = parts->store->BumpEpoch();
+  // A single node counts its own restarts; replicas get the epoch from
+  // etcd (the leader key's create revision), per round.
+  absl::StatusOr<uint64_t> epoch =
+      replicated ? absl::StatusOr<uint64_t>(0) : parts->store->BumpEpoch();
   if (!epoch.ok()) return epoch.status();
 
   absl::StatusOr<std::unique_ptr<AggregatorState>> state =
@@ -174,6 +217,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   feed::WatchHubOptions hub_options;
   hub_options.queue_limit = config.watch_queue_limit;
   hub_options.default_progress_interval = config.progress_interval;
+  hub_options.ahead_is_unavailable = replicated;
   AggregatorState* state_ptr = parts->state.get();
   parts->hub = std::make_unique<feed::WatchHub>(
       parts->events.get(), [state_ptr] { return state_ptr->Snapshot(); },
@@ -187,9 +231,44 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   committer_options.retained_events = config.retained_events;
   committer_options.max_protocols_per_commit = config.max_protocols_per_commit;
   committer_options.metrics = &parts->telemetry.metrics();
+  committer_options.own_queue = !replicated;
   parts->committer = std::make_unique<Committer>(
       parts->state.get(), parts->store.get(), parts->hub.get(),
       parts->recovery.get(), *epoch, committer_options);
+  IngestSink* sink = parts->committer.get();
+  if (replicated) {
+    parts->etcd = std::move(prepared->client);
+    ReplicaOptions replica_options;
+    replica_options.replica_id = config.replication.replica_id;
+    replica_options.advertise = config.replication.advertise;
+    replica_options.lease_ttl_seconds = config.replication.lease_ttl_seconds;
+    replica_options.max_round_bytes = config.replication.max_round_bytes;
+    replica_options.maintenance_interval = config.log_maintenance_interval;
+    replica_options.maintenance.replica_timeout =
+        config.replication.replica_timeout;
+    replica_options.metrics = &parts->telemetry.metrics();
+    parts->replica = std::make_unique<ReplicaNode>(
+        parts->etcd.get(), prepared->keys, replica_options, parts->state.get(),
+        parts->store.get(), parts->committer.get(), parts->recovery.get());
+    sink = parts->replica.get();
+    std::shared_ptr<const security::CollectorIdentities> identities =
+        config.collector_identities;
+    parts->checkpoints = std::make_unique<CheckpointService>(
+        parts->store.get(), config.data_dir,
+        [identities](grpc::CallbackServerContext* context) -> absl::Status {
+          if (identities == nullptr) return absl::OkStatus();  // plain text
+          absl::StatusOr<security::CollectorIdentity> collector =
+              identities->Authorize(context->auth_context().get());
+          if (absl::IsUnauthenticated(collector.status())) {
+            return collector.status();
+          }
+          if (collector.ok()) {
+            return absl::PermissionDeniedError(
+                "collector certificates may not copy the store");
+          }
+          return absl::OkStatus();  // a verified replica certificate
+        });
+  }
 
   ServiceOptions service_options;
   service_options.max_batch_entries = config.max_batch_entries;
@@ -199,17 +278,30 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   service_options.definition_digest = **digest;
   service_options.collector_identities = config.collector_identities;
   service_options.metrics = &parts->telemetry.metrics();
+  if (ReplicaNode* replica = parts->replica.get()) {
+    service_options.ingest_gate = [replica](std::string* leader) {
+      return replica->CheckLeader(leader);
+    };
+    service_options.current_epoch = [replica] {
+      return replica->Status().epoch();
+    };
+    service_options.replica_status = [replica] { return replica->Status(); };
+  }
   parts->service = std::make_unique<AggregatorService>(
-      parts->state.get(), parts->store.get(), parts->committer.get(),
-      service_options);
+      parts->state.get(), parts->store.get(), sink, service_options);
   parts->recovery->Start();
   parts->committer->Start();
 
+  std::vector<grpc::Service*> services = {parts->service.get(),
+                                          parts->hub.get()};
+  if (parts->checkpoints != nullptr) {
+    services.push_back(parts->checkpoints.get());
+  }
   absl::StatusOr<rpc::StartedServer> started =
       rpc::StartServer({.listen = config.listen,
                         .credentials = config.credentials,
                         .max_message_bytes = config.max_message_bytes,
-                        .services = {parts->service.get(), parts->hub.get()}});
+                        .services = std::move(services)});
   if (!started.ok()) {
     parts->committer->Stop();
     parts->recovery->Stop();
@@ -222,15 +314,30 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   AddAggregatorGauges(parts->telemetry.metrics(), parts->state.get(),
                       parts->hub.get(), parts->service.get());
   StorageRecovery* recovery = parts->recovery.get();
+  ReplicaNode* replica = parts->replica.get();
   if (absl::Status admin = parts->telemetry.StartAdmin(
           config.admin_listen, nullptr,
-          [recovery] { return std::string(recovery->status().message()); });
+          [recovery, replica] {
+            std::string why(recovery->status().message());
+            if (why.empty() && replica != nullptr) {
+              why = std::string(replica->Health().message());
+            }
+            return why;
+          });
       !admin.ok()) {
     parts->server->Shutdown();
     parts->committer->Stop();
     parts->recovery->Stop();
     parts->hub->Shutdown();
     return admin;
+  }
+  if (replica != nullptr) {
+    AggregatorService* service = parts->service.get();
+    replica->SetStreamHooks([service] { return service->open_streams(); },
+                            [service](const absl::Status& status) {
+                              service->EndIngestStreamsWith(status);
+                            });
+    replica->Start();
   }
   parts->telemetry.set_serving(true);
   return std::unique_ptr<AggregatorServer>(
@@ -259,7 +366,8 @@ std::string AggregatorServer::Describe() const {
   return absl::StrCat("serving on ", parts_->address, " at revision ",
                       revision(), ", election ", definition.id(), " (",
                       definition.stations_size(), " stations, ",
-                      definition.contests_size(), " contests)");
+                      definition.contests_size(), " contests)",
+                      parts_->replica != nullptr ? ", replicated on etcd" : "");
 }
 
 void AggregatorServer::Shutdown(absl::Duration grace) {
@@ -273,6 +381,8 @@ void AggregatorServer::Shutdown(absl::Duration grace) {
   // drain only waits for Ingest streams and unary calls.
   parts_->hub->Shutdown();
   parts_->service->EndIngestStreams();
+  // A leader resigns first, so another replica takes over at once.
+  if (parts_->replica != nullptr) parts_->replica->Stop();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->committer->Stop();
   parts_->recovery->Stop();

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/server_credentials.h"
+#include "services/aggregator/replica_setup.h"
 #include "services/security/collector_identities.h"
 
 namespace tally::aggregator {
@@ -41,6 +42,10 @@ struct AggregatorConfig {
   std::shared_ptr<const security::CollectorIdentities> collector_identities;
   // HOST:PORT of the admin endpoint (/metrics, /healthz); empty: none.
   std::string admin_listen;
+  // Replication on etcd (--etcd_endpoints); no endpoints: a single node.
+  ReplicationConfig replication;
+  // Replicas: how often the leader truncates the log (tests shorten it).
+  absl::Duration log_maintenance_interval = absl::Seconds(5);
 };
 
 class AggregatorServer {

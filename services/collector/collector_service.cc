@@ -120,7 +120,14 @@ class CollectorService::SubmitStreamReactor
     MaybeFinish();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    // gRPC calls OnDone after the stream's Finish, but orders the two only
+    // inside its library: Finish may come from the outbox writer's thread
+    // (OnWritten), and taking the stream's lock orders that thread's last
+    // use of the stream (TakeFinishLocked) before the delete.
+    { absl::MutexLock lock(&mu_); }
+    delete this;
+  }
 
  private:
   // Writer thread, outside any reaction: everything happens while pending_

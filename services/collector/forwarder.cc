@@ -35,15 +35,15 @@ struct Forwarder::Session {
 Forwarder::Forwarder(storage::CollectorStore* store, ForwarderOptions options)
     : store_(store),
       options_(std::move(options)),
-      // The forwarder runs its own backoff; the channel's must not hold a
+      // The forwarder runs its own backoff; the channels' must not hold a
       // restarted aggregator back for longer than that.
-      channel_(
-          rpc::MakeChannel(options_.aggregator_address,
-                           {.credentials = options_.credentials,
-                            .max_message_bytes = options_.max_message_bytes,
-                            .min_reconnect_backoff = options_.initial_backoff,
-                            .max_reconnect_backoff = options_.max_backoff})),
-      stub_(v1::Aggregator::NewStub(channel_)),
+      aggregators_(
+          rpc::ParseAddressList(options_.aggregator_address, "--aggregator")
+              .value_or(std::vector<std::string>{options_.aggregator_address}),
+          {.credentials = options_.credentials,
+           .max_message_bytes = options_.max_message_bytes,
+           .min_reconnect_backoff = options_.initial_backoff,
+           .max_reconnect_backoff = options_.max_backoff}),
       random_(std::random_device{}()) {}
 
 Forwarder::~Forwarder() { Stop(); }
@@ -72,7 +72,8 @@ std::string Forwarder::last_error() const {
   return last_error_;
 }
 
-void Forwarder::SetError(const absl::Status& status, bool welcomed) {
+void Forwarder::SetError(const absl::Status& status, bool welcomed,
+                         const rpc::Replicas::Target& target) {
   std::string error = status.ok() ? "" : status.ToString();
   {
     absl::MutexLock lock(&mu_);
@@ -86,7 +87,7 @@ void Forwarder::SetError(const absl::Status& status, bool welcomed) {
   }
   if (status.ok()) {
     obs::LogInfo("forwarding to the aggregator",
-                 {{"aggregator", options_.aggregator_address},
+                 {{"aggregator", target.address},
                   {"acked_seq", store_->acked_seq()},
                   {"outbox_depth", store_->depth()}});
     return;
@@ -95,16 +96,15 @@ void Forwarder::SetError(const absl::Status& status, bool welcomed) {
   // collector looked and what to check.
   const std::optional<rpc::Unreachable> unreachable =
       welcomed ? std::nullopt
-               : rpc::Diagnose(rpc::ToGrpc(status), channel_.get());
+               : rpc::Diagnose(rpc::ToGrpc(status), target.channel.get());
   const std::string message =
       unreachable.has_value()
           ? absl::StrCat(
-                rpc::NoServerAt("aggregator", options_.aggregator_address,
-                                *unreachable),
+                rpc::NoServerAt("aggregator", target.address, *unreachable),
                 "; will retry: ",
                 rpc::UpstreamHint(*unreachable, "--aggregator"))
           : "aggregator stream failed, will retry";
-  obs::LogWarning(message, {{"aggregator", options_.aggregator_address},
+  obs::LogWarning(message, {{"aggregator", target.address},
                             {"code", absl::StatusCodeToString(status.code())},
                             {"reason", status.message()},
                             {"outbox_depth", store_->depth()}});
@@ -123,7 +123,9 @@ void Forwarder::Run() {
   absl::Duration backoff = options_.initial_backoff;
   while (true) {
     bool welcomed = false;
-    absl::Status status = RunSession(&welcomed);
+    After next = After::kBackOff;
+    const rpc::Replicas::Target target = aggregators_.Current();
+    absl::Status status = RunSession(&welcomed, &next);
     connected_ = false;
     {
       absl::MutexLock lock(&mu_);
@@ -132,11 +134,20 @@ void Forwarder::Run() {
     if (status.ok()) {
       status = absl::UnavailableError("the aggregator ended the stream");
     }
-    SetError(status, welcomed);
+    SetError(status, welcomed, target);
+    // Redirected to the leader, or another replica still to try: at once.
+    if (next == After::kRetryNow) {
+      if (!Sleep(absl::Milliseconds(20))) return;
+      continue;
+    }
     // A stream that worked ended: reconnect promptly; repeated failures to
     // connect back off exponentially, with jitter so that the collectors
     // of every region do not reconnect in lockstep.
-    if (welcomed) backoff = options_.initial_backoff;
+    // A replica that answered (even to refuse: no leader elected yet) is
+    // no reason to wait long: a failover takes seconds.
+    if (welcomed || absl::IsFailedPrecondition(status)) {
+      backoff = options_.initial_backoff;
+    }
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
     if (!Sleep(backoff * jitter(random_))) return;
     backoff = std::min(backoff * 2, options_.max_backoff);
@@ -178,16 +189,19 @@ void Forwarder::ReadAcks(Session* session) {
   wake_.SignalAll();
 }
 
-absl::Status Forwarder::RunSession(bool* welcomed) {
+absl::Status Forwarder::RunSession(bool* welcomed, After* next) {
   grpc::ClientContext context;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::OkStatus();
     current_ = &context;
   }
+  const rpc::Replicas::Target target = aggregators_.Current();
+  std::unique_ptr<v1::Aggregator::Stub> stub =
+      v1::Aggregator::NewStub(target.channel);
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>>
-      stream = stub_->Ingest(&context);
+      stream = stub->Ingest(&context);
   Session session;
   session.stream = stream.get();
   session.context = &context;
@@ -214,8 +228,8 @@ absl::Status Forwarder::RunSession(bool* welcomed) {
     }
     if (!session.welcomed && !stopping_ && !session.reader_done) {
       result = absl::DeadlineExceededError(absl::StrCat(
-          "no welcome from the aggregator at ", options_.aggregator_address,
-          " within ", absl::FormatDuration(options_.welcome_timeout)));
+          "no welcome from the aggregator at ", target.address, " within ",
+          absl::FormatDuration(options_.welcome_timeout)));
     }
     if (session.welcomed) {
       got_welcome = true;
@@ -231,7 +245,8 @@ absl::Status Forwarder::RunSession(bool* welcomed) {
     if (result.ok()) {
       sent = std::max(sent, store_->acked_seq());
       connected_ = true;
-      SetError(absl::OkStatus(), true);
+      aggregators_.Succeeded(target.address);
+      SetError(absl::OkStatus(), true, target);
       result = [&]() -> absl::Status {
         while (true) {
           {
@@ -312,6 +327,16 @@ absl::Status Forwarder::RunSession(bool* welcomed) {
     if (stopping_) return absl::OkStatus();
   }
   connected_ = false;
+  // A follower names the leader: go there now. Otherwise the next replica,
+  // at once while the list has one left to try in this round.
+  const std::string leader = aggregators_.Follow(context);
+  if (!leader.empty()) {
+    *next = After::kRetryNow;
+    obs::LogInfo("following the aggregator leader",
+                 {{"from", target.address}, {"leader", leader}});
+  } else if (!aggregators_.Next(target.address)) {
+    *next = After::kRetryNow;
+  }
   if (!result.ok()) return result;
   if (!session.reader_error.ok()) return session.reader_error;
   if (!finished.ok()) return rpc::FromGrpc(finished);

@@ -1,8 +1,11 @@
 // The forwarder (docs/ARCHITECTURE.md, "The collectors"): streams the outbox
 // to the aggregator's Ingest and deletes entries only once the aggregator
-// has acknowledged them as durable. On any error it reconnects with
-// exponential backoff and resumes after the aggregator's last applied
-// sequence, so an outage only grows the outbox.
+// has acknowledged them as durable. On any error it reconnects and resumes
+// after the aggregator's last applied sequence, so an outage only grows the
+// outbox. With several aggregator replicas (a list of addresses) it follows
+// the leader: a follower's refusal names the leader, which it connects to
+// at once; an unreachable replica sends it to the next one; it backs off
+// exponentially only after every replica failed in turn.
 #ifndef TALLY_SERVICES_COLLECTOR_FORWARDER_H_
 #define TALLY_SERVICES_COLLECTOR_FORWARDER_H_
 
@@ -19,12 +22,14 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "services/collector/outbox_writer.h"
+#include "services/rpc/replicas.h"
 #include "storage/collector_store.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 
 namespace tally::collector {
 
 struct ForwarderOptions {
+  // HOST:PORT, or the replicas' addresses separated by commas.
   std::string aggregator_address = "127.0.0.1:7400";
   std::string collector_id;
   std::string region_id;
@@ -64,18 +69,21 @@ class Forwarder {
   struct Session;
   void Run();
   // One stream from connect to its end; OK only when stopping.
-  absl::Status RunSession(bool* welcomed);
+  // `welcomed`: the aggregator answered the hello. `next`: what to do
+  // after it (see Run).
+  enum class After { kBackOff, kRetryNow };
+  absl::Status RunSession(bool* welcomed, After* next);
   void ReadAcks(Session* session);
   // Records the link's state (OK: forwarding) and logs it when it changed.
   // `welcomed`: whether the aggregator answered the session's hello.
-  void SetError(const absl::Status& status, bool welcomed);
+  void SetError(const absl::Status& status, bool welcomed,
+                const rpc::Replicas::Target& target);
   // Sleeps `delay` unless stopped first; false when stopping.
   bool Sleep(absl::Duration delay);
 
   storage::CollectorStore* const store_;
   const ForwarderOptions options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Aggregator::Stub> stub_;
+  rpc::Replicas aggregators_;
   RateMeter forward_rate_;
   std::atomic<bool> connected_{false};
   std::mt19937_64 random_;

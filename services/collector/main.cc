@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "services/collector/server.h"
+#include "services/rpc/replicas.h"
 #include "services/security/station_tokens.h"
 #include "services/security/tls_flags.h"
 #include "services/server/run.h"
@@ -19,7 +20,8 @@ ABSL_FLAG(std::string, data_dir, "", "RocksDB data directory (required)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:7500",
           "address to serve on (host:port; port 0 picks a free one)");
 ABSL_FLAG(std::string, aggregator, "127.0.0.1:7400",
-          "aggregator address (host:port)");
+          "aggregator address (host:port), or the addresses of its replicas "
+          "separated by commas (the collector follows the leader)");
 ABSL_FLAG(std::string, definition, "",
           "election definition JSON; default: the embedded reference "
           "election");
@@ -91,6 +93,11 @@ absl::StatusOr<CollectorConfig> ConfigFromFlags() {
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
   config.listen = absl::GetFlag(FLAGS_listen);
   config.aggregator = absl::GetFlag(FLAGS_aggregator);
+  if (absl::StatusOr<std::vector<std::string>> list =
+          tally::rpc::ParseAddressList(config.aggregator, "--aggregator");
+      !list.ok()) {
+    return list.status();
+  }
   config.definition_path = absl::GetFlag(FLAGS_definition);
   config.forward_batch_entries = absl::GetFlag(FLAGS_forward_batch_entries);
   config.forward_inflight_batches =
@@ -104,14 +111,15 @@ int main(int argc, char** argv) {
   return tally::server::Run<CollectorConfig, CollectorServer>(
       argc, argv,
       {.name = "tally-collector",
-       .usage = "tally-collector --region REGION --data_dir DIR (--tls_cert "
-                "PEM --tls_key PEM --tls_ca PEM --station_tokens FILE | "
-                "--insecure) [--listen HOST:PORT] [--aggregator HOST:PORT] "
-                "[--definition FILE]\n"
-                "--tls_cert is also the client certificate towards the "
-                "aggregator unless --client_cert is given. With --insecure "
-                "and no --station_tokens, station clients are not "
-                "authenticated (local demos only).",
+       .usage =
+           "tally-collector --region REGION --data_dir DIR (--tls_cert "
+           "PEM --tls_key PEM --tls_ca PEM --station_tokens FILE | "
+           "--insecure) [--listen HOST:PORT] [--aggregator HOST:PORT[,...]] "
+           "[--definition FILE]\n"
+           "--tls_cert is also the client certificate towards the "
+           "aggregator unless --client_cert is given. With --insecure "
+           "and no --station_tokens, station clients are not "
+           "authenticated (local demos only).",
        .config_from_flags = ConfigFromFlags,
        .serving_fields = [](const CollectorServer& server,
                             const CollectorConfig& config)

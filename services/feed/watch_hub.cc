@@ -853,6 +853,13 @@ grpc::ServerWriteReactor<v1::WatchResponse>* WatchHub::Watch(
     published = s.published;
   }
   if (from > published) {
+    if (s.options.ahead_is_unavailable) {
+      return new OneShotReactor(grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("this replica has applied up to revision ", published,
+                       ", not yet ", from,
+                       "; retry shortly or watch another replica")));
+    }
     return new OneShotReactor(grpc::Status(
         grpc::StatusCode::OUT_OF_RANGE,
         absl::StrCat("from_revision ", from,

@@ -10,7 +10,8 @@
 //  - from_revision R > 0: every retained event after R (replayed from the
 //    EventSource), then live. If R + 1 is older than the oldest retained event,
 //    one Compacted message and the stream ends OK. R above the current
-//    revision: OUT_OF_RANGE.
+//    revision: OUT_OF_RANGE (UNAVAILABLE on a replica that has not applied
+//    it yet, see WatchHubOptions::ahead_is_unavailable).
 //  - Filters: contest_ids and scopes select the totals and allocations of
 //    each event; an event with nothing selected is not sent (progress
 //    notifications keep the watcher's revision current). Station updates
@@ -70,6 +71,11 @@ struct WatchHubOptions {
   absl::Duration min_progress_interval = absl::Milliseconds(50);
   // Totals per Snapshot message.
   size_t snapshot_chunk = 256;
+  // A replica of a replicated aggregator may not have applied yet a
+  // revision another replica published: a watch from a revision ahead of
+  // this hub is then UNAVAILABLE (retry, or another replica) instead of
+  // OUT_OF_RANGE (a revision that does not exist).
+  bool ahead_is_unavailable = false;
 };
 
 class WatchHub : public v1::Feed::CallbackService {

@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "services/gateway/server.h"
+#include "services/rpc/replicas.h"
 #include "services/security/tls_flags.h"
 #include "services/server/run.h"
 
@@ -18,10 +19,11 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:8080",
           "address to serve HTTP on (host:port; port 0 picks a free one)");
 ABSL_FLAG(std::string, upstream, "127.0.0.1:7400",
-          "aggregator for elections, results and health (host:port)");
+          "aggregator for elections, results and health (host:port), or "
+          "its replicas separated by commas (reads use any)");
 ABSL_FLAG(std::string, feed, "",
           "Feed service for /v1/watch: the aggregator or a tally-relay "
-          "(host:port); default: --upstream");
+          "(host:port, or a list); default: --upstream");
 ABSL_FLAG(std::string, web_dir, TALLY_WEB_DIR,
           "directory of the web page's files");
 ABSL_FLAG(uint32_t, rpc_timeout_ms, 5000, "deadline of each unary call");
@@ -45,6 +47,16 @@ absl::StatusOr<GatewayConfig> ConfigFromFlags() {
   config.listen = absl::GetFlag(FLAGS_listen);
   config.upstream = absl::GetFlag(FLAGS_upstream);
   config.feed = absl::GetFlag(FLAGS_feed);
+  for (const auto& [flag, value] : {std::pair<const char*, const std::string*>{
+                                        "--upstream", &config.upstream},
+                                    {"--feed", &config.feed}}) {
+    if (value->empty()) continue;
+    if (absl::StatusOr<std::vector<std::string>> list =
+            tally::rpc::ParseAddressList(*value, flag);
+        !list.ok()) {
+      return list.status();
+    }
+  }
   config.web_dir = absl::GetFlag(FLAGS_web_dir);
   // HTTP itself is plain: browsers' TLS ends at the ingress in front.
   auto credentials = tally::security::MakeChannelCredentials(
@@ -74,9 +86,10 @@ int main(int argc, char** argv) {
   return tally::server::Run<GatewayConfig, GatewayServer>(
       argc, argv,
       {.name = "tally-gateway",
-       .usage = "tally-gateway [--listen HOST:PORT] [--upstream HOST:PORT] "
-                "[--feed HOST:PORT] [--web_dir DIR] (--tls_ca PEM | "
-                "--insecure)",
+       .usage =
+           "tally-gateway [--listen HOST:PORT] [--upstream HOST:PORT[,...]] "
+           "[--feed HOST:PORT[,...]] [--web_dir DIR] (--tls_ca PEM | "
+           "--insecure)",
        .config_from_flags = ConfigFromFlags,
        .serving_fields = [](const GatewayServer&, const GatewayConfig& config)
            -> std::vector<tally::obs::LogField> {

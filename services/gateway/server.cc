@@ -67,11 +67,11 @@ void SetJson(httplib::Response& response,
 }
 
 // A failed call to the aggregator, as an HTTP error (Upstream::NoteCall
-// words it and logs an unreachable aggregator).
-void SetGrpcError(httplib::Response& response, Upstream& upstream,
-                  const grpc::Status& status) {
-  SetJsonError(response, HttpStatusFor(status.error_code()),
-               upstream.NoteCall(Upstream::Target::kAggregator, status));
+// worded it and logged an unreachable aggregator).
+void SetGrpcError(httplib::Response& response,
+                  const Upstream::Outcome& outcome) {
+  SetJsonError(response, HttpStatusFor(outcome.status.error_code()),
+               outcome.error);
 }
 
 }  // namespace
@@ -134,11 +134,12 @@ void GatewayServer::Parts::Election(const httplib::Request& request,
       ElectionRequestFrom(request.params);
   if (!call.ok()) return SetJsonError(response, 400, call.status().message());
   v1::GetElectionResponse answer;
-  std::unique_ptr<grpc::ClientContext> context = upstream->UnaryContext();
-  const grpc::Status status =
-      upstream->aggregator()->GetElection(context.get(), *call, &answer);
-  if (!status.ok()) return SetGrpcError(response, *upstream, status);
-  upstream->NoteCall(Upstream::Target::kAggregator, status);
+  const Upstream::Outcome outcome = upstream->CallAggregator(
+      [&](v1::Aggregator::Stub& stub, grpc::ClientContext* context) {
+        answer.Clear();
+        return stub.GetElection(context, *call, &answer);
+      });
+  if (!outcome.status.ok()) return SetGrpcError(response, outcome);
   SetJson(response, answer);
 }
 
@@ -148,11 +149,12 @@ void GatewayServer::Parts::Results(const httplib::Request& request,
       ResultsRequestFrom(request.params);
   if (!call.ok()) return SetJsonError(response, 400, call.status().message());
   v1::GetResultsResponse answer;
-  std::unique_ptr<grpc::ClientContext> context = upstream->UnaryContext();
-  const grpc::Status status =
-      upstream->aggregator()->GetResults(context.get(), *call, &answer);
-  if (!status.ok()) return SetGrpcError(response, *upstream, status);
-  upstream->NoteCall(Upstream::Target::kAggregator, status);
+  const Upstream::Outcome outcome = upstream->CallAggregator(
+      [&](v1::Aggregator::Stub& stub, grpc::ClientContext* context) {
+        answer.Clear();
+        return stub.GetResults(context, *call, &answer);
+      });
+  if (!outcome.status.ok()) return SetGrpcError(response, outcome);
   SetJson(response, answer);
 }
 
@@ -183,9 +185,9 @@ void GatewayServer::Parts::CountRequest(const httplib::Request& request,
 }
 
 void GatewayServer::Parts::Health(httplib::Response& response) {
-  const grpc::Status status = upstream->CheckHealth();
-  const std::string error =
-      upstream->NoteCall(Upstream::Target::kAggregator, status);
+  const Upstream::Outcome outcome = upstream->CheckHealth();
+  const grpc::Status& status = outcome.status;
+  const std::string& error = outcome.error;
   response.set_header("Cache-Control", "no-cache");
   if (status.ok()) {
     response.status = 200;

@@ -14,17 +14,15 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "services/observability/structured_log.h"
 #include "services/rpc/channel.h"
+#include "services/rpc/replicas.h"
 #include "services/rpc/unreachable.h"
 
 namespace tally::gateway {
 namespace {
 
-std::shared_ptr<grpc::Channel> MakeChannel(
-    const std::string& address,
-    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
-  rpc::ChannelOptions options;
-  options.credentials = credentials;
-  return rpc::MakeChannel(address, options);
+std::vector<std::string> AddressesOf(const std::string& list) {
+  return rpc::ParseAddressList(list, "--upstream")
+      .value_or(std::vector<std::string>{list});
 }
 
 // grpc.health.v1.HealthCheckResponse.ServingStatus
@@ -36,14 +34,9 @@ Upstream::Upstream(const std::string& aggregator_address,
                    const std::string& feed_address, absl::Duration rpc_timeout,
                    std::shared_ptr<grpc::ChannelCredentials> credentials)
     : rpc_timeout_(rpc_timeout),
-      aggregator_address_(aggregator_address),
-      feed_address_(feed_address),
-      aggregator_channel_(MakeChannel(aggregator_address, credentials)),
-      feed_channel_(feed_address == aggregator_address
-                        ? aggregator_channel_
-                        : MakeChannel(feed_address, credentials)),
-      aggregator_(v1::Aggregator::NewStub(aggregator_channel_)),
-      feed_(v1::Feed::NewStub(feed_channel_)) {}
+      aggregators_(AddressesOf(aggregator_address),
+                   {.credentials = credentials}),
+      feeds_(AddressesOf(feed_address), {.credentials = credentials}) {}
 
 Upstream::~Upstream() {
   absl::MutexLock lock(&mu_);
@@ -56,8 +49,9 @@ Upstream::~Upstream() {
     // A call still uses the channels: leave them to the process's end.
     obs::LogWarning("watch calls outlived the gateway",
                     {{"calls", live_watches_}});
-    new std::shared_ptr<grpc::Channel>(aggregator_channel_);
-    new std::shared_ptr<grpc::Channel>(feed_channel_);
+    for (const rpc::Replicas::Target& target : feeds_.All()) {
+      new std::shared_ptr<grpc::Channel>(target.channel);
+    }
   }
 }
 
@@ -77,12 +71,44 @@ std::unique_ptr<grpc::ClientContext> Upstream::UnaryContext() const {
   return context;
 }
 
-grpc::Status Upstream::CheckHealth() {
+Upstream::Outcome Upstream::CallAggregator(
+    const std::function<grpc::Status(v1::Aggregator::Stub& stub,
+                                     grpc::ClientContext* context)>& call) {
+  grpc::Status status;
+  rpc::Replicas::Target used;
+  for (size_t attempt = 0; attempt < aggregators_.size(); ++attempt) {
+    used = aggregators_.Current();
+    std::unique_ptr<v1::Aggregator::Stub> stub =
+        v1::Aggregator::NewStub(used.channel);
+    std::unique_ptr<grpc::ClientContext> context = UnaryContext();
+    status = call(*stub, context.get());
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    if (attempt + 1 < aggregators_.size()) aggregators_.Next(used.address);
+  }
+  std::string error = NoteCall(Target::kAggregator, used, status);
+  return Outcome{std::move(status), std::move(error)};
+}
+
+Upstream::Outcome Upstream::CheckHealth() {
+  grpc::Status status;
+  rpc::Replicas::Target used;
+  for (size_t attempt = 0; attempt < aggregators_.size(); ++attempt) {
+    used = aggregators_.Current();
+    status = CheckHealthOf(used.channel);
+    if (status.ok()) break;
+    if (attempt + 1 < aggregators_.size()) aggregators_.Next(used.address);
+  }
+  std::string error = NoteCall(Target::kAggregator, used, status);
+  return Outcome{std::move(status), std::move(error)};
+}
+
+grpc::Status Upstream::CheckHealthOf(
+    const std::shared_ptr<grpc::Channel>& channel) {
   // The health protocol's messages are not part of the installed gRPC
   // headers: the request (service "") encodes exactly like Empty, and the
   // response's one field (status = 1, a varint) is read from the raw bytes.
   grpc::TemplatedGenericStub<google::protobuf::Empty, grpc::ByteBuffer> stub(
-      aggregator_channel_);
+      channel);
   std::unique_ptr<grpc::ClientContext> context = UnaryContext();
   google::protobuf::Empty request;
   grpc::ByteBuffer response;
@@ -126,13 +152,18 @@ grpc::Status Upstream::CheckHealth() {
   return grpc::Status::OK;
 }
 
-std::string Upstream::NoteCall(Target target, const grpc::Status& status) {
+std::string Upstream::NoteCall(Target target, const rpc::Replicas::Target& used,
+                               const grpc::Status& status) {
   const bool feed = target == Target::kFeed;
-  grpc::Channel* channel =
-      feed ? feed_channel_.get() : aggregator_channel_.get();
+  rpc::Replicas& replicas = feed ? feeds_ : aggregators_;
+  if (status.ok()) {
+    replicas.Succeeded(used.address);
+  } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    replicas.Next(used.address);
+  }
   const std::optional<rpc::Unreachable> unreachable =
-      status.ok() ? std::nullopt : rpc::Diagnose(status, channel);
-  const std::string& address = feed ? feed_address_ : aggregator_address_;
+      status.ok() ? std::nullopt : rpc::Diagnose(status, used.channel.get());
+  const std::string& address = used.address;
   const char* what = feed ? "feed" : "aggregator";
   bool newly_unreachable = false;
   bool back = false;

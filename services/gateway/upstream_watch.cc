@@ -20,8 +20,9 @@ std::shared_ptr<UpstreamWatch> UpstreamWatch::Start(
     absl::MutexLock lock(&watch->mu_);
     watch->self_ = watch;
   }
-  upstream->feed()->async()->Watch(&watch->context_, &watch->request_,
-                                   watch.get());
+  watch->target_ = upstream->feed_target();
+  watch->stub_ = v1::Feed::NewStub(watch->target_.channel);
+  watch->stub_->async()->Watch(&watch->context_, &watch->request_, watch.get());
   // Take restarts paused reads from an HTTP thread, outside any reaction:
   // the hold keeps OnDone (and the end of the reactor) from coming first.
   watch->AddHold();

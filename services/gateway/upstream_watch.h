@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "services/gateway/upstream.h"
+#include "services/rpc/replicas.h"
 #include "tally/v1/feed.grpc.pb.h"
 
 namespace tally::gateway {
@@ -45,6 +46,9 @@ class UpstreamWatch : public grpc::ClientReadReactor<v1::WatchResponse> {
   // Reading is paused because the queue is full (for tests and stats).
   bool paused();
 
+  // The feed replica the call went to.
+  const rpc::Replicas::Target& target() const { return target_; }
+
   ~UpstreamWatch() override;
 
   void OnReadDone(bool ok) override;
@@ -67,6 +71,8 @@ class UpstreamWatch : public grpc::ClientReadReactor<v1::WatchResponse> {
   };
   Registration registration_;
   const size_t queue_limit_;
+  rpc::Replicas::Target target_;
+  std::unique_ptr<v1::Feed::Stub> stub_;
   grpc::ClientContext context_;
   v1::WatchRequest request_;
   v1::WatchResponse incoming_;  // the read in flight

@@ -106,8 +106,8 @@ bool WatchSessions::Pump(Session& session, httplib::DataSink& sink) {
   // The upstream call is over (it broke, it ended after compacted, its
   // deadline passed or the gateway is stopping): end the response and let
   // the browser reconnect with its Last-Event-ID.
-  const std::string error =
-      upstream_->NoteCall(Upstream::Target::kFeed, status);
+  const std::string error = upstream_->NoteCall(
+      Upstream::Target::kFeed, session.watch->target(), status);
   if (!status.ok()) {
     write(SseCommentFrame(absl::StrCat("upstream watch ended: code ",
                                        static_cast<int>(status.error_code()),

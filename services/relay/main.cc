@@ -10,13 +10,15 @@
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "services/relay/server.h"
+#include "services/rpc/replicas.h"
 #include "services/security/tls_flags.h"
 #include "services/server/run.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7600",
           "address to serve on (host:port; port 0 picks a free one)");
 ABSL_FLAG(std::string, upstream, "",
-          "aggregator or relay to follow, host:port (required)");
+          "aggregator or relay to follow, host:port (required); or the "
+          "replicas of a replicated aggregator, separated by commas");
 ABSL_FLAG(uint32_t, watch_queue_limit, 1024,
           "messages queued per watcher before it is resynchronised");
 ABSL_FLAG(uint32_t, progress_interval_ms, 1000,
@@ -49,6 +51,13 @@ absl::StatusOr<RelayConfig> ConfigFromFlags() {
   RelayConfig config;
   config.listen = absl::GetFlag(FLAGS_listen);
   config.upstream = absl::GetFlag(FLAGS_upstream);
+  if (!config.upstream.empty()) {
+    if (absl::StatusOr<std::vector<std::string>> list =
+            tally::rpc::ParseAddressList(config.upstream, "--upstream");
+        !list.ok()) {
+      return list.status();
+    }
+  }
   config.watch_queue_limit = absl::GetFlag(FLAGS_watch_queue_limit);
   config.progress_interval =
       absl::Milliseconds(absl::GetFlag(FLAGS_progress_interval_ms));
@@ -64,8 +73,9 @@ int main(int argc, char** argv) {
   return tally::server::Run<RelayConfig, RelayServer>(
       argc, argv,
       {.name = "tally-relay",
-       .usage = "tally-relay --upstream HOST:PORT (--tls_cert PEM --tls_key "
-                "PEM --tls_ca PEM | --insecure) [--listen HOST:PORT]",
+       .usage =
+           "tally-relay --upstream HOST:PORT[,...] (--tls_cert PEM --tls_key "
+           "PEM --tls_ca PEM | --insecure) [--listen HOST:PORT]",
        .config_from_flags = ConfigFromFlags,
        .serving_fields =
            [](const RelayServer& server,

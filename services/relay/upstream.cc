@@ -21,13 +21,14 @@ Upstream::Upstream(UpstreamOptions options, RelayState* state,
       state_(state),
       feed_(feed),
       on_serving_(std::move(on_serving)),
-      // The relay runs its own backoff; the channel's must not hold a
+      // The relay runs its own backoff; the channels' must not hold a
       // restarted upstream back for longer than that.
-      channel_(rpc::MakeChannel(
-          options_.address, {.credentials = options_.credentials,
-                             .max_message_bytes = options_.max_message_bytes,
-                             .min_reconnect_backoff = options_.initial_backoff,
-                             .max_reconnect_backoff = options_.max_backoff})) {}
+      upstreams_(rpc::ParseAddressList(options_.address, "--upstream")
+                     .value_or(std::vector<std::string>{options_.address}),
+                 {.credentials = options_.credentials,
+                  .max_message_bytes = options_.max_message_bytes,
+                  .min_reconnect_backoff = options_.initial_backoff,
+                  .max_reconnect_backoff = options_.max_backoff}) {}
 
 Upstream::~Upstream() { Stop(); }
 
@@ -76,15 +77,23 @@ void Upstream::Loop() {
     const uint64_t from =
         state_->complete() && !need_snapshot ? state_->revision() : 0;
     bool received = false;
-    const absl::Status ended = RunStream(from, &received);
+    const rpc::Replicas::Target upstream = upstreams_.Current();
+    const absl::Status ended = RunStream(upstream, from, &received);
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
     // A stream that delivered anything was healthy: start over.
+    bool round_failed = true;
     if (received) {
       backoff = options_.initial_backoff;
       failures = 0;
+      upstreams_.Succeeded(upstream.address);
+      // Its replica may be gone: the next one, as soon as this one fails
+      // to deliver.
+      round_failed = false;
+    } else {
+      round_failed = upstreams_.Next(upstream.address);
     }
     // An outage repeats the same error: log its first and every tenth.
     const std::string why = ended.ToString();
@@ -93,20 +102,22 @@ void Upstream::Loop() {
       // where the relay looked and what to check.
       const std::optional<rpc::Unreachable> unreachable =
           received ? std::nullopt
-                   : rpc::Diagnose(rpc::ToGrpc(ended), channel_.get());
+                   : rpc::Diagnose(rpc::ToGrpc(ended), upstream.channel.get());
       obs::LogWarning(
           unreachable.has_value()
               ? absl::StrCat(rpc::NoServerAt("aggregator or relay",
-                                             options_.address, *unreachable),
+                                             upstream.address, *unreachable),
                              "; reconnecting: ",
                              rpc::UpstreamHint(*unreachable, "--upstream"))
               : "upstream stream ended, reconnecting",
-          {{"upstream", options_.address},
+          {{"upstream", upstream.address},
            {"reason", why},
            {"attempt", failures + 1}});
     }
     last_error = why;
     ++failures;
+    // Another replica left to try in this round: at once.
+    if (!round_failed) continue;
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
     backoff = std::min(backoff * 2, options_.max_backoff);
@@ -149,7 +160,8 @@ std::vector<std::shared_ptr<const v1::Event>> Upstream::Backfill(
     v1::WatchRequest request;
     request.set_from_revision(from);
     request.set_include_stations(true);
-    std::unique_ptr<v1::Feed::Stub> stub = v1::Feed::NewStub(channel_);
+    std::unique_ptr<v1::Feed::Stub> stub =
+        v1::Feed::NewStub(upstreams_.Current().channel);
     std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> reader =
         stub->Watch(&context, request);
     v1::WatchResponse response;
@@ -201,7 +213,8 @@ void Upstream::Install(feed::SnapshotView view) {
   installed_once_ = true;
 }
 
-absl::Status Upstream::RunStream(uint64_t from, bool* received) {
+absl::Status Upstream::RunStream(const rpc::Replicas::Target& upstream,
+                                 uint64_t from, bool* received) {
   grpc::ClientContext context;
   v1::WatchRequest request;
   request.set_from_revision(from);
@@ -215,7 +228,7 @@ absl::Status Upstream::RunStream(uint64_t from, bool* received) {
     last_message_ = absl::Now();
     ++connections_;
   }
-  std::unique_ptr<v1::Feed::Stub> stub = v1::Feed::NewStub(channel_);
+  std::unique_ptr<v1::Feed::Stub> stub = v1::Feed::NewStub(upstream.channel);
   std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> reader =
       stub->Watch(&context, request);
 
@@ -289,7 +302,7 @@ absl::Status Upstream::RunStream(uint64_t from, bool* received) {
         // The upstream dropped our queue; its fresh snapshot follows on
         // this stream.
         obs::LogWarning("upstream resync",
-                        {{"upstream", options_.address},
+                        {{"upstream", upstream.address},
                          {"reason", response.resync().reason()}});
         in_snapshot = true;
         pending = feed::SnapshotView();

@@ -5,8 +5,12 @@
 // included; the hub filters per downstream watcher). The first stream
 // starts from revision 0: the snapshot is assembled and installed, then
 // every event is applied in order and published. After a failure it
-// reconnects with exponential backoff and resumes from its last revision,
-// so downstream watchers see no gap and no reordering. When the upstream
+// reconnects and resumes from its last revision, so downstream watchers see
+// no gap and no reordering. The upstream may be a list of replicas (of a
+// replicated aggregator, whose replicas number events identically): a
+// stream that fails before delivering anything moves to the next replica
+// at once; the relay backs off exponentially only after every replica
+// failed in turn. When the upstream
 // says compacted (the relay was away longer than the upstream's retained
 // log) or resynchronises the relay (it fell behind), the relay takes the
 // fresh snapshot and replaces its feed (see feed_service.h).
@@ -31,10 +35,12 @@
 #include "grpcpp/grpcpp.h"
 #include "services/relay/feed_service.h"
 #include "services/relay/relay_state.h"
+#include "services/rpc/replicas.h"
 
 namespace tally::relay {
 
 struct UpstreamOptions {
+  // HOST:PORT, or the replicas' addresses separated by commas.
   std::string address;
   // Events kept by the relay: how much history to fetch with a snapshot.
   uint64_t retained_events = 10000;
@@ -66,7 +72,8 @@ class Upstream {
  private:
   // One stream from `from`; returns why it ended. `received`: whether it
   // delivered any message.
-  absl::Status RunStream(uint64_t from, bool* received);
+  absl::Status RunStream(const rpc::Replicas::Target& upstream, uint64_t from,
+                         bool* received);
   void Loop();
   void WatchdogLoop();
   void Install(feed::SnapshotView view);
@@ -78,7 +85,7 @@ class Upstream {
   RelayState* const state_;
   FeedService* const feed_;
   const std::function<void(bool)> on_serving_;
-  std::shared_ptr<grpc::Channel> channel_;
+  rpc::Replicas upstreams_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -39,7 +39,7 @@ struct ChannelOptions {
   bool own_connection = false;
   // Further integer channel arguments (GRPC_ARG_... name, value) for a
   // special transport, such as a test playing a client with a tiny receive
-  // window. Applied last.
+  // window. Each replaces the default of the same name.
   std::vector<std::pair<std::string, int>> extra_int_args = {};
 };
 

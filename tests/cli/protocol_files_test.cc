@@ -146,6 +146,38 @@ TEST(ProtocolFiles, CsvErrorsNameFileLineAndColumn) {
   }
 }
 
+// Found by protocol_csv_fuzz: a contest id with a byte that is not UTF-8
+// was read, and the protocol could then not be sent (protobuf strings are
+// UTF-8; a server refuses the message as unparsable). The file is refused
+// with the line and the byte instead.
+TEST(ProtocolFiles, CsvThatIsNotUtf8IsRefusedWithTheLine) {
+  const std::string text = std::string(kHeader) +
+                           "mazhili\xa2-list,101,1,1500,1500,800,798,10,20,"
+                           "700,500,268\n";
+  absl::StatusOr<std::vector<v1::StationProtocol>> read =
+      ParseProtocolCsv(text, "night.csv");
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(
+      read.status().message(),
+      HasSubstr("night.csv:2: not UTF-8 text (byte 0xa2 at position 8"));
+  // Well-formed UTF-8 (Cyrillic, Kazakh letters, a 4-byte sign) is read.
+  const std::string utf8 = std::string(kHeader) +
+                           "\xd0\xbc\xd0\xb0\xd2\x9b-\xf0\x9f\x97\xb3,101,1,"
+                           "1500,1500,800,798,10,20,700,500,268\n";
+  read = ParseProtocolCsv(utf8, "night.csv");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ((*read)[0].contest_id(),
+            "\xd0\xbc\xd0\xb0\xd2\x9b-\xf0\x9f\x97\xb3");
+  // Overlong forms, surrogates and truncated sequences are not UTF-8.
+  for (const char* bad :
+       {"\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80"}) {
+    read = ParseProtocolCsv(
+        std::string(kHeader) + "c" + bad + ",1,1,1,1,1,1,0,0,0,1,0\n",
+        "night.csv");
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(ProtocolFiles, MissingFileIsNotFound) {
   absl::StatusOr<std::vector<v1::StationProtocol>> read =
       ReadProtocolFile(::testing::TempDir() + "/does-not-exist.csv");

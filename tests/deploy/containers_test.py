@@ -33,20 +33,28 @@ With Debian's podman, podman-compose and runc, and no container registry:
 5. Health. podman-compose 1.0.3 does not run health checks, so each
    service's `healthcheck.test` runs with `podman exec`, retried until it
    passes within a generous deadline. Every service must be running and
-   every health check pass.
-6. A night. `tallyctl simulate` plays the reference night (5% corrections,
-   5% duplicates) against the collectors' published ports, over TLS with
-   the station token. Once every station is counted: every contest is
-   final; the party list's votes are the official 2023 figures
+   every health check pass (etcd members, aggregator replicas, collectors,
+   relay, gateway).
+6. A night with a failover. `tallyctl replicas` over the replicas'
+   published ports shows one LEADER and the others FOLLOWER. `tallyctl
+   simulate` plays the reference night (5% corrections, 5% duplicates) at
+   240x against the collectors' published ports, over TLS with the station
+   token. Once half the party list's stations are counted, the leading
+   replica's container is killed (`podman kill`: SIGKILL); another replica
+   must lead, and the rest of the night complete through the collectors,
+   which follow the new leader. Once every station is counted: every
+   contest is final; the party list's votes are the official 2023 figures
    (deploy/elections/kz-2023.result.json) and its seats the official ones;
-   `tallyctl verify` finds no difference; a watch through the relay ends
-   complete; the gateway's JSON counts every station. The health checks
-   pass again.
+   `tallyctl verify` finds no difference on each running replica and their
+   results are identical. The killed replica is started again: it catches
+   up as a follower to the same results, with a clean verify. A watch
+   through the relay ends complete; the gateway's JSON counts every
+   station. The health checks pass again.
 7. Down. `podman-compose stop`: every container exits 0 on SIGTERM. Then
    `down -v` and the project's network removed: nothing of it is left.
 
-Services, health commands, regions and ports come from the compose file, so
-services added to it need no change here.
+Services, health commands, regions, replicas and ports come from the
+compose file, so services added to it need no change here.
 
 Podman's storage, configuration and state live in STATE_DIR (default
 BUILD_DIR/tests/containers): base images and build cache are kept between
@@ -641,12 +649,116 @@ def json_int(value):
     return int(value or 0)
 
 
-def check_night(options, podman, source, containers, services, tls):
-    aggregator_service = "aggregator" if "aggregator" in services else \
-        services_running(services, "tally-aggregator")[0]
-    aggregator = published(containers[aggregator_service],
-                           listen_port(services[aggregator_service]))
+def replica_roles(options, podman, addresses, ca):
+    """`tallyctl replicas --json` over the replica list: (exit code,
+    {replica id: status}, [unreachable address])."""
+    done = tallyctl(options, podman, ["replicas", "--aggregator",
+                                      ",".join(addresses), "--json",
+                                      "--timeout_ms", "3000"] + ca,
+                    check=False)
+    roles, unreachable = {}, []
+    for line in done.stdout.splitlines():
+        try:
+            status = json.loads(line)
+        except ValueError:
+            continue
+        if "error" in status:
+            unreachable.append(status.get("address"))
+        else:
+            roles[status.get("replica_id")] = status
+    return done.returncode, roles, unreachable
+
+
+def wait_one_leader(options, podman, addresses, ca, deadline_s, unlike=None,
+                    followers=0):
+    """Waits until `tallyctl replicas` exits 0 (exactly one LEADER among
+    the addresses), the leader is not `unlike` and at least `followers`
+    replicas are FOLLOWER; returns (leader id, roles, seconds)."""
+    started = time.monotonic()
+    while True:
+        code, roles, unreachable = replica_roles(options, podman, addresses,
+                                                 ca)
+        leaders = [r for r, s in roles.items() if s.get("role") == "LEADER"]
+        following = [r for r, s in roles.items()
+                     if s.get("role") == "FOLLOWER"]
+        if code == 0 and len(leaders) == 1 and leaders[0] != unlike and \
+                len(following) >= followers:
+            return leaders[0], roles, time.monotonic() - started
+        if time.monotonic() - started > deadline_s:
+            raise Failure(
+                f"no single leader after {deadline_s:.0f} s (exit {code}): " +
+                ", ".join(f"{r} {s.get('role')}" for r, s in roles.items()) +
+                (f"; unreachable {unreachable}" if unreachable else ""))
+        time.sleep(1)
+
+
+def counted(options, podman, aggregator, ca, contest=None):
+    """(entries of `tallyctl results --json`, the contests not yet final);
+    ([], None) when no replica answers."""
+    args = ["results", "--aggregator", aggregator, "--json"] + ca
+    if contest:
+        args += ["--contest", contest]
+    done = tallyctl(options, podman, args, check=False)
+    if done.returncode != 0:
+        return [], None
+    entries = json.loads(done.stdout).get("results") or []
+    unfinished = [e["totals"]["contest_id"] for e in entries
+                  if json_int(e["totals"].get("stations_reported")) !=
+                  json_int(e["totals"].get("stations_expected")) or
+                  (e.get("allocation") or {}).get("provisional")]
+    return entries, unfinished
+
+
+def same_results(options, podman, addresses, ca, deadline_s):
+    """Waits until every replica of `addresses` answers `tallyctl results
+    --json` with the same text (they apply the same log, so once caught up
+    they hold the same revision and totals); returns that text."""
+    started = time.monotonic()
+    while True:
+        answers = {}
+        for address in addresses:
+            done = tallyctl(options, podman, ["results", "--aggregator",
+                                              address, "--json"] + ca,
+                            check=False)
+            answers[address] = done.stdout if done.returncode == 0 else None
+        texts = set(answers.values())
+        if len(texts) == 1 and None not in texts:
+            return texts.pop()
+        if time.monotonic() - started > deadline_s:
+            raise Failure(f"replicas differ after {deadline_s:.0f} s: " +
+                          ", ".join(f"{a}: {len(t) if t else 'no answer'} "
+                                    "bytes" for a, t in answers.items()))
+        time.sleep(2)
+
+
+def verify_clean(options, podman, address, ca):
+    done = tallyctl(options, podman, ["verify", "--aggregator", address,
+                                      "--json"] + ca, timeout=600,
+                    check=False)
+    if done.returncode != 0:
+        raise Failure(f"verify on {address} exited {done.returncode}: "
+                      f"{(done.stdout + done.stderr)[-2000:]}")
+    verify = json.loads(done.stdout)
+    differences = verify.get("differences") or []
+    if differences:
+        raise Failure(f"verify on {address}: {len(differences)} differences")
+    return verify
+
+
+def check_night(options, podman, source, project, containers, services,
+                checks, tls):
+    """The night through the collectors with the leading replica killed
+    halfway, then the results on every replica (see the module
+    comment)."""
     ca = ["--tls_ca", os.path.join(tls, "ca.pem")]
+    # replica id -> (service, published address)
+    replicas = {}
+    for name in services_running(services, "tally-aggregator"):
+        replica_id = flag_values(command_words(services[name])).get(
+            "replica_id", name)
+        replicas[replica_id] = (name, published(containers[name],
+                                                listen_port(services[name])))
+    addresses = [address for _, address in replicas.values()]
     collectors = services_running(services, "tally-collector")
     lines = []
     for name in collectors:
@@ -656,16 +768,76 @@ def check_night(options, podman, source, containers, services, tls):
     collectors_file = os.path.join(podman.run_dir, "collectors.txt")
     with open(collectors_file, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
+    with open(os.path.join(source, "deploy/elections/kz-2023.result.json"),
+              encoding="utf-8") as f:
+        official = json.load(f)
 
+    leader, roles, _ = wait_one_leader(options, podman, addresses, ca, 180,
+                                       followers=len(replicas) - 1)
+    say(f"replicas: {leader} leads, " + ", ".join(
+        f"{r} {s.get('role')}" for r, s in sorted(roles.items())
+        if r != leader))
+
+    # The night at 240x (about a minute and a half of protocols; the
+    # machine may take longer), so that the leader dies while collectors
+    # are still sending.
     started = time.monotonic()
-    tallyctl(options, podman, [
-        "simulate", "--collectors_file", collectors_file, "--speed", "0",
-        "--corrections_percent", "5", "--duplicates_percent", "5",
-        "--token_file", os.path.join(tls, "station-client.token")] + ca,
-        timeout=1200, log="simulate.log")
-    summary = [line for line in tail(os.path.join(podman.run_dir,
-                                                  "simulate.log"),
-                                     40).splitlines()
+    simulate_log = os.path.join(podman.run_dir, "simulate.log")
+    argv = [options.tallyctl, "simulate", "--collectors_file",
+            collectors_file, "--speed", "240", "--corrections_percent", "5",
+            "--duplicates_percent", "5", "--token_file",
+            os.path.join(tls, "station-client.token")] + ca
+    podman.commands.write(shlex.join(argv) + "\n")
+    with open(simulate_log, "w", encoding="utf-8") as log:
+        simulator = subprocess.Popen(argv, stdout=log,
+                                     stderr=subprocess.STDOUT)
+    try:
+        # Half of the list's stations counted (or the night sent whole).
+        half_deadline = time.monotonic() + 1200
+        reported = expected = 0
+        while simulator.poll() is None:
+            entries, _ = counted(options, podman, ",".join(addresses), ca,
+                                 official["contest_id"])
+            if entries:
+                totals = entries[0]["totals"]
+                reported = json_int(totals.get("stations_reported"))
+                expected = json_int(totals.get("stations_expected"))
+                if expected and 2 * reported >= expected:
+                    break
+            if time.monotonic() > half_deadline:
+                raise Failure("half the night not counted after 1200 s")
+            time.sleep(1)
+        if expected and reported >= expected:
+            raise Failure("every list station was counted before the "
+                          "leader could be killed: no failover mid-night")
+        old, roles, _ = wait_one_leader(options, podman, addresses, ca, 120)
+        old_revision = json_int(roles[old].get("applied_revision"))
+        killed_service = replicas[old][0]
+        killed_at = time.monotonic()
+        podman.run(["podman", "kill", containers[killed_service]["name"]],
+                   120, log="failover.log")
+        sending = "while collectors still send" if simulator.poll() is None \
+            else "after the last protocol was sent"
+        say(f"killed the leader {old} ({killed_service}, SIGKILL) at "
+            f"{reported} of {expected} list stations, revision "
+            f"{old_revision}, {sending}")
+        others = [a for r, (_, a) in replicas.items() if r != old]
+        new, _, seconds = wait_one_leader(options, podman, others, ca, 180,
+                                          unlike=old)
+        say(f"failover: {new} leads {seconds:.1f} s after the kill (the "
+            "others' view)")
+        simulator.wait(timeout=max(60.0, 1500 - (time.monotonic() -
+                                                 started)))
+    except subprocess.TimeoutExpired as e:
+        raise Failure("simulate did not finish within 1500 s") from e
+    finally:
+        if simulator.poll() is None:
+            simulator.kill()
+            simulator.wait()
+    if simulator.returncode != 0:
+        raise Failure(f"simulate exited {simulator.returncode}:\n"
+                      f"{tail(simulate_log, 25)}")
+    summary = [line for line in tail(simulate_log, 40).splitlines()
                if "rejected" in line]
     if not summary or not re.search(r"\b0 rejected", summary[-1]):
         raise Failure("simulate: protocols rejected: " +
@@ -674,27 +846,19 @@ def check_night(options, podman, source, containers, services, tls):
         f"in {time.monotonic() - started:.0f} s")
 
     # The collectors forward asynchronously: wait until all is counted.
+    survivors = ",".join(others)
     deadline = time.monotonic() + 600
     while True:
-        done = tallyctl(options, podman, ["results", "--aggregator",
-                                          aggregator, "--json"] + ca,
-                        check=False)
-        results = json.loads(done.stdout) if done.returncode == 0 else {}
-        entries = results.get("results") or []
-        unfinished = [e["totals"]["contest_id"] for e in entries
-                      if json_int(e["totals"].get("stations_reported")) !=
-                      json_int(e["totals"].get("stations_expected")) or
-                      (e.get("allocation") or {}).get("provisional")]
+        entries, unfinished = counted(options, podman, survivors, ca)
         if entries and not unfinished:
             break
         if time.monotonic() > deadline:
-            raise Failure(f"not every station counted after 600 s: "
-                          f"{unfinished[:5] or done.stderr.strip()}")
+            raise Failure("not every station counted after 600 s: "
+                          f"{(unfinished or [])[:5]}")
         time.sleep(2)
+    say(f"the rest of the night counted {time.monotonic() - killed_at:.0f} "
+        f"s after the kill, on {new}")
 
-    with open(os.path.join(source, "deploy/elections/kz-2023.result.json"),
-              encoding="utf-8") as f:
-        official = json.load(f)
     stations = 0
     for entry in entries:
         totals, allocation = entry["totals"], entry.get("allocation") or {}
@@ -732,19 +896,32 @@ def check_night(options, podman, source, containers, services, tls):
         "figures, seats " + ", ".join(f"{k} {v}" for k, v in
                                       OFFICIAL_LIST_SEATS.items() if v))
 
-    done = tallyctl(options, podman, ["verify", "--aggregator", aggregator,
-                                      "--json"] + ca, timeout=600,
-                    check=False)
-    if done.returncode != 0:
-        raise Failure(f"verify exited {done.returncode}: "
-                      f"{(done.stdout + done.stderr)[-2000:]}")
-    verify = json.loads(done.stdout)
-    differences = verify.get("differences") or []
-    if differences:
-        raise Failure(f"verify: {len(differences)} differences")
-    say(f"verify: 0 differences ({json_int(verify.get('protocols_counted'))}"
-        f" protocols recounted, {json_int(verify.get('totals_compared'))} "
-        "totals compared)")
+    # Every running replica: a clean recount and the same results.
+    for address in others:
+        verify = verify_clean(options, podman, address, ca)
+    final = same_results(options, podman, others, ca, 300)
+    say(f"verify: 0 differences on each of the {len(others)} running "
+        f"replicas ({json_int(verify.get('protocols_counted'))} protocols "
+        f"recounted, {json_int(verify.get('totals_compared'))} totals "
+        "compared); their results are identical")
+
+    # The killed replica, started again, catches up as a follower.
+    state = {c["service"]: c["state"]
+             for c in podman.project_containers(project)}
+    if state.get(killed_service) != "running":
+        podman.run(["podman", "start", containers[killed_service]["name"]],
+                   120, log="failover.log")
+    started = time.monotonic()
+    wait_healthy(podman, project, [killed_service],
+                 {killed_service: checks[killed_service]})
+    if same_results(options, podman, addresses, ca, 600) != final:
+        raise Failure("the results changed while the killed replica "
+                      "caught up")
+    leader, roles, _ = wait_one_leader(options, podman, addresses, ca, 180,
+                                       followers=len(replicas) - 1)
+    verify_clean(options, podman, replicas[old][1], ca)
+    say(f"{old} started again: a follower of {leader} with the same results "
+        f"and a clean verify {time.monotonic() - started:.0f} s later")
 
     for relay in services_running(services, "tally-relay"):
         address = published(containers[relay], listen_port(services[relay]))
@@ -839,7 +1016,7 @@ def main():
     preconditions()
     for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(number, on_signal)
-    # Heavy steps (mmdebstrap, the image build, 23 servers) share the
+    # Heavy steps (mmdebstrap, the image build, 28 servers) share the
     # machine with others' builds: everything runs at a lower priority.
     os.nice(10)
 
@@ -923,7 +1100,8 @@ def main():
             f"podman exec in {seconds:.0f} s" +
             (f" ({unchecked} services have none)" if unchecked else ""))
 
-        check_night(options, podman, source, containers, services, tls)
+        check_night(options, podman, source, project, containers, services,
+                    checks, tls)
         count, seconds = wait_healthy(podman, project, list(services), checks)
         say(f"health after the night: {count} of {count} pass")
 

@@ -13,7 +13,30 @@ would break at start or under load:
   tallyctl) is defined by the binary, as its --helpfull output says; the
   flags each server requires are given; servers listen on 0.0.0.0;
 - listen ports agree with container ports, published ports, Service target
-  ports, probe ports and the addresses other services dial;
+  ports, probe ports and the addresses other services dial; an address
+  list (--aggregator A,B,C, --upstream, --etcd_endpoints) names only
+  servers that exist, each once, and every replica of the aggregator and
+  every etcd member (a client follows only the replicas it is given); on
+  Kubernetes a StatefulSet pod is dialled as POD.SERVICE under its headless
+  Service;
+- the replicated aggregator: REPLICAS (3) replicas, each with
+  --etcd_endpoints, a unique --replica_id (on Kubernetes the pod's name
+  from the downward API) and --advertise naming its own address, the TLS
+  flags towards etcd when the members ask for client certificates; on
+  Kubernetes a StatefulSet with a volume claim per replica, started in
+  parallel, under a headless Service that publishes not-ready pods, and a
+  PodDisruptionBudget of one pod at a time;
+- etcd, run from the same image: every flag is one of `etcd --help` (and
+  of `etcdctl --help` in health checks and init containers) of the
+  machine's Debian etcd-server and etcd-client; each member has its name,
+  URLs (https towards clients and peers, plain HTTP metrics, listeners on
+  0.0.0.0), an initial cluster listing exactly the members at their peer
+  URLs, TLS with client certificates both ways, --snapshot-count (at most
+  ETCD_MAX_SNAPSHOT_COUNT), --auto-compaction-retention=0, a space quota,
+  and its data on a named volume or volume claim; Compose health checks
+  run `etcdctl endpoint health` over TLS against the member itself,
+  Kubernetes probes GET /health on the metrics port; the aggregator's
+  init container waits with etcdctl for exactly its --etcd_endpoints;
 - every server runs its admin HTTP server (--admin_listen on 0.0.0.0, a port
   of its own: /metrics and /healthz) and --log_format=json; the admin port
   is the container port named admin, the port of the readiness and liveness
@@ -27,11 +50,12 @@ would break at start or under load:
   volume; the aggregator's data directory is persistent too;
 - every server runs with the complete TLS flag set of its binary or with
   --insecure, and neither Compose nor Kubernetes uses --insecure; every file
-  a flag names (certificates, keys, collector identities, station tokens)
-  is mounted read-only: in Compose a bind mount of a file that
-  deploy/tls/gen-dev-certs.sh makes, in Kubernetes a Secret volume holding
-  that key, as created by the `kubectl create secret` commands of
-  deploy/kubernetes/README.md from gen-dev-certs.sh's files; each flag
+  a flag names (certificates, keys, collector identities, station tokens,
+  etcd's and etcdctl's certificates) is mounted read-only: in Compose a
+  bind mount of a file that deploy/tls/gen-dev-certs.sh makes, in
+  Kubernetes a Secret volume holding that key, as created by the `kubectl
+  create secret` commands of deploy/kubernetes/README.md from
+  gen-dev-certs.sh's files; each flag
   names the right one of those files (a certificate, not a key; the CA;
   a collector its own region's certificate);
 - probes: readiness and liveness are httpGet /healthz on the admin port;
@@ -46,8 +70,9 @@ would break at start or under load:
   for the build's tallyctl;
 - the Dockerfile has a debian:12 builder and a debian:12-slim runtime, builds
   and copies every binary, runs as a non-root user, ships the web page where
-  --web_dir points, and installs runtime packages that exist in Debian 12
-  (apt-cache) and hold every shared library the built binaries load;
+  --web_dir points, installs runtime packages that exist in Debian 12
+  (apt-cache) and hold every shared library the built binaries load, and
+  etcd-server and etcd-client;
 - the build context: /.dockerignore (the one file every builder reads; no
   deploy/docker/Dockerfile.dockerignore, which podman 4.3 ignores and
   BuildKit would prefer) lets in every file the Dockerfile COPYs and keeps
@@ -106,13 +131,55 @@ DEPLOYED_LOG_FORMAT = "json"
 SCRAPE_ANNOTATIONS = {"prometheus.io/scrape": "true",
                       "prometheus.io/port": "{port}",
                       "prometheus.io/path": "/metrics"}
-# Flags naming another server: flag -> binaries that may be behind it.
+# Flags naming other servers (an address, or a comma-separated list of
+# them): flag -> binaries that may be behind it. A list naming replicas of
+# the aggregator or members of etcd must name all of them: a client only
+# ever follows the replicas it was given.
 ADDRESS_FLAGS = {
     ("tally-collector", "aggregator"): ("tally-aggregator",),
     ("tally-relay", "upstream"): ("tally-aggregator", "tally-relay"),
     ("tally-gateway", "upstream"): ("tally-aggregator",),
     ("tally-gateway", "feed"): ("tally-aggregator", "tally-relay"),
+    ("tally-aggregator", "etcd_endpoints"): ("etcd",),
 }
+# Servers of which a list names every instance.
+REPLICATED = ("tally-aggregator", "etcd")
+# The replicated aggregator as deployed: this many aggregator replicas on
+# an etcd cluster of this many members (odd: a quorum survives a loss).
+REPLICAS = 3
+# A replica's flags besides --etcd_endpoints: its name and the address
+# collectors and the other replicas reach it at.
+REPLICA_FLAGS = ("replica_id", "advertise")
+# The aggregator's flags for TLS to etcd (all three when the members ask
+# for client certificates).
+ETCD_CLIENT_TLS_FLAGS = ("etcd_tls_ca", "etcd_tls_cert", "etcd_tls_key")
+# etcd (Debian's etcd-server 3.4) runs from the same image: flags read
+# from `etcd --help` and `etcdctl --help` of the machine, the same
+# packages (scripts/install-deps.sh). Every member gives these: its
+# identity, URLs and initial cluster, the plain-HTTP metrics listener
+# (/metrics, /health), and the limits the aggregator relies on:
+# --snapshot-count bounds the raft log etcd keeps in memory,
+# auto-compaction is off (the leader compacts after truncating its log),
+# and a space quota.
+ETCD_PACKAGES = ("etcd-server", "etcd-client")
+ETCD_REQUIRED_FLAGS = ("name", "data-dir", "listen-client-urls",
+                       "advertise-client-urls", "listen-peer-urls",
+                       "initial-advertise-peer-urls", "initial-cluster",
+                       "initial-cluster-state", "initial-cluster-token",
+                       "listen-metrics-urls", "snapshot-count",
+                       "auto-compaction-retention", "quota-backend-bytes")
+# TLS towards clients and peers, each side presenting a certificate.
+ETCD_TLS_FLAGS = ("cert-file", "key-file", "trusted-ca-file",
+                  "client-cert-auth", "peer-cert-file", "peer-key-file",
+                  "peer-trusted-ca-file", "peer-client-cert-auth")
+ETCD_FILE_FLAGS = ("cert-file", "key-file", "trusted-ca-file",
+                   "peer-cert-file", "peer-key-file", "peer-trusted-ca-file")
+ETCDCTL_FILE_FLAGS = ("cacert", "cert", "key")
+# etcd's default (100000 entries, each up to a 256 KB round) would hold
+# gigabytes of raft log in memory; deploy/local-cluster uses 2000.
+ETCD_MAX_SNAPSHOT_COUNT = 10000
+# etcd's documented largest sensible space quota.
+ETCD_MAX_QUOTA_BYTES = 8 * 1024 ** 3
 # The TLS flags each server needs unless it runs --insecure (its main.cc
 # refuses to start with part of them).
 TLS_FLAGS = {
@@ -127,14 +194,19 @@ TLS_PAIRS = {"tally-collector": (("client_cert", "client_key"),)}
 # Flags whose value is a file to mount (servers and tallyctl).
 FILE_FLAGS = ("tls_cert", "tls_key", "tls_ca", "tls_client_ca",
               "collector_identities", "station_tokens", "client_cert",
-              "client_key", "token_file")
+              "client_key", "token_file", "etcd_tls_ca", "etcd_tls_cert",
+              "etcd_tls_key", "peer_tls_ca")
 # The file of deploy/tls/gen-dev-certs.sh each file flag must name, per
 # binary ({region}: the collector's region); tallyctl's apply to every
 # health check.
 DEV_FILES = {
     "tally-aggregator": {"tls_cert": "server.pem", "tls_key": "server.key",
                          "tls_client_ca": "ca.pem",
-                         "collector_identities": "collector-identities.txt"},
+                         "collector_identities": "collector-identities.txt",
+                         "etcd_tls_ca": "ca.pem",
+                         "etcd_tls_cert": "server.pem",
+                         "etcd_tls_key": "server.key",
+                         "peer_tls_ca": "ca.pem"},
     "tally-collector": {"tls_cert": "collector-{region}.pem",
                         "tls_key": "collector-{region}.key",
                         "client_cert": "collector-{region}.pem",
@@ -145,6 +217,11 @@ DEV_FILES = {
                     "tls_ca": "ca.pem"},
     "tally-gateway": {"tls_ca": "ca.pem"},
     "tallyctl": {"tls_ca": "ca.pem", "token_file": "station-client.token"},
+    "etcd": {"cert-file": "server.pem", "key-file": "server.key",
+             "trusted-ca-file": "ca.pem", "peer-cert-file": "server.pem",
+             "peer-key-file": "server.key", "peer-trusted-ca-file": "ca.pem"},
+    "etcdctl": {"cacert": "ca.pem", "cert": "server.pem",
+                "key": "server.key"},
 }
 # Hosts a probe inside the pod may dial: names of the server certificate.
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -197,11 +274,26 @@ class Checker:
 
 
 class FlagSet:
-    """Flags of one binary (or tallyctl subcommand) from --helpfull."""
+    """Flags of one binary (or tallyctl subcommand) from --helpfull; or,
+    with style "etcd" or "etcdctl", from those programs' --help."""
 
-    def __init__(self, name, help_text):
+    def __init__(self, name, help_text, style="absl"):
         self.name = name
         self.defaults = {}
+        if style == "etcd":
+            # "  --name 'default'" then the description on its own line.
+            for match in re.finditer(r"^  --([\w-]+) '([^']*)'", help_text,
+                                     re.M):
+                self.defaults[match.group(1)] = match.group(2)
+            return
+        if style == "etcdctl":
+            # '      --cacert=""  ...', '  -w, --write-out="simple"  ...',
+            # '      --debug[=false]  ...' (a boolean).
+            for match in re.finditer(
+                    r"^\s+(?:-\w, )?--([\w-]+)\[?=\"?([^\"\]\s]*)",
+                    help_text, re.M):
+                self.defaults[match.group(1)] = match.group(2)
+            return
         # "    --name (description...); default: value;" possibly wrapped.
         for match in re.finditer(r"^ {4}--(\w+) \(", help_text, re.M):
             rest = help_text[match.end():]
@@ -259,6 +351,19 @@ def load_flags(build, checker):
     for command in commands:
         flags[f"tallyctl {command}"] = FlagSet(
             f"tallyctl {command}", run([tallyctl, command, "--helpfull"]).stdout)
+    # etcd and etcdctl of the machine: the same Debian 12 packages as the
+    # image's.
+    for name in ("etcd", "etcdctl"):
+        path = shutil.which(name)
+        if path is None:
+            checker.fail("build", f"{name} not found: scripts/install-deps.sh "
+                         f"installs {' and '.join(ETCD_PACKAGES)}")
+            return None
+        flags[name] = FlagSet(name, run([path, "--help"]).stdout, style=name)
+        checker.expect(len(flags[name].defaults) > 10 and
+                       flags[name].has("endpoints" if name == "etcdctl"
+                                       else "snapshot-count"), "build",
+                       f"cannot read the flags of {path} --help")
     return flags
 
 
@@ -405,6 +510,188 @@ def check_probe_client(words, flags, port, where, checker, allow_insecure):
                        f"{sub} dials {host}: the certificate names "
                        f"{' and '.join(LOCAL_HOSTS)} inside the container")
     return parsed, files
+
+
+def split_url(url):
+    """scheme://host:port -> (scheme, host, port); port None if absent."""
+    match = re.fullmatch(r"([a-z]+)://([^/:]+|\[[^\]]+\])(?::(\d+))?/?",
+                         str(url))
+    if not match:
+        return None, None, None
+    port = int(match.group(3)) if match.group(3) else None
+    return match.group(1), match.group(2), port
+
+
+def check_etcd_args(args, flags, where, checker):
+    """One etcd member's command line: known flags, the required ones, TLS
+    towards clients and peers with client certificates, listeners on
+    0.0.0.0 (the metrics listener plain HTTP), the limits. Returns (parsed
+    flags, {"client", "peer", "metrics": port})."""
+    parsed = parse_args(args, flags["etcd"], where, checker)
+    checker.count("etcd members checked")
+    for flag in ETCD_REQUIRED_FLAGS + ETCD_TLS_FLAGS:
+        checker.expect(parsed.get(flag, "") != "", where,
+                       f"etcd needs --{flag}")
+    for flag in ("client-cert-auth", "peer-client-cert-auth"):
+        checker.expect(parsed.get(flag) in (None, "true"), where,
+                       f"--{flag}={parsed.get(flag)}: only holders of a "
+                       "certificate of the CA may reach etcd")
+    for flag in ("auto-tls", "peer-auto-tls"):
+        checker.expect(parsed.get(flag, "false") == "false", where,
+                       f"--{flag}: self-signed certificates nobody verifies")
+    ports = {}
+    for kind, flag, scheme in (("client", "listen-client-urls", "https"),
+                               ("peer", "listen-peer-urls", "https"),
+                               ("metrics", "listen-metrics-urls", "http")):
+        if flag not in parsed:
+            continue
+        urls = parsed[flag].split(",")
+        got_scheme, host, port = split_url(urls[0])
+        checker.expect(len(urls) == 1 and got_scheme == scheme and
+                       host == "0.0.0.0" and port, where,
+                       f"--{flag}={parsed[flag]}: one {scheme}://0.0.0.0:PORT"
+                       + (" (plain HTTP: the kubelet and Prometheus cannot "
+                          "present a client certificate)"
+                          if scheme == "http" else " (TLS)"))
+        ports[kind] = port
+    checker.expect(len(set(ports.values())) == len(ports), where,
+                   f"client, peer and metrics listeners share a port: {ports}")
+    for flag, kind in (("advertise-client-urls", "client"),
+                       ("initial-advertise-peer-urls", "peer")):
+        if flag in parsed:
+            scheme, _, port = split_url(parsed[flag])
+            checker.expect(scheme == "https" and port == ports.get(kind),
+                           where, f"--{flag}={parsed[flag]}: https on the "
+                           f"{kind} port {ports.get(kind)}")
+    count = parsed.get("snapshot-count", "")
+    checker.expect(count.isdigit() and
+                   0 < int(count) <= ETCD_MAX_SNAPSHOT_COUNT, where,
+                   f"--snapshot-count={count}: at most "
+                   f"{ETCD_MAX_SNAPSHOT_COUNT} (etcd keeps that many raft "
+                   "entries, each up to a commit round, in memory)")
+    checker.expect(parsed.get("auto-compaction-retention") in ("0", None),
+                   where, f"--auto-compaction-retention="
+                   f"{parsed.get('auto-compaction-retention')}: must be 0, "
+                   "the aggregator's leader compacts after truncating its log")
+    quota = parsed.get("quota-backend-bytes", "")
+    checker.expect(quota.isdigit() and 0 < int(quota) <= ETCD_MAX_QUOTA_BYTES,
+                   where, f"--quota-backend-bytes={quota}: a quota of at "
+                   f"most {ETCD_MAX_QUOTA_BYTES} bytes")
+    checker.expect(parsed.get("initial-cluster-state") in ("new", None),
+                   where, f"--initial-cluster-state="
+                   f"{parsed.get('initial-cluster-state')}: a deployment "
+                   "forms a new cluster")
+    return parsed, ports
+
+
+def check_etcd_cluster(where, members, checker):
+    """members: [{"name": expected --name, "host": the DNS name others dial
+    it at, "parsed", "ports"}]. The initial cluster of every member lists
+    exactly the members at their peer URLs; each advertises its own
+    name."""
+    checker.count("etcd clusters", 1 if members else 0)
+    if not members:
+        return
+    checker.expect(len(members) == REPLICAS, where,
+                   f"{len(members)} etcd members, expected {REPLICAS}")
+    expected = {m["name"]: f"https://{m['host']}:{m['ports'].get('peer')}"
+                for m in members}
+    tokens = set()
+    for m in members:
+        parsed = m["parsed"]
+        member = f"{where}: member {m['name']}"
+        checker.expect(parsed.get("name") == m["name"], member,
+                       f"--name={parsed.get('name')}, expected {m['name']}")
+        initial = dict(entry.partition("=")[::2] for entry in
+                       parsed.get("initial-cluster", "").split(",") if entry)
+        checker.expect(initial == expected, member,
+                       f"--initial-cluster={parsed.get('initial-cluster')}, "
+                       "expected " + ",".join(f"{k}={v}" for k, v in
+                                              expected.items()))
+        checker.expect(parsed.get("initial-advertise-peer-urls") ==
+                       expected[m["name"]], member,
+                       "--initial-advertise-peer-urls="
+                       f"{parsed.get('initial-advertise-peer-urls')}, "
+                       f"expected {expected[m['name']]}")
+        client = f"https://{m['host']}:{m['ports'].get('client')}"
+        checker.expect(parsed.get("advertise-client-urls") == client, member,
+                       "--advertise-client-urls="
+                       f"{parsed.get('advertise-client-urls')}, expected "
+                       f"{client}")
+        tokens.add(parsed.get("initial-cluster-token"))
+    checker.expect(len(tokens) == 1, where,
+                   f"members disagree on --initial-cluster-token: {tokens}")
+
+
+def check_etcdctl(words, flags, client_port, where, checker,
+                  endpoints=None):
+    """An etcdctl command (a health check, a wait for the quorum): known
+    flags, TLS with a client certificate, the endpoints it dials (its own
+    member on a local name, or exactly `endpoints`). Returns [(flag,
+    file)] of the files it reads."""
+    options = []
+    for word in words[1:]:
+        if not str(word).startswith("-"):
+            break
+        options.append(str(word))
+    parsed = parse_args(options, flags["etcdctl"], where, checker)
+    checker.count("etcdctl commands")
+    urls = [u for u in parsed.get("endpoints", "").split(",") if u]
+    checker.expect(urls and all(split_url(u)[0] == "https" for u in urls),
+                   where, f"etcdctl --endpoints={parsed.get('endpoints')}: "
+                   "https:// URLs (the members speak TLS only)")
+    if endpoints is None:
+        checker.expect(len(urls) == 1 and
+                       split_url(urls[0])[1] in LOCAL_HOSTS and
+                       split_url(urls[0])[2] == client_port, where,
+                       f"etcdctl dials {parsed.get('endpoints')}, the member "
+                       f"serves clients on {client_port} (a name of the "
+                       f"certificate: {' or '.join(LOCAL_HOSTS)})")
+    else:
+        dialled = {f"{split_url(u)[1]}:{split_url(u)[2]}" for u in urls}
+        checker.expect(dialled == set(endpoints), where,
+                       f"etcdctl dials {sorted(dialled)}, the aggregator's "
+                       f"--etcd_endpoints are {sorted(endpoints)}")
+    for flag in ETCDCTL_FILE_FLAGS:
+        checker.expect(parsed.get(flag), where,
+                       f"etcdctl needs --{flag}: the members verify client "
+                       "certificates")
+    return [(f, parsed[f]) for f in ETCDCTL_FILE_FLAGS if parsed.get(f)]
+
+
+def check_replicas(where, replicas, etcd_client_auth, checker):
+    """The aggregators of one deployment: a single one, or REPLICAS
+    replicas on the etcd cluster (whose members --etcd_endpoints must name,
+    as ADDRESS_FLAGS checks). replicas: [{"where", "parsed", "advertise":
+    the address it must advertise, "id": its replica id as the manifest
+    gives it}]; etcd_client_auth: the members ask for client
+    certificates."""
+    replicated = [r for r in replicas if r["parsed"].get("etcd_endpoints")]
+    if not replicated and len(replicas) == 1:
+        return
+    checker.count("replicated aggregators", len(replicated))
+    checker.expect(len(replicated) == len(replicas), where,
+                   "aggregators without --etcd_endpoints beside replicas: "
+                   "each would be a source of truth of its own")
+    checker.expect(len(replicas) == REPLICAS, where,
+                   f"{len(replicas)} aggregator replicas, expected "
+                   f"{REPLICAS}")
+    ids = [r["id"] for r in replicated]
+    checker.expect(len(set(ids)) == len(ids), where,
+                   f"replica ids not unique: {ids}")
+    for r in replicated:
+        parsed = r["parsed"]
+        for flag in REPLICA_FLAGS:
+            checker.expect(parsed.get(flag), r["where"],
+                           f"--etcd_endpoints needs --{flag}")
+        checker.expect(parsed.get("advertise") == r["advertise"],
+                       r["where"], f"--advertise={parsed.get('advertise')}: "
+                       f"collectors and peers reach it at {r['advertise']}")
+        if etcd_client_auth:
+            missing = [f for f in ETCD_CLIENT_TLS_FLAGS if not parsed.get(f)]
+            checker.expect(not missing, r["where"],
+                           "the etcd members ask for client certificates: "
+                           f"give {' '.join('--' + f for f in missing)}")
 
 
 _DEV_CERT_FILES = {}
@@ -676,6 +963,11 @@ def check_dockerfile(source, build, checker):
     runtime_packages = apt_install_packages(
         " ".join(a for i, a in runtime["steps"] if i == "RUN"))
     checker.count("runtime packages", len(runtime_packages))
+    for package in ETCD_PACKAGES:
+        checker.expect(package in runtime_packages, where,
+                       f"the runtime stage does not install {package}: the "
+                       "deployments run their etcd members (and etcdctl "
+                       "health checks) from this image")
     found = debian_packages_found(builder_packages + runtime_packages)
     if found is not None:
         for package in builder_packages + runtime_packages:
@@ -869,6 +1161,45 @@ def under(path, mounts):
     return None, None
 
 
+def check_compose_etcd(service, flags, docker, dev_files, compose_dir,
+                       named_volumes, where, checker):
+    """An etcd member of the compose file. Returns (parsed flags,
+    ports)."""
+    command = [str(w) for w in service["command"]]
+    parsed, ports = check_etcd_args(command[1:], flags, where, checker)
+    for kind, port in ports.items():
+        checker.expect(port in docker["expose"], where,
+                       f"etcd {kind} port {port} is not EXPOSEd by the "
+                       "Dockerfile")
+    checker.expect(not service.get("ports"), where,
+                   f"publishes {service.get('ports')}: etcd is reached "
+                   "inside the compose network only")
+    if "data-dir" in parsed:
+        _, volume = under(parsed["data-dir"], compose_volume_targets(service))
+        checker.expect(volume in named_volumes, where,
+                       f"--data-dir={parsed['data-dir']} is not on a named "
+                       "volume: the member's data would die with the "
+                       "container")
+    files = [(f, parsed[f]) for f in ETCD_FILE_FLAGS if parsed.get(f)]
+    health = (service.get("healthcheck") or {}).get("test")
+    if checker.expect(isinstance(health, list) and len(health) >= 2 and
+                      os.path.basename(str(health[1])) == "etcdctl", where,
+                      "needs a healthcheck running etcdctl (test as a "
+                      "list)"):
+        words = [str(w) for w in health[1:]]
+        files += check_etcdctl(words, flags, ports.get("client"),
+                               where + ".healthcheck", checker)
+        checker.expect("endpoint health" in " ".join(words), where,
+                       "the healthcheck should run `etcdctl endpoint "
+                       "health`")
+        checker.count("compose healthchecks")
+    for flag, file in files:
+        binary = "etcdctl" if flag in ETCDCTL_FILE_FLAGS else "etcd"
+        check_compose_file(service, flag, file, dev_file(binary, flag, None),
+                           dev_files, compose_dir, where, checker)
+    return parsed, ports
+
+
 def check_compose(source, flags, regions, docker, checker):
     where_file = "deploy/compose/compose.yaml"
     path = os.path.join(source, where_file)
@@ -889,6 +1220,7 @@ def check_compose(source, flags, regions, docker, checker):
                    "deploy/compose/tls)")
     checker.count("compose services", len(services))
     servers = {}  # service name -> (binary, parsed, port)
+    etcd_members = []  # for check_etcd_cluster
     images = set()
     built = False
     for name, service in services.items():
@@ -913,8 +1245,16 @@ def check_compose(source, flags, regions, docker, checker):
                               "binary (the image has no ENTRYPOINT)"):
             continue
         binary = os.path.basename(str(command[0]))
+        if binary == "etcd":
+            parsed, ports = check_compose_etcd(
+                service, flags, docker, dev_files, os.path.dirname(path),
+                named_volumes, where, checker)
+            servers[name] = (binary, parsed, ports.get("client"))
+            etcd_members.append({"name": name, "host": name,
+                                 "parsed": parsed, "ports": ports})
+            continue
         if not checker.expect(binary in SERVERS, where,
-                              f"runs {binary}, not a tally server"):
+                              f"runs {binary}, not a tally server or etcd"):
             continue
         parsed, port, admin = check_server_args(binary, command[1:], flags,
                                                 where, checker)
@@ -1032,37 +1372,62 @@ def check_compose(source, flags, regions, docker, checker):
     checker.expect(len(images) == 1, where_file,
                    f"services use different images: {sorted(map(str, images))}")
 
-    # Addresses name a service, its listen port, and a health dependency.
+    # Addresses name a service, its listen port, and a health dependency;
+    # a list of replicas or etcd members names all of them.
     for name, (binary, parsed, _) in servers.items():
         where = f"{where_file}: services.{name}"
         depends = services[name].get("depends_on") or {}
         for (owner, flag), targets in ADDRESS_FLAGS.items():
             if owner != binary or flag not in parsed:
                 continue
-            host, port = split_address(parsed[flag])
-            target = servers.get(host)
-            if not checker.expect(target is not None, where,
-                                  f"--{flag}={parsed[flag]}: no service "
-                                  f"{host}"):
-                continue
-            checker.expect(target[0] in targets, where,
-                           f"--{flag} points at {host}, which runs "
-                           f"{target[0]}")
-            checker.expect(target[2] == port, where,
-                           f"--{flag}={parsed[flag]} but {host} listens on "
-                           f"{target[2]}")
-            checker.expect(host in depends, where,
-                           f"--{flag} dials {host} but does not depend on it")
+            named = {}  # binary -> hosts
+            for address in parsed[flag].split(","):
+                checker.count("compose addresses")
+                host, port = split_address(address)
+                target = servers.get(host)
+                if not checker.expect(target is not None, where,
+                                      f"--{flag}={parsed[flag]}: no service "
+                                      f"{host}"):
+                    continue
+                checker.expect(target[0] in targets, where,
+                               f"--{flag} points at {host}, which runs "
+                               f"{target[0]}")
+                checker.expect(target[2] == port, where,
+                               f"--{flag}: {address} but {host} listens on "
+                               f"{target[2]}")
+                checker.expect(host in depends, where,
+                               f"--{flag} dials {host} but does not depend "
+                               "on it")
+                checker.expect(host not in named.get(target[0], []), where,
+                               f"--{flag} names {host} twice")
+                named.setdefault(target[0], []).append(host)
+            for kind, hosts in named.items():
+                if kind not in REPLICATED:
+                    continue
+                every = [n for n, (b, _, _) in servers.items() if b == kind]
+                missing = sorted(set(every) - set(hosts))
+                checker.expect(not missing, where,
+                               f"--{flag} omits {', '.join(missing)}: a "
+                               "client follows only the replicas (or etcd "
+                               "members) it is given")
 
     check_collectors(where_file, [(name, parsed) for name, (b, parsed, _) in
                                   servers.items() if b == "tally-collector"],
                      regions, checker)
+    check_etcd_cluster(where_file, etcd_members, checker)
+    check_replicas(where_file, [
+        {"where": f"{where_file}: services.{name}", "parsed": parsed,
+         "id": parsed.get("replica_id"), "advertise": f"{name}:{port}"}
+        for name, (binary, parsed, port) in servers.items()
+        if binary == "tally-aggregator"],
+        any(m["parsed"].get("client-cert-auth") == "true"
+            for m in etcd_members), checker)
     volumes_seen = {}
     for name, (binary, parsed, _) in servers.items():
-        if "data_dir" not in parsed:
+        data_dir = parsed.get("data-dir" if binary == "etcd" else "data_dir")
+        if not data_dir:
             continue
-        _, volume = under(parsed["data_dir"],
-                          compose_volume_targets(services[name]))
+        _, volume = under(data_dir, compose_volume_targets(services[name]))
         if volume:
             checker.expect(volume not in volumes_seen, where_file,
                            f"{name} and {volumes_seen.get(volume)} share the "
@@ -1134,8 +1499,9 @@ def check_kubernetes(source, flags, regions, docker, checker):
                    f"kustomization namespace {kustomization.get('namespace')}"
                    " is not created by a Namespace manifest")
 
-    # Workloads: one entry per tally container.
+    # Workloads: one entry per tally container; etcd members apart.
     workloads = []  # dicts: file, object, container, binary, parsed, port
+    etcd_workloads = []
     for file, obj in objects:
         kind = obj.get("kind")
         if kind not in ("Deployment", "StatefulSet", "DaemonSet"):
@@ -1150,11 +1516,23 @@ def check_kubernetes(source, flags, regions, docker, checker):
                                   "command (the image has no ENTRYPOINT)"):
                 continue
             binary = os.path.basename(str(command[0]))
-            if not checker.expect(binary in SERVERS, where,
-                                  f"runs {binary}, not a tally server"):
-                continue
             args = [str(a) for a in command[1:]] + \
                 [str(a) for a in container.get("args", [])]
+            if binary == "etcd":
+                parsed, ports = check_etcd_args(args, flags, where, checker)
+                etcd_workloads.append({
+                    "file": file, "obj": obj, "pod": pod,
+                    "container": container, "binary": binary,
+                    "parsed": parsed, "port": ports.get("client"),
+                    "ports": ports, "where": where,
+                    "served": tuple(ports.values()),
+                    "labels": obj["spec"]["template"]["metadata"]
+                    .get("labels", {})})
+                continue
+            if not checker.expect(binary in SERVERS, where,
+                                  f"runs {binary}, not a tally server or "
+                                  "etcd"):
+                continue
             parsed, port, admin = check_server_args(binary, args, flags,
                                                     where, checker)
             files = check_transport(binary, parsed, where, checker,
@@ -1174,47 +1552,75 @@ def check_kubernetes(source, flags, regions, docker, checker):
         check_workload(w, flags, docker, objects, checker)
         for flag, file in w["files"]:
             check_secret_file(w, flag, file, secrets, docker, checker)
+    for w in etcd_workloads:
+        check_etcd_workload(w, flags, docker, objects, secrets, checker)
 
     services = [(f, o) for f, o in objects if o.get("kind") == "Service"]
     for file, service in services:
         check_service(f"{where_dir}/{file}: Service "
-                      f"{service['metadata']['name']}", service, workloads,
-                      checker)
+                      f"{service['metadata']['name']}", service,
+                      workloads + etcd_workloads, checker)
 
-    # Addresses: a Service with that port in front of the right binary.
+    # Addresses: a Service with that port in front of the right binary, or
+    # a StatefulSet pod under its headless Service (POD.SERVICE); a list of
+    # replicas or etcd members names every pod.
     by_name = {o["metadata"]["name"]: o for _, o in services}
     for w in workloads:
         for (owner, flag), targets in ADDRESS_FLAGS.items():
             if owner != w["binary"] or flag not in w["parsed"]:
                 continue
-            host, port = split_address(w["parsed"][flag])
-            host = re.sub(r"\.[a-z0-9-]+(\.svc(\.cluster\.local)?)?$", "",
-                          host)
-            service = by_name.get(host)
-            if not checker.expect(service is not None, w["where"],
-                                  f"--{flag}={w['parsed'][flag]}: no Service "
-                                  f"{host}"):
-                continue
-            behind = [x for x in workloads if matches(
-                service["spec"].get("selector"), x["labels"])]
-            checker.expect(behind and all(x["binary"] in targets
-                                          for x in behind), w["where"],
-                           f"--{flag}: Service {host} does not select "
-                           f"{' or '.join(targets)}")
-            for spec in service["spec"].get("ports", []):
-                if spec.get("port") != port:
+            named = {}  # binary -> pod names
+            for address in w["parsed"][flag].split(","):
+                checker.count("kubernetes addresses")
+                host, port = split_address(address)
+                for x, pod_name in k8s_address(
+                        host, port, f"--{flag}: {address}", by_name,
+                        workloads + etcd_workloads, w["where"], checker):
+                    checker.expect(x["binary"] in targets, w["where"],
+                                   f"--{flag}: {address} reaches "
+                                   f"{x['binary']}, not "
+                                   f"{' or '.join(targets)}")
+                    if pod_name:
+                        checker.expect(pod_name not in
+                                       named.get(x["binary"], []), w["where"],
+                                       f"--{flag} names {pod_name} twice")
+                        named.setdefault(x["binary"], []).append(pod_name)
+            for kind, pods in named.items():
+                if kind not in REPLICATED:
                     continue
-                for x in behind:
-                    checker.expect(target_port(spec, x["container"]) ==
-                                   x["port"], w["where"],
-                                   f"--{flag}={w['parsed'][flag]}: Service "
-                                   f"{host} port {port} does not reach "
-                                   f"{x['binary']}'s --listen port "
-                                   f"{x['port']}")
-                break
-            else:
-                checker.fail(w["where"], f"--{flag}={w['parsed'][flag]}: "
-                             f"Service {host} has no port {port}")
+                every = [pod for x in workloads + etcd_workloads
+                         if x["binary"] == kind for pod in pod_names(x)]
+                missing = sorted(set(every) - set(pods))
+                checker.expect(not missing, w["where"],
+                               f"--{flag} omits {', '.join(missing)}: a "
+                               "client follows only the replicas (or etcd "
+                               "members) it is given")
+
+    # The etcd cluster and the aggregator replicas on it.
+    members = []
+    for x in etcd_workloads:
+        for pod in pod_names(x):
+            members.append({
+                "name": pod,
+                "host": f"{pod}.{x['obj']['spec'].get('serviceName')}",
+                "parsed": expand_pod_name(x, pod), "ports": x["ports"]})
+    check_etcd_cluster(f"{where_dir}/etcd", members, checker)
+    replicas = []
+    for x in workloads:
+        if x["binary"] != "tally-aggregator":
+            continue
+        for pod in pod_names(x):
+            replicas.append({
+                "where": x["where"], "parsed": expand_pod_name(x, pod),
+                "id": expand_pod_name(x, pod).get("replica_id"),
+                "advertise": f"{pod}.{x['obj']['spec'].get('serviceName')}:"
+                             f"{x['port']}"})
+    check_replicas(f"{where_dir}/aggregator", replicas,
+                   any(m["parsed"].get("client-cert-auth") == "true"
+                       for m in members), checker)
+    for x in workloads:
+        for init in x["pod"].get("initContainers") or []:
+            check_init_container(x, init, flags, secrets, docker, checker)
 
     # Persistent data, one collector per region, relay autoscaling.
     collectors = []
@@ -1230,6 +1636,222 @@ def check_kubernetes(source, flags, regions, docker, checker):
     for w in workloads:
         if w["binary"] == "tally-relay":
             check_relay_scaling(w, objects, checker)
+
+
+def pod_names(w):
+    """The pods of a workload: NAME-0 ... of a StatefulSet, else none by
+    name."""
+    obj = w["obj"]
+    if obj["kind"] != "StatefulSet":
+        return []
+    return [f"{obj['metadata']['name']}-{i}"
+            for i in range(obj["spec"].get("replicas", 1))]
+
+
+def pod_name_variables(w):
+    """Environment variables of the container set to the pod's name
+    (the downward API's metadata.name)."""
+    return {e["name"] for e in w["container"].get("env") or []
+            if ((e.get("valueFrom") or {}).get("fieldRef") or {})
+            .get("fieldPath") == "metadata.name"}
+
+
+def expand_pod_name(w, pod):
+    """The workload's parsed flags as pod `pod` sees them: $(VAR) of a
+    variable holding the pod's name replaced by it."""
+    variables = pod_name_variables(w)
+    expanded = {}
+    for flag, value in w["parsed"].items():
+        for variable in variables:
+            value = value.replace(f"$({variable})", pod)
+        expanded[flag] = value
+    return expanded
+
+
+def k8s_address(host, port, what, services, workloads, where, checker):
+    """What HOST:PORT reaches: [(workload, pod name or None)]. HOST is a
+    Service (optionally NAMESPACE[.svc[.cluster.local]]-qualified) or
+    POD.SERVICE, a StatefulSet pod under its governing headless
+    Service."""
+    pod_form = re.fullmatch(
+        r"([a-z0-9-]+)-(\d+)\.([a-z0-9-]+)"
+        r"(?:\.[a-z0-9-]+(?:\.svc(?:\.cluster\.local)?)?)?", host)
+    if pod_form and pod_form.group(3) in services:
+        service = services[pod_form.group(3)]
+        owners = [w for w in workloads
+                  if w["obj"]["kind"] == "StatefulSet" and
+                  w["obj"]["metadata"]["name"] == pod_form.group(1)]
+        if not checker.expect(owners, where, f"{what}: no StatefulSet "
+                              f"{pod_form.group(1)} for pod {host}"):
+            return []
+        w = owners[0]
+        spec = w["obj"]["spec"]
+        pod = f"{pod_form.group(1)}-{pod_form.group(2)}"
+        checker.expect(spec.get("serviceName") == pod_form.group(3), where,
+                       f"{what}: StatefulSet {pod_form.group(1)} is governed "
+                       f"by {spec.get('serviceName')}, not "
+                       f"{pod_form.group(3)}: {host} does not resolve")
+        checker.expect(service["spec"].get("clusterIP") == "None", where,
+                       f"{what}: Service {pod_form.group(3)} is not headless: "
+                       "its pods have no DNS names")
+        checker.expect(pod in pod_names(w), where,
+                       f"{what}: StatefulSet {pod_form.group(1)} has "
+                       f"{spec.get('replicas', 1)} pods, no {pod}")
+        checker.expect(port == w["port"], where,
+                       f"{what}: {w['binary']} listens on {w['port']}")
+        return [(w, pod)]
+    name = re.sub(r"\.[a-z0-9-]+(\.svc(\.cluster\.local)?)?$", "", host)
+    service = services.get(name)
+    if not checker.expect(service is not None, where,
+                          f"{what}: no Service {name}"):
+        return []
+    behind = [x for x in workloads
+              if matches(service["spec"].get("selector"), x["labels"])]
+    checker.expect(behind, where, f"{what}: Service {name} selects nothing")
+    for spec in service["spec"].get("ports", []):
+        if spec.get("port") != port:
+            continue
+        for x in behind:
+            checker.expect(target_port(spec, x["container"]) == x["port"],
+                           where, f"{what}: Service {name} port {port} does "
+                           f"not reach {x['binary']}'s listen port "
+                           f"{x['port']}")
+        break
+    else:
+        checker.fail(where, f"{what}: Service {name} has no port {port}")
+    return [(x, None) for x in behind]
+
+
+def disruption_budgets(w, objects):
+    return [o for _, o in objects if o.get("kind") == "PodDisruptionBudget"
+            and matches(o["spec"]["selector"].get("matchLabels"),
+                        w["labels"])]
+
+
+def check_one_at_a_time(w, objects, checker):
+    """A replicated StatefulSet: a PodDisruptionBudget lets one pod go at
+    a time, and the pods' names are stable DNS names under a headless
+    Service that publishes them before they are ready (peers find each
+    other through it while starting)."""
+    where, spec = w["where"], w["obj"]["spec"]
+    replicas = spec.get("replicas", 1)
+    pdbs = disruption_budgets(w, objects)
+    if checker.expect(pdbs, where, "needs a PodDisruptionBudget"):
+        budget = pdbs[0]["spec"]
+        checker.expect(budget.get("maxUnavailable") == 1 or
+                       budget.get("minAvailable") == replicas - 1, where,
+                       f"PodDisruptionBudget {budget}: one pod at a time "
+                       f"(maxUnavailable 1 or minAvailable {replicas - 1})")
+    governing = [o for _, o in objects if o.get("kind") == "Service" and
+                 o["metadata"]["name"] == spec.get("serviceName")]
+    if checker.expect(governing, where, f"serviceName "
+                      f"{spec.get('serviceName')}: no such Service"):
+        service = governing[0]["spec"]
+        checker.expect(service.get("clusterIP") == "None" and
+                       service.get("publishNotReadyAddresses") is True and
+                       matches(service.get("selector"), w["labels"]), where,
+                       f"Service {spec.get('serviceName')} must be headless, "
+                       "select these pods and publish them before they are "
+                       "ready")
+    checker.expect(spec.get("podManagementPolicy") == "Parallel", where,
+                   "podManagementPolicy Parallel: the pods start together "
+                   "(a member or replica waits for its peers)")
+
+
+def check_etcd_workload(w, flags, docker, objects, secrets, checker):
+    """An etcd member StatefulSet: REPLICAS pods, each member named after
+    its pod with URLs under the headless Service, plain-HTTP /health
+    probes on the metrics port, its data on a volume claim, TLS files from
+    Secrets."""
+    where, obj, parsed, container, pod = (w["where"], w["obj"], w["parsed"],
+                                          w["container"], w["pod"])
+    if not checker.expect(obj["kind"] == "StatefulSet", where,
+                          "etcd members keep data and a stable name: a "
+                          "StatefulSet"):
+        return
+    checker.expect(obj["spec"].get("replicas", 1) == REPLICAS, where,
+                   f"{obj['spec'].get('replicas', 1)} members, expected "
+                   f"{REPLICAS}")
+    check_one_at_a_time(w, objects, checker)
+    uses = set(re.findall(r"\$\((\w+)\)", " ".join(parsed.values())))
+    for variable in uses:
+        checker.expect(variable in pod_name_variables(w), where,
+                       f"$({variable}) is not the pod's name (env "
+                       "valueFrom fieldRef metadata.name)")
+    ports = {p.get("name"): p.get("containerPort")
+             for p in container.get("ports", [])}
+    for kind, port in w["ports"].items():
+        checker.expect(ports.get(kind) == port, where,
+                       f"etcd {kind} port {port}: needs the containerPort "
+                       f"named {kind}")
+        checker.expect(port in docker["expose"], where,
+                       f"etcd {kind} port {port} is not EXPOSEd by the "
+                       "Dockerfile")
+    annotations = obj["spec"]["template"]["metadata"].get(
+        "annotations") or {}
+    for key, value in SCRAPE_ANNOTATIONS.items():
+        value = value.format(port=w["ports"].get("metrics"))
+        checker.expect(annotations.get(key) == value, where,
+                       f"pod template annotation {key}: "
+                       f"{annotations.get(key)!r}, expected {value!r}")
+    for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
+        probe = container.get(probe_name)
+        if not checker.expect(probe is not None, where,
+                              f"needs a {probe_name}"):
+            continue
+        checker.count("kubernetes probes")
+        http = probe.get("httpGet") or {}
+        probe_port = http.get("port")
+        if not isinstance(probe_port, int):
+            probe_port = target_port({"targetPort": probe_port}, container)
+        checker.expect(http.get("path") == "/health" and
+                       probe_port == w["ports"].get("metrics") and
+                       http.get("scheme", "HTTP") == "HTTP", where,
+                       f"{probe_name} must be httpGet /health on the metrics "
+                       f"port {w['ports'].get('metrics')} (the client port "
+                       "asks for a certificate the kubelet cannot present)")
+    security = pod.get("securityContext", {})
+    if docker["uid"]:
+        checker.expect(str(security.get("runAsUser")) == docker["uid"] and
+                       str(security.get("fsGroup")) == docker["uid"], where,
+                       f"runAsUser and fsGroup must be the image's user "
+                       f"{docker['uid']} (the volume and Secrets readable)")
+    claims = {c["metadata"]["name"] for c in
+              obj["spec"].get("volumeClaimTemplates", [])}
+    mounts = {m["mountPath"]: m["name"]
+              for m in container.get("volumeMounts", [])}
+    _, volume = under(parsed.get("data-dir", ""), mounts)
+    checker.expect(volume in claims, where,
+                   f"--data-dir={parsed.get('data-dir')} is not on a "
+                   "volumeClaimTemplate: the member's data would die with "
+                   "the pod")
+    for flag in ETCD_FILE_FLAGS:
+        if parsed.get(flag):
+            check_secret_file(w, flag, parsed[flag], secrets, docker, checker)
+
+
+def check_init_container(w, init, flags, secrets, docker, checker):
+    """An init container of a tally pod: the image's etcdctl waiting for
+    the etcd quorum the aggregator's --etcd_endpoints name."""
+    where = f"{w['where']} initContainer {init.get('name')}"
+    words = [str(x) for x in (init.get("command") or []) +
+             (init.get("args") or [])]
+    if words[:2] == ["bash", "-c"] or words[:2] == ["sh", "-c"]:
+        words = shlex.split(" ".join(words[2:]))
+    checker.count("kubernetes init containers")
+    if not checker.expect("etcdctl" in words, where,
+                          f"runs {words[:3]}: only etcdctl waits are known"):
+        return
+    checker.expect(init.get("image") == w["container"].get("image"), where,
+                   f"image {init.get('image')}: the tally image has etcdctl")
+    endpoints = w["parsed"].get("etcd_endpoints", "")
+    checker.expect(endpoints, where, "waits for etcd, but the container has "
+                   "no --etcd_endpoints")
+    files = check_etcdctl(words[words.index("etcdctl"):], flags, None, where,
+                          checker, endpoints=endpoints.split(","))
+    init_w = dict(w, container=init, binary="etcdctl", where=where)
+    for flag, file in files:
+        check_secret_file(init_w, flag, file, secrets, docker, checker)
 
 
 def target_port(port_spec, container):
@@ -1385,13 +2007,27 @@ def check_workload(w, flags, docker, objects, checker):
                        f"--web_dir={parsed.get('web_dir')} but the image has "
                        f"the page in {docker['web_dir']}")
 
-    # Durable data: a StatefulSet volume claim, one pod.
+    # Durable data: a StatefulSet volume claim per pod; one pod, or the
+    # replicas of a replicated aggregator, each named after its pod.
     if "data_dir" in parsed:
         checker.expect(obj["kind"] == "StatefulSet", where,
                        f"{binary} keeps a RocksDB store: run it as a "
                        "StatefulSet")
-        checker.expect(obj["spec"].get("replicas", 1) == 1, where,
-                       "one pod per store")
+        if binary == "tally-aggregator" and parsed.get("etcd_endpoints"):
+            checker.expect(obj["spec"].get("replicas", 1) == REPLICAS, where,
+                           f"{obj['spec'].get('replicas', 1)} replicas, "
+                           f"expected {REPLICAS}")
+            variables = pod_name_variables(w)
+            checker.expect(any(parsed.get("replica_id") == f"$({v})"
+                               for v in variables), where,
+                           f"--replica_id={parsed.get('replica_id')}: the "
+                           "pod's name ($(POD_NAME), env valueFrom fieldRef "
+                           "metadata.name), stable across restarts")
+            if obj["kind"] == "StatefulSet":
+                check_one_at_a_time(w, objects, checker)
+        else:
+            checker.expect(obj["spec"].get("replicas", 1) == 1, where,
+                           "one pod per store")
         claims = {c["metadata"]["name"] for c in
                   obj["spec"].get("volumeClaimTemplates", [])}
         mounts = {m["mountPath"]: m["name"]
@@ -1526,15 +2162,15 @@ def check_service(where, service, workloads, checker):
     selector = service["spec"].get("selector")
     behind = [w for w in workloads if matches(selector, w["labels"])]
     if not checker.expect(behind, where, f"selector {selector} matches no "
-                          "tally pod"):
+                          "tally or etcd pod"):
         return
     for spec in service["spec"].get("ports", []):
         for w in behind:
-            checker.expect(target_port(spec, w["container"]) in
-                           (w["port"], w["admin"]),
+            served = w.get("served") or (w["port"], w["admin"])
+            checker.expect(target_port(spec, w["container"]) in served,
                            where, f"port {spec.get('port')} targets "
                            f"{spec.get('targetPort')}, but {w['binary']} "
-                           f"listens on {w['port']} (admin {w['admin']})")
+                           f"listens on {', '.join(map(str, served))}")
 
 
 def check_relay_scaling(w, objects, checker):

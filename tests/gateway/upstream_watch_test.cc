@@ -191,8 +191,9 @@ TEST_F(UpstreamWatchTest, UnreachableFeedEndsUnavailable) {
   EXPECT_EQ(watch->Take(kTimeout, &message, &status),
             UpstreamWatch::Next::kEnded);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(nowhere.CheckHealth().error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_TRUE(upstream_->CheckHealth().ok());
+  EXPECT_EQ(nowhere.CheckHealth().status.error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(upstream_->CheckHealth().status.ok());
 }
 
 }  // namespace

@@ -1,0 +1,16 @@
+// Fuzzes the .csv reader of `tallyctl submit` (ParseProtocolCsv): any bytes
+// give protocols or an error, never a crash; every protocol read writes
+// back as a JSON line that reads as the same protocol.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "clients/tallyctl/protocol_files.h"
+#include "tests/fuzz/protocol_round_trip.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  tally::fuzz::CheckProtocolsRoundTrip(
+      tally::cli::ParseProtocolCsv(text, "fuzz.csv"));
+  return 0;
+}
