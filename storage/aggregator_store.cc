@@ -41,6 +41,11 @@ constexpr char kTotals[] = "totals";
 constexpr char kEvents[] = "events";
 constexpr char kConflicts[] = "conflicts";
 constexpr char kMeta[] = "meta";
+constexpr char kLogLeaves[] = "log_leaves";
+constexpr char kLogNodes[] = "log_nodes";
+constexpr char kTreeHeads[] = "tree_heads";
+constexpr char kTreeSizes[] = "tree_sizes";
+constexpr char kCosignatures[] = "cosignatures";
 
 // Keys of the meta family.
 constexpr char kMetaDefinition[] = "definition";
@@ -51,6 +56,8 @@ constexpr char kMetaOldestEvent[] = "oldest_event";
 constexpr char kMetaCursorPrefix[] = "cursor/";
 constexpr char kMetaLogPosition[] = "log_position";
 constexpr char kMetaClusterId[] = "cluster_id";
+constexpr char kMetaLogSize[] = "log_size";
+constexpr char kMetaLogPublicKey[] = "log_public_key";
 
 template <typename Message>
 absl::Status ParseValue(absl::string_view operation, absl::string_view what,
@@ -221,6 +228,13 @@ std::vector<rocksdb::ColumnFamilyDescriptor> MakeDescriptors(
       {kEvents, MakeFamilyOptions(cache, 32 * kMiB, false, 0)},
       {kConflicts, MakeFamilyOptions(cache, 4 * kMiB, false, 0)},
       {kMeta, MakeFamilyOptions(cache, 4 * kMiB, true, 0)},
+      // The log: one small key per leaf and about two nodes per leaf, read
+      // by point lookups (proofs) and in order (leaves).
+      {kLogLeaves, MakeFamilyOptions(cache, 8 * kMiB, false, 0)},
+      {kLogNodes, MakeFamilyOptions(cache, 8 * kMiB, true, 0)},
+      {kTreeHeads, MakeFamilyOptions(cache, 4 * kMiB, true, 0)},
+      {kTreeSizes, MakeFamilyOptions(cache, 4 * kMiB, true, 0)},
+      {kCosignatures, MakeFamilyOptions(cache, 4 * kMiB, false, 0)},
   };
 }
 
@@ -240,6 +254,11 @@ struct AggregatorStore::Handles {
   rocksdb::ColumnFamilyHandle* events() const { return all[4]; }
   rocksdb::ColumnFamilyHandle* conflicts() const { return all[5]; }
   rocksdb::ColumnFamilyHandle* meta() const { return all[6]; }
+  rocksdb::ColumnFamilyHandle* log_leaves() const { return all[7]; }
+  rocksdb::ColumnFamilyHandle* log_nodes() const { return all[8]; }
+  rocksdb::ColumnFamilyHandle* tree_heads() const { return all[9]; }
+  rocksdb::ColumnFamilyHandle* tree_sizes() const { return all[10]; }
+  rocksdb::ColumnFamilyHandle* cosignatures() const { return all[11]; }
 };
 
 absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
@@ -305,8 +324,12 @@ absl::StatusOr<std::unique_ptr<AggregatorStore>> AggregatorStore::Open(
   absl::StatusOr<uint64_t> oldest =
       ReadU64(raw, meta, kStore, operation, kMetaOldestEvent, 1);
   if (!oldest.ok()) return oldest.status();
+  absl::StatusOr<uint64_t> log_size =
+      ReadU64(raw, meta, kStore, operation, kMetaLogSize, 0);
+  if (!log_size.ok()) return log_size.status();
   store->revision_.store(*revision);
   store->oldest_event_.store(*oldest);
+  store->log_size_.store(*log_size);
   return store;
 }
 
@@ -554,6 +577,29 @@ absl::Status AggregatorStore::SaveClusterId(const std::string& cluster_id) {
       db_->Put(write, handles_->meta(), kMetaClusterId, cluster_id));
 }
 
+absl::StatusOr<std::optional<std::string>> AggregatorStore::LoadLogPublicKey() {
+  return ReadValue(db_.get(), handles_->meta(), kStore, "LoadLogPublicKey",
+                   kMetaLogPublicKey);
+}
+
+absl::Status AggregatorStore::SaveLogPublicKey(const std::string& raw_key) {
+  constexpr char kOp[] = "SaveLogPublicKey";
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  absl::StatusOr<std::optional<std::string>> stored = LoadLogPublicKey();
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if (**stored == raw_key) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("AggregatorStore::", kOp,
+                     ": the store's tree heads are signed with another key"));
+  }
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  return WriteFault(
+      where_, kOp,
+      db_->Put(write, handles_->meta(), kMetaLogPublicKey, raw_key));
+}
+
 absl::Status AggregatorStore::SyncWal() {
   return WriteFault(where_, "SyncWal", db_->SyncWAL());
 }
@@ -578,7 +624,8 @@ absl::Status AggregatorStore::CreateCheckpoint(const std::string& dir) {
 namespace {
 
 // Checks the invariants a batch must keep before anything is written.
-absl::Status CheckBatch(const CommitBatch& batch, uint64_t current) {
+absl::Status CheckBatch(const CommitBatch& batch, uint64_t current,
+                        uint64_t log_size) {
   const uint64_t revision = batch.revision == 0 ? current : batch.revision;
   if (batch.revision != 0 && batch.revision <= current) {
     return absl::InvalidArgumentError(
@@ -604,6 +651,22 @@ absl::Status CheckBatch(const CommitBatch& batch, uint64_t current) {
                        DescribeProtocolKey(v.key)));
     }
   }
+  if (batch.log.has_value()) {
+    const CommitBatch::LogAppend& log = *batch.log;
+    if (batch.revision == 0 || log.head.head().revision() != batch.revision) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("AggregatorStore::Commit: the tree head of revision ",
+                       log.head.head().revision(), " in a batch of revision ",
+                       batch.revision));
+    }
+    if (log.first_leaf != log_size ||
+        log.head.head().tree_size() != log_size + log.leaves.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "AggregatorStore::Commit: ", log.leaves.size(), " leaves from index ",
+          log.first_leaf, " with a head of size ", log.head.head().tree_size(),
+          " do not extend the stored log of ", log_size, " leaves"));
+    }
+  }
   // Retained events must stay a contiguous range ending at the revision:
   // compacting past revision + 1 would hide the next event.
   if (batch.compact_events_below.has_value() &&
@@ -621,7 +684,9 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
   const std::string op = absl::StrCat("Commit(revision ", batch.revision, ")");
   std::lock_guard<std::mutex> lock(write_mutex_);
   const uint64_t current = revision_.load();
-  if (absl::Status s = CheckBatch(batch, current); !s.ok()) return s;
+  if (absl::Status s = CheckBatch(batch, current, log_size_.load()); !s.ok()) {
+    return s;
+  }
   const uint64_t revision = batch.revision == 0 ? current : batch.revision;
   uint64_t oldest = oldest_event_.load();
 
@@ -706,6 +771,27 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
   if (batch.revision != 0) {
     put(handles_->meta(), kMetaRevision, EncodeRevision(batch.revision));
   }
+  uint64_t log_size = log_size_.load();
+  if (batch.log.has_value()) {
+    const CommitBatch::LogAppend& log = *batch.log;
+    for (size_t i = 0; i < log.leaves.size(); ++i) {
+      put(handles_->log_leaves(), EncodeRevision(log.first_leaf + i),
+          EncodeVersionKey(log.leaves[i].protocol, log.leaves[i].version));
+    }
+    for (const auto& [node, hash] : log.nodes) {
+      put(handles_->log_nodes(), EncodeLogNodeKey(node),
+          std::string(hash.begin(), hash.end()));
+    }
+    if (absl::Status st = put_message(handles_->tree_heads(),
+                                      EncodeRevision(batch.revision), log.head);
+        !st.ok()) {
+      return st;
+    }
+    log_size = log.head.head().tree_size();
+    put(handles_->tree_sizes(), EncodeRevision(log_size),
+        EncodeRevision(batch.revision));
+    put(handles_->meta(), kMetaLogSize, EncodeRevision(log_size));
+  }
   if (batch.log_position.has_value()) {
     put(handles_->meta(), kMetaLogPosition,
         EncodeLogPosition(*batch.log_position));
@@ -733,6 +819,7 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
   // crash could take back.
   revision_.store(revision);
   oldest_event_.store(oldest);
+  log_size_.store(log_size);
   return absl::OkStatus();
 }
 
@@ -876,6 +963,181 @@ absl::Status AggregatorStore::ReadEvents(
                 }
                 return fn(std::move(event));
               });
+}
+
+// --- The transparency log
+// ----------------------------------------------------------
+
+uint64_t AggregatorStore::log_size() const { return log_size_.load(); }
+
+absl::Status AggregatorStore::ReadLogNodes(
+    const std::vector<LogNodeKey>& nodes,
+    std::vector<std::array<uint8_t, 32>>* hashes) {
+  constexpr char kOp[] = "ReadLogNodes";
+  std::vector<std::string> keys;
+  keys.reserve(nodes.size());
+  for (const LogNodeKey& node : nodes) keys.push_back(EncodeLogNodeKey(node));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::ColumnFamilyHandle*> families(nodes.size(),
+                                                     handles_->log_nodes());
+  std::vector<std::string> values;
+  const std::vector<rocksdb::Status> statuses =
+      db_->MultiGet(rocksdb::ReadOptions(), families, slices, &values);
+  hashes->resize(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const std::string what = absl::StrCat("log_nodes level ", nodes[i].level,
+                                          " index ", nodes[i].index);
+    if (statuses[i].IsNotFound()) {
+      return Corrupted(kStore, kOp, what, "missing");
+    }
+    if (!statuses[i].ok()) return FromRocksDb(kStore, kOp, statuses[i]);
+    if (values[i].size() != 32) {
+      return Corrupted(kStore, kOp, what,
+                       absl::StrCat(values[i].size(), " bytes, not 32"));
+    }
+    std::copy(values[i].begin(), values[i].end(), (*hashes)[i].begin());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::ProtocolVersion>> AggregatorStore::ReadLeaves(
+    uint64_t start, uint64_t end) {
+  constexpr char kOp[] = "ReadLeaves";
+  std::vector<v1::ProtocolVersion> leaves;
+  if (start >= end) return leaves;
+  std::vector<std::string> keys;
+  keys.reserve(end - start);
+  uint64_t next = start;
+  absl::Status scanned = Scan(
+      db_.get(), handles_->log_leaves(), kOp, EncodeRevision(start),
+      EncodeRevision(end), ScanOptions{},
+      [&](const rocksdb::Slice& k,
+          const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+        absl::StatusOr<uint64_t> index = DecodeRevision(k.ToStringView());
+        if (!index.ok()) {
+          return Corrupted(kStore, kOp, "log_leaves key",
+                           index.status().message());
+        }
+        if (*index != next) {
+          return Corrupted(kStore, kOp, absl::StrCat("log_leaves leaf ", next),
+                           "missing");
+        }
+        if (!DecodeVersionKey(value.ToStringView()).ok()) {
+          return Corrupted(kStore, kOp, absl::StrCat("log_leaves leaf ", next),
+                           "not a version key");
+        }
+        keys.push_back(value.ToString());
+        ++next;
+        return true;
+      });
+  if (!scanned.ok()) return scanned;
+  if (next != end) {
+    return Corrupted(kStore, kOp, absl::StrCat("log_leaves leaf ", next),
+                     "missing");
+  }
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::ColumnFamilyHandle*> families(keys.size(),
+                                                     handles_->protocols());
+  std::vector<std::string> values;
+  const std::vector<rocksdb::Status> statuses =
+      db_->MultiGet(rocksdb::ReadOptions(), families, slices, &values);
+  leaves.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const VersionKey key = *DecodeVersionKey(keys[i]);
+    const std::string what =
+        absl::StrCat("leaf ", start + i, " (",
+                     DescribeVersion(key.protocol, key.version), ")");
+    if (statuses[i].IsNotFound()) {
+      return Corrupted(kStore, kOp, what, "the protocol version is missing");
+    }
+    if (!statuses[i].ok()) return FromRocksDb(kStore, kOp, statuses[i]);
+    if (absl::Status s =
+            ParseValue(kOp, what, rocksdb::Slice(values[i]), &leaves[i]);
+        !s.ok()) {
+      return s;
+    }
+    if (!leaves[i].has_leaf_index() || leaves[i].leaf_index() != start + i) {
+      return Corrupted(kStore, kOp, what,
+                       absl::StrCat("the version names leaf ",
+                                    leaves[i].has_leaf_index()
+                                        ? absl::StrCat(leaves[i].leaf_index())
+                                        : std::string("(none)")));
+    }
+  }
+  return leaves;
+}
+
+absl::StatusOr<std::optional<v1::SignedTreeHead>> AggregatorStore::LoadTreeHead(
+    uint64_t revision) {
+  constexpr char kOp[] = "LoadTreeHead";
+  absl::StatusOr<std::optional<std::string>> bytes = ReadValue(
+      db_.get(), handles_->tree_heads(), kStore, kOp, EncodeRevision(revision));
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::nullopt;
+  v1::SignedTreeHead head;
+  if (absl::Status s =
+          ParseValue(kOp, absl::StrCat("tree_heads revision ", revision),
+                     rocksdb::Slice(**bytes), &head);
+      !s.ok()) {
+    return s;
+  }
+  if (head.head().revision() != revision) {
+    return Corrupted(
+        kStore, kOp, absl::StrCat("tree_heads revision ", revision),
+        absl::StrCat("holds the head of revision ", head.head().revision()));
+  }
+  return head;
+}
+
+absl::StatusOr<std::optional<uint64_t>> AggregatorStore::RevisionOfTreeSize(
+    uint64_t tree_size) {
+  constexpr char kOp[] = "RevisionOfTreeSize";
+  absl::StatusOr<std::optional<std::string>> bytes =
+      ReadValue(db_.get(), handles_->tree_sizes(), kStore, kOp,
+                EncodeRevision(tree_size));
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::nullopt;
+  absl::StatusOr<uint64_t> revision = DecodeRevision(**bytes);
+  if (!revision.ok()) {
+    return Corrupted(kStore, kOp, absl::StrCat("tree_sizes ", tree_size),
+                     revision.status().message());
+  }
+  return *revision;
+}
+
+absl::Status AggregatorStore::SaveCosignature(uint64_t tree_size,
+                                              const v1::Cosignature& c) {
+  const std::string op = absl::StrCat("SaveCosignature(", tree_size, ")");
+  absl::StatusOr<std::string> bytes = Serialize(op, c);
+  if (!bytes.ok()) return bytes.status();
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  return WriteFault(
+      where_, op,
+      db_->Put(write, handles_->cosignatures(),
+               EncodeCosignatureKey(tree_size, c.witness_name()), *bytes));
+}
+
+absl::StatusOr<std::vector<v1::Cosignature>> AggregatorStore::LoadCosignatures(
+    uint64_t tree_size) {
+  constexpr char kOp[] = "LoadCosignatures";
+  std::vector<v1::Cosignature> out;
+  const std::string prefix = EncodeRevision(tree_size);
+  absl::Status s =
+      Scan(db_.get(), handles_->cosignatures(), kOp, prefix,
+           PrefixSuccessor(prefix), ScanOptions{},
+           [&](const rocksdb::Slice&,
+               const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+             if (absl::Status st = ParseValue(
+                     kOp, absl::StrCat("cosignatures of size ", tree_size),
+                     value, &out.emplace_back());
+                 !st.ok()) {
+               return st;
+             }
+             return true;
+           });
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace tally::storage

@@ -8,7 +8,16 @@
 //   conflicts  (contest u16, station u32, version u32, revision u64)
 //              -> v1::ProtocolVersion refused as a conflicting version
 //   meta       string keys: definition, definition digest, revision, epoch,
-//              oldest retained event, per-collector applied sequence
+//              oldest retained event, per-collector applied sequence,
+//              transparency log size and public key
+//   log_leaves (leaf index u64) -> version key: the leaf's data is the
+//              LogEntry of that stored ProtocolVersion (so a changed
+//              protocol changes its leaf, and the signed roots expose it)
+//   log_nodes  (level u8, index u64) -> 32-byte hash of that complete
+//              subtree of the transparency log
+//   tree_heads (revision u64) -> v1::SignedTreeHead of that revision
+//   tree_sizes (tree size u64) -> latest revision u64 with that tree size
+//   cosignatures (tree size u64, witness name) -> v1::Cosignature
 // All integers in keys are fixed-width big-endian so iteration order is
 // numeric. One WriteBatch per commit covers everything, written with the
 // WAL synced: a commit is durable when Commit returns OK.
@@ -33,6 +42,7 @@
 #include "tally/v1/aggregator.pb.h"
 #include "tally/v1/election.pb.h"
 #include "tally/v1/feed.pb.h"
+#include "tally/v1/log.pb.h"
 #include "tally/v1/results.pb.h"
 
 namespace rocksdb {
@@ -64,6 +74,20 @@ struct CommitBatch {
   // Replicas: the log round this batch applies (written even when the
   // round changes nothing else).
   std::optional<LogPosition> log_position;
+  // The transparency log's part of a counting round (revision != 0): the
+  // leaves it appends, the subtrees they complete and the revision's signed
+  // head (services/transparency/log_appender.h). Every round that advances
+  // the revision carries one, so every revision has its head.
+  struct LogAppend {
+    // Index of leaves[0]: the stored log size (checked).
+    uint64_t first_leaf = 0;
+    // The stored protocol version each new leaf is.
+    std::vector<VersionKey> leaves;
+    std::vector<std::pair<LogNodeKey, std::array<uint8_t, 32>>> nodes;
+    // Its revision is the batch's; its tree size first_leaf + leaves.
+    v1::SignedTreeHead head;
+  };
+  std::optional<LogAppend> log;
   // Sync the WAL before Commit returns. A single aggregator acknowledges
   // what its own disk holds, so it syncs; replicas apply a log that etcd
   // already holds durably and sync only before they report a position
@@ -125,6 +149,12 @@ class AggregatorStore {
   absl::Status SaveClusterId(const std::string& cluster_id);
   // Makes every commit so far durable (after unsynced commits).
   absl::Status SyncWal();
+  // The transparency log's public key (32 raw bytes) the store's heads are
+  // signed with (nullopt on a store without heads yet). Saved once,
+  // synced; a different key is FailedPrecondition naming both
+  // fingerprints' owner (the store keeps one log).
+  absl::StatusOr<std::optional<std::string>> LoadLogPublicKey();
+  absl::Status SaveLogPublicKey(const std::string& raw_key);
   // A consistent copy of the whole store in `dir` (which must not exist),
   // made of hard links where possible: what a peer copies to join.
   absl::Status CreateCheckpoint(const std::string& dir);
@@ -157,6 +187,28 @@ class AggregatorStore {
   absl::Status ReadEvents(uint64_t from, uint64_t to,
                           const std::function<bool(v1::Event)>& fn);
 
+  // --- The transparency log (reads safe concurrently with Commit) ---------
+  // Leaves in the log as of the last commit.
+  uint64_t log_size() const;
+  // (*hashes)[i] = hash of nodes[i]; DataLoss naming a missing node.
+  absl::Status ReadLogNodes(const std::vector<LogNodeKey>& nodes,
+                            std::vector<std::array<uint8_t, 32>>* hashes);
+  // The stored versions that are leaves [start, end), in order (end <=
+  // log_size()). DataLoss naming the leaf when one is missing.
+  absl::StatusOr<std::vector<v1::ProtocolVersion>> ReadLeaves(uint64_t start,
+                                                              uint64_t end);
+  absl::StatusOr<std::optional<v1::SignedTreeHead>> LoadTreeHead(
+      uint64_t revision);
+  // The latest revision whose head has `tree_size` leaves.
+  absl::StatusOr<std::optional<uint64_t>> RevisionOfTreeSize(
+      uint64_t tree_size);
+  // Keeps a witness's cosignature of the checkpoint of `tree_size`,
+  // replacing that witness's earlier one for this size. Synced.
+  absl::Status SaveCosignature(uint64_t tree_size, const v1::Cosignature& c);
+  // Every kept cosignature of `tree_size`, ordered by witness name.
+  absl::StatusOr<std::vector<v1::Cosignature>> LoadCosignatures(
+      uint64_t tree_size);
+
  private:
   AggregatorStore() = default;
   struct Handles;
@@ -165,6 +217,7 @@ class AggregatorStore {
   std::unique_ptr<Handles> handles_;
   std::atomic<uint64_t> revision_{0};
   std::atomic<uint64_t> oldest_event_{1};
+  std::atomic<uint64_t> log_size_{0};
   // Serialises writers (Commit, BumpEpoch, SaveDefinition) so that the
   // read-check-write of revision, epoch and definition is atomic. Readers
   // never take it.

@@ -125,6 +125,34 @@ absl::StatusOr<uint64_t> DecodeRevision(std::string_view bytes) {
   return GetBigEndian(bytes, &pos, 8);
 }
 
+std::string EncodeLogNodeKey(const LogNodeKey& key) {
+  std::string out;
+  out.reserve(kLogNodeKeySize);
+  PutBigEndian(key.level, 1, &out);
+  PutBigEndian(key.index, 8, &out);
+  return out;
+}
+
+absl::StatusOr<LogNodeKey> DecodeLogNodeKey(std::string_view bytes) {
+  if (absl::Status s = CheckLength(bytes, kLogNodeKeySize, "log node key");
+      !s.ok()) {
+    return s;
+  }
+  size_t pos = 0;
+  LogNodeKey key;
+  key.level = static_cast<uint8_t>(GetBigEndian(bytes, &pos, 1));
+  key.index = GetBigEndian(bytes, &pos, 8);
+  return key;
+}
+
+std::string EncodeCosignatureKey(uint64_t tree_size, std::string_view witness) {
+  std::string out;
+  out.reserve(kRevisionKeySize + witness.size());
+  PutBigEndian(tree_size, 8, &out);
+  out.append(witness);
+  return out;
+}
+
 std::string EncodeLogPosition(const LogPosition& position) {
   std::string out;
   out.reserve(kLogPositionSize);

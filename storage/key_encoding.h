@@ -15,6 +15,10 @@
 //                 (flags bit 0: has anomalies; other bits must be 0)
 //   log position  index u64 | etcd revision u64              16 bytes
 //                 (meta value of a replica: its last applied log round)
+//   log node key  level u8 | index u64                          9 bytes
+//                 (a complete subtree of the transparency log)
+//   leaf key      leaf index u64 (the revision key's layout)    8 bytes
+//   cosignature   tree size u64 | witness name (raw bytes)   8+ bytes
 //
 // Decoders accept exactly these lengths and return InvalidArgument naming
 // what was being decoded otherwise; callers reading from the database turn
@@ -40,6 +44,7 @@ inline constexpr size_t kRevisionKeySize = 8;
 inline constexpr size_t kConflictKeySize = 18;
 inline constexpr size_t kLatestValueSize = 37;
 inline constexpr size_t kLogPositionSize = 16;
+inline constexpr size_t kLogNodeKeySize = 9;
 
 // (contest index, station id): the identity of a protocol.
 struct ProtocolKey {
@@ -113,6 +118,20 @@ absl::StatusOr<TotalsKey> DecodeTotalsKey(std::string_view bytes);
 // Event keys and u64 meta values (revision, epoch, cursors) share this.
 std::string EncodeRevision(uint64_t revision);
 absl::StatusOr<uint64_t> DecodeRevision(std::string_view bytes);
+
+// A complete subtree of the transparency log: the 2^level leaves from
+// index * 2^level (services/transparency/merkle.h, NodeId).
+struct LogNodeKey {
+  uint8_t level = 0;
+  uint64_t index = 0;
+  friend bool operator==(const LogNodeKey&, const LogNodeKey&) = default;
+};
+
+std::string EncodeLogNodeKey(const LogNodeKey& key);
+absl::StatusOr<LogNodeKey> DecodeLogNodeKey(std::string_view bytes);
+
+// A witness's cosignature of the checkpoint of one tree size.
+std::string EncodeCosignatureKey(uint64_t tree_size, std::string_view witness);
 
 std::string EncodeConflictKey(const ConflictKey& key);
 absl::StatusOr<ConflictKey> DecodeConflictKey(std::string_view bytes);

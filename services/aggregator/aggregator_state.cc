@@ -3,13 +3,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/aggregator/store_node_reader.h"
 #include "services/domain/contest_allocation.h"
 #include "services/domain/seat_bounds.h"
+#include "services/transparency/merkle.h"
+#include "services/transparency/tree_head.h"
 
 namespace tally::aggregator {
 
-AggregatorState::AggregatorState(std::unique_ptr<ElectionIndex> index)
-    : index_(std::move(index)), totals_(*index_) {
+AggregatorState::AggregatorState(std::unique_ptr<ElectionIndex> index,
+                                 LogSigning signing)
+    : index_(std::move(index)), signing_(std::move(signing)), totals_(*index_) {
   allocations_.resize(index_->contests().size());
   for (const ContestInfo& contest : index_->contests()) {
     protocols_expected_ += contest.stations_expected;
@@ -18,8 +22,9 @@ AggregatorState::AggregatorState(std::unique_ptr<ElectionIndex> index)
 
 absl::StatusOr<std::unique_ptr<AggregatorState>> AggregatorState::Recover(
     std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store,
-    LatestLoader& latest) {
-  std::unique_ptr<AggregatorState> state(new AggregatorState(std::move(index)));
+    LatestLoader& latest, LogSigning signing) {
+  std::unique_ptr<AggregatorState> state(
+      new AggregatorState(std::move(index), std::move(signing)));
   absl::MutexLock lock(&state->mu);
   absl::Status status = state->LoadLocked(
       store,
@@ -38,6 +43,8 @@ absl::Status AggregatorState::Rebuild(storage::AggregatorStore& store) {
   reported_contests_.clear();
   protocols_counted_ = 0;
   revision_ = 0;
+  log_.reset();
+  signed_head_.Clear();
   constexpr size_t kChunk = 16384;
   return LoadLocked(
       store,
@@ -101,6 +108,64 @@ absl::Status AggregatorState::LoadLocked(storage::AggregatorStore& store,
   // Stored totals carry their own revisions; nothing is pending.
   totals_.TakeChanged();
   for (uint32_t c = 0; c < contests; ++c) RecomputeAllocation(c);
+  return LoadLogLocked(store);
+}
+
+absl::Status AggregatorState::LoadLogLocked(storage::AggregatorStore& store) {
+  StoreNodeReader reader(store);
+  absl::StatusOr<transparency::MerkleFrontier> frontier =
+      transparency::MerkleFrontier::Load(reader, store.log_size());
+  if (!frontier.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "loading the transparency log's frontier (", store.log_size(),
+        " leaves): ", frontier.status().message()));
+  }
+  std::vector<v1::Totals> totals;
+  totals.reserve(totals_.size());
+  for (uint32_t entry = 0; entry < totals_.size(); ++entry) {
+    totals.push_back(totals_.ToProto(entry));
+  }
+  log_ = std::make_unique<transparency::LogAppender>(
+      signing_.key, signing_.definition_digest, *std::move(frontier), totals);
+  if (revision_ == 0) {
+    if (log_->size() != 0) {
+      return absl::DataLossError(
+          absl::StrCat("the store holds ", log_->size(),
+                       " transparency log leaves but no counted revision"));
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<v1::SignedTreeHead>> head =
+      store.LoadTreeHead(revision_);
+  if (!head.ok()) return head.status();
+  if (!head->has_value()) {
+    return absl::DataLossError(absl::StrCat(
+        "the store is at revision ", revision_,
+        " but holds no signed tree head for it (a store written before the "
+        "transparency log, or a damaged one); restore it from a backup"));
+  }
+  const v1::TreeHead& stored_head = (*head)->head();
+  const std::string where =
+      absl::StrCat("the signed tree head of revision ", revision_);
+  if (stored_head.tree_size() != log_->size() ||
+      stored_head.root_hash() != transparency::HashBytes(log_->root())) {
+    return absl::DataLossError(absl::StrCat(
+        where, " has ", stored_head.tree_size(), " leaves and root ",
+        transparency::ShortHash(stored_head.root_hash()),
+        ", but the stored tree has ", log_->size(), " leaves and root ",
+        transparency::ShortHash(transparency::HashBytes(log_->root())),
+        ": the log was changed after it was signed"));
+  }
+  if (stored_head.totals_digest() !=
+      transparency::HashBytes(log_->TotalsDigest())) {
+    return absl::DataLossError(absl::StrCat(
+        where, " signed totals digest ",
+        transparency::ShortHash(stored_head.totals_digest()),
+        ", but the stored totals digest to ",
+        transparency::ShortHash(transparency::HashBytes(log_->TotalsDigest())),
+        ": a stored total was changed after it was signed"));
+  }
+  signed_head_ = **std::move(head);
   return absl::OkStatus();
 }
 
@@ -190,6 +255,7 @@ feed::SnapshotView AggregatorState::Snapshot() const {
   }
   view.allocations.assign(allocations_.begin(), allocations_.end());
   view.progress = Progress();
+  view.signed_head = signed_head_;
   return view;
 }
 

@@ -3,7 +3,11 @@
 // allocations. The committer is the only writer (under the writer lock);
 // RPC handlers and watch snapshots read under the reader lock. Rebuilt at
 // start from the store's stored totals and latest versions, never by
-// re-summing protocols.
+// re-summing protocols. It also holds the transparency log's appender (its
+// frontier and the digest of every total) and the signed head of the
+// current revision, rebuilt with the rest and checked against the stored
+// head: the tree's size and root and the totals digest must be what that
+// head signed, or the store is refused as damaged.
 #ifndef TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
 #define TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
 
@@ -21,11 +25,20 @@
 #include "services/domain/election_index.h"
 #include "services/domain/totals_book.h"
 #include "services/feed/watch_hub.h"
+#include "services/transparency/ed25519.h"
+#include "services/transparency/log_appender.h"
 #include "storage/aggregator_store.h"
 #include "tally/v1/feed.pb.h"
 #include "tally/v1/results.pb.h"
 
 namespace tally::aggregator {
+
+// What the transparency log's heads are signed with and bind.
+struct LogSigning {
+  transparency::Ed25519PrivateKey key;
+  // SHA-256 of the definition's deterministic encoding, 32 raw bytes.
+  std::string definition_digest;
+};
 
 class AggregatorState {
  public:
@@ -35,7 +48,7 @@ class AggregatorState {
   // reading them before it loads the definition).
   static absl::StatusOr<std::unique_ptr<AggregatorState>> Recover(
       std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store,
-      LatestLoader& latest);
+      LatestLoader& latest, LogSigning signing);
 
   // Rebuilds everything in memory from what is durable in the store, as
   // Recover does at start, into this state (readers keep their pointer):
@@ -66,6 +79,14 @@ class AggregatorState {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     log_position_ = position;
   }
+  // The transparency log's writing side: leaves, totals, heads.
+  transparency::LogAppender& log() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return *log_;
+  }
+  void set_signed_head(v1::SignedTreeHead head)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    signed_head_ = std::move(head);
+  }
   // Recomputes the seat allocation of one contest (own scope) from its
   // totals, with bounds for the ballots still outstanding.
   const v1::SeatAllocation& RecomputeAllocation(uint32_t contest_index)
@@ -90,13 +111,18 @@ class AggregatorState {
   const storage::LatestValue* FindLatest(const storage::ProtocolKey& key) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
   v1::Progress Progress() const ABSL_SHARED_LOCKS_REQUIRED(mu);
+  // The signed head of revision(); empty at revision 0.
+  const v1::SignedTreeHead& signed_head() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return signed_head_;
+  }
+  const LogSigning& log_signing() const { return signing_; }
 
   // A consistent copy of everything a watcher's snapshot needs (takes the
   // reader lock).
   feed::SnapshotView Snapshot() const ABSL_LOCKS_EXCLUDED(mu);
 
  private:
-  explicit AggregatorState(std::unique_ptr<ElectionIndex> index);
+  AggregatorState(std::unique_ptr<ElectionIndex> index, LogSigning signing);
 
   // Calls fn for every chunk of the store's `latest` records.
   using LatestSource = std::function<absl::Status(
@@ -106,8 +132,15 @@ class AggregatorState {
   absl::Status LoadLocked(storage::AggregatorStore& store,
                           const LatestSource& latest)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The log's appender from the stored frontier and the loaded totals, and
+  // the current revision's head, checked against both.
+  absl::Status LoadLogLocked(storage::AggregatorStore& store)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   std::unique_ptr<ElectionIndex> index_;
+  const LogSigning signing_;
+  std::unique_ptr<transparency::LogAppender> log_ ABSL_GUARDED_BY(mu);
+  v1::SignedTreeHead signed_head_ ABSL_GUARDED_BY(mu);
   TotalsBook totals_ ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<storage::ProtocolKey, storage::LatestValue> latest_
       ABSL_GUARDED_BY(mu);

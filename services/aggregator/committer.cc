@@ -12,6 +12,7 @@
 #include "services/domain/protocol_digest.h"
 #include "services/domain/protocol_validation.h"
 #include "services/observability/structured_log.h"
+#include "services/transparency/log_entry.h"
 
 namespace tally::aggregator {
 namespace {
@@ -41,7 +42,24 @@ struct Round {
   absl::flat_hash_map<storage::ProtocolKey, size_t> accepted_here;
   uint64_t revision = 0;
   google::protobuf::Timestamp now;
+  // What the round adds to the transparency log, and the stored version
+  // each new leaf is.
+  transparency::RoundLog log;
+  std::vector<storage::VersionKey> leaf_keys;
 };
+
+// The round's log records for the store's batch.
+storage::CommitBatch::LogAppend LogRecords(Round& round) {
+  storage::CommitBatch::LogAppend out;
+  out.first_leaf = round.log.first_leaf;
+  out.leaves = std::move(round.leaf_keys);
+  out.nodes.reserve(round.log.nodes.size());
+  for (const auto& [node, hash] : round.log.nodes) {
+    out.nodes.emplace_back(storage::LogNodeKey{node.level, node.index}, hash);
+  }
+  out.head = round.log.head;
+  return out;
+}
 
 void Reject(v1::ProtocolResult* result, const absl::Status& status) {
   result->set_outcome(v1::OUTCOME_REJECTED);
@@ -383,6 +401,12 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
           *stored.value.add_findings() = std::move(finding);
         }
         *stored.value.mutable_protocol() = std::move(protocol);
+        // One leaf per accepted version, in commit order.
+        transparency::LogAppender& log = state_->log();
+        stored.value.set_leaf_index(log.size());
+        log.AddLeaf(transparency::LogEntryOf(stored.value), &round.log);
+        round.leaf_keys.push_back(
+            storage::VersionKey{key, stored.value.protocol().version()});
         round.accepted_here[key] = round.batch.protocols.size();
         round.batch.protocols.push_back(std::move(stored));
         result->set_outcome(v1::OUTCOME_ACCEPTED);
@@ -409,6 +433,7 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
         for (uint32_t entry : totals.TakeChanged()) {
           const TotalsAddress& address = totals.address(entry);
           v1::Totals message = totals.ToProto(entry);
+          state_->log().SetTotals(message);
           *round.event.add_totals() = message;
           round.batch.totals.emplace_back(
               storage::TotalsKey{address.contest,
@@ -429,6 +454,16 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
         round.event.set_epoch(context.epoch);
         *round.event.mutable_committed_at() = round.now;
         *round.event.mutable_progress() = state_->Progress();
+        // The revision's signed head: the tree with this round's leaves and
+        // the digest of every total as this round leaves them.
+        absl::StatusOr<v1::SignedTreeHead> head =
+            state_->log().Seal(round.revision, round.now, &round.log);
+        if (head.ok()) {
+          *round.event.mutable_signed_head() = *head;
+          round.batch.log = LogRecords(round);
+        } else {
+          failure = head.status();
+        }
         round.batch.revision = round.revision;
         round.batch.event = std::move(round.event);
         // Trim the event log in steps of an eighth of the retained length, not
@@ -444,9 +479,12 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
 
       round.batch.log_position = context.log_position;
       round.batch.sync = context.sync;
-      failure = store_->Commit(round.batch);
+      if (failure.ok()) failure = store_->Commit(round.batch);
       if (failure.ok()) {
-        if (advances) state_->set_revision(round.revision);
+        if (advances) {
+          state_->set_revision(round.revision);
+          state_->set_signed_head(round.batch.log->head);
+        }
         if (context.log_position.has_value()) {
           state_->set_log_position(*context.log_position);
         }

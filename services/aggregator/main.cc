@@ -70,6 +70,14 @@ ABSL_FLAG(std::string, etcd_tls_key, "",
 ABSL_FLAG(std::string, peer_tls_ca, "",
           "PEM CA that verifies the other replicas when copying a store "
           "(default: --tls_client_ca); this replica presents --tls_cert");
+ABSL_FLAG(std::string, log_signing_key, "",
+          "Ed25519 key that signs the transparency log's tree heads (PKCS#8 "
+          "PEM or a signed-note signer key); empty: a single aggregator "
+          "generates one in DATA_DIR/log_signing_key.pem on first start, "
+          "replicas share the cluster's (kept in etcd)");
+ABSL_FLAG(std::string, log_witness_keys, "",
+          "file of witness verifier keys (one C2SP note key a line, # "
+          "comments) whose cosignatures the log accepts");
 
 namespace {
 
@@ -192,6 +200,8 @@ absl::StatusOr<AggregatorConfig> ConfigFromFlags() {
   config.watch_queue_limit = absl::GetFlag(FLAGS_watch_queue_limit);
   config.progress_interval =
       absl::Milliseconds(absl::GetFlag(FLAGS_progress_interval_ms));
+  config.log_signing_key_path = absl::GetFlag(FLAGS_log_signing_key);
+  config.log_witness_keys_path = absl::GetFlag(FLAGS_log_witness_keys);
   absl::StatusOr<AggregatorConfig> replicated = Replicated(std::move(config));
   if (!replicated.ok()) return replicated.status();
   return Secured(*std::move(replicated));

@@ -88,6 +88,48 @@ absl::StatusOr<std::string> GetOrCreate(etcd::Client& client,
   return existing.kvs(0).value();
 }
 
+// Step 3: the one key every replica signs the log's heads with.
+absl::Status AgreeOnLogKey(
+    etcd::Client& etcd, const replication::ClusterKeys& keys,
+    const std::optional<transparency::Ed25519PrivateKey>& given,
+    PreparedReplica* prepared) {
+  std::optional<transparency::Ed25519PrivateKey> key = given;
+  prepared->log_key_source = "--log_signing_key";
+  if (!key.has_value()) {
+    absl::StatusOr<transparency::Ed25519PrivateKey> fresh =
+        transparency::Ed25519PrivateKey::Generate();
+    if (!fresh.ok()) return fresh.status();
+    absl::StatusOr<std::string> pem =
+        GetOrCreate(etcd, keys.log_signing_key(), fresh->ToPem());
+    if (!pem.ok()) return pem.status();
+    absl::StatusOr<transparency::Ed25519PrivateKey> shared =
+        transparency::Ed25519PrivateKey::FromPem(*pem);
+    if (!shared.ok()) {
+      return absl::DataLossError(absl::StrCat("etcd key ",
+                                              keys.log_signing_key(), ": ",
+                                              shared.status().message()));
+    }
+    key = *std::move(shared);
+    prepared->log_key_source = absl::StrCat("etcd ", keys.log_signing_key());
+  }
+  absl::StatusOr<std::string> cluster_key =
+      GetOrCreate(etcd, keys.log_public_key(), key->public_key().raw());
+  if (!cluster_key.ok()) return cluster_key.status();
+  if (*cluster_key != key->public_key().raw()) {
+    absl::StatusOr<transparency::Ed25519PublicKey> theirs =
+        transparency::Ed25519PublicKey::FromRaw(*cluster_key);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this replica's log signing key (fingerprint ",
+        key->public_key().Fingerprint(), ", from ", prepared->log_key_source,
+        ") is not the cluster's (fingerprint ",
+        theirs.ok() ? theirs->Fingerprint() : std::string("unreadable"),
+        ", etcd key ", keys.log_public_key(),
+        "); give every replica the same --log_signing_key"));
+  }
+  prepared->log_key = *std::move(key);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<uint64_t> LogStart(etcd::Client& client,
                                   const replication::ClusterKeys& keys) {
   etcdserverpb::RangeRequest range;
@@ -107,7 +149,8 @@ absl::StatusOr<uint64_t> LogStart(etcd::Client& client,
 
 absl::StatusOr<PreparedReplica> PrepareReplica(
     const ReplicationConfig& config, const std::string& data_dir,
-    const v1::ElectionDefinition& given) {
+    const v1::ElectionDefinition& given,
+    const std::optional<transparency::Ed25519PrivateKey>& log_key) {
   if (config.replica_id.empty() || config.advertise.empty()) {
     return absl::InvalidArgumentError(
         "--etcd_endpoints needs --replica_id and --advertise HOST:PORT");
@@ -172,6 +215,12 @@ absl::StatusOr<PreparedReplica> PrepareReplica(
           "), not from this cluster's commit log; use an empty data "
           "directory for a replica"));
     }
+  }
+
+  if (absl::Status agreed =
+          AgreeOnLogKey(etcd, prepared.keys, log_key, &prepared);
+      !agreed.ok()) {
+    return agreed;
   }
 
   absl::StatusOr<uint64_t> log_start = LogStart(etcd, prepared.keys);

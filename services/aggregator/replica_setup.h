@@ -5,7 +5,12 @@
 //     definition, and its store must belong to this cluster (a store of a
 //     single aggregator, or of another cluster, is refused: its revisions
 //     did not come from this log);
-//  3. when the store cannot resume from the log (it is empty while the log
+//  3. agrees on the transparency log's signing key: every replica signs
+//     the same heads with one key. The first replica records its public
+//     key; a replica given another one (--log_signing_key) is refused.
+//     Without --log_signing_key the first replica generates the key and
+//     keeps it in etcd for the others;
+//  4. when the store cannot resume from the log (it is empty while the log
 //     no longer starts at round 1, or the rounds after its position were
 //     truncated), copies the store of the most advanced live peer.
 // Everything that is refused is refused with one line naming the store,
@@ -23,6 +28,7 @@
 #include "grpcpp/security/credentials.h"
 #include "services/etcd/client.h"
 #include "services/replication/cluster_keys.h"
+#include "services/transparency/ed25519.h"
 #include "tally/v1/election.pb.h"
 
 namespace tally::aggregator {
@@ -51,13 +57,19 @@ struct PreparedReplica {
   std::string cluster_id;
   // A peer's store was copied into the data directory.
   bool copied = false;
+  // The cluster's transparency log signing key (step 3).
+  std::optional<transparency::Ed25519PrivateKey> log_key;
+  // Where it came from, for the start-up log line.
+  std::string log_key_source;
 };
 
-// Steps 1-3 above. `given` is the definition from --definition or the
-// embedded default (used when the store has none).
+// Steps 1-4 above. `given` is the definition from --definition or the
+// embedded default (used when the store has none); `log_key` the key of
+// --log_signing_key, if given.
 absl::StatusOr<PreparedReplica> PrepareReplica(
     const ReplicationConfig& config, const std::string& data_dir,
-    const v1::ElectionDefinition& given);
+    const v1::ElectionDefinition& given,
+    const std::optional<transparency::Ed25519PrivateKey>& log_key);
 
 }  // namespace tally::aggregator
 

@@ -1,7 +1,11 @@
 #include "services/aggregator/server.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -10,6 +14,7 @@
 #include "services/aggregator/checkpoint_service.h"
 #include "services/aggregator/committer.h"
 #include "services/aggregator/latest_loader.h"
+#include "services/aggregator/log_service.h"
 #include "services/aggregator/replica_node.h"
 #include "services/aggregator/storage_recovery.h"
 #include "services/domain/definition_digest.h"
@@ -18,7 +23,9 @@
 #include "services/feed/watch_hub.h"
 #include "services/observability/metrics.h"
 #include "services/observability/server_telemetry.h"
+#include "services/observability/structured_log.h"
 #include "services/rpc/server_builder.h"
+#include "services/transparency/ed25519.h"
 #include "storage/aggregator_store.h"
 
 namespace tally::aggregator {
@@ -111,6 +118,58 @@ void AddAggregatorGauges(obs::MetricsRegistry& metrics, AggregatorState* state,
       progress([](const v1::Progress& p) { return p.protocols_counted(); }));
 }
 
+// The key file a single aggregator keeps when --log_signing_key is not
+// given.
+constexpr char kGeneratedKeyFile[] = "log_signing_key.pem";
+
+// The transparency log's key (see AggregatorConfig::log_signing_key_path),
+// checked against the key the store's heads are signed with.
+absl::StatusOr<transparency::Ed25519PrivateKey> ChooseLogKey(
+    const AggregatorConfig& config, storage::AggregatorStore& store,
+    const std::optional<PreparedReplica>& prepared,
+    const std::optional<transparency::Ed25519PrivateKey>& given) {
+  std::optional<transparency::Ed25519PrivateKey> key;
+  std::string source;
+  bool created = false;
+  if (prepared.has_value()) {
+    key = *prepared->log_key;
+    source = prepared->log_key_source;
+  } else if (given.has_value()) {
+    key = *given;
+    source = config.log_signing_key_path;
+  } else {
+    source = absl::StrCat(config.data_dir, "/", kGeneratedKeyFile);
+    absl::StatusOr<transparency::Ed25519PrivateKey> made =
+        transparency::LoadOrCreatePrivateKeyFile(source, &created);
+    if (!made.ok()) return made.status();
+    key = *std::move(made);
+  }
+  absl::StatusOr<std::optional<std::string>> stored = store.LoadLogPublicKey();
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value() && **stored != key->public_key().raw()) {
+    absl::StatusOr<transparency::Ed25519PublicKey> theirs =
+        transparency::Ed25519PublicKey::FromRaw(**stored);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the tree heads in ", config.data_dir,
+        " are signed with the key of fingerprint ",
+        theirs.ok() ? theirs->Fingerprint() : std::string("(unreadable)"),
+        ", not with the key from ", source, " (fingerprint ",
+        key->public_key().Fingerprint(),
+        "); start with the store's key (--log_signing_key)"));
+  }
+  if (!stored->has_value()) {
+    if (absl::Status saved = store.SaveLogPublicKey(key->public_key().raw());
+        !saved.ok()) {
+      return saved;
+    }
+  }
+  obs::LogInfo(
+      created ? "generated the transparency log's signing key"
+              : "transparency log signing key",
+      {{"fingerprint", key->public_key().Fingerprint()}, {"source", source}});
+  return *std::move(key);
+}
+
 }  // namespace
 
 struct AggregatorServer::Parts {
@@ -127,6 +186,7 @@ struct AggregatorServer::Parts {
   std::unique_ptr<ReplicaNode> replica;
   std::unique_ptr<CheckpointService> checkpoints;
   std::unique_ptr<AggregatorService> service;
+  std::unique_ptr<LogService> log_service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   std::string address;  // HOST:PORT served
@@ -141,6 +201,13 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   auto parts = std::make_unique<Parts>();
   const bool replicated = !config.replication.etcd_endpoints.empty();
   std::optional<PreparedReplica> prepared;
+  std::optional<transparency::Ed25519PrivateKey> given_key;
+  if (!config.log_signing_key_path.empty()) {
+    absl::StatusOr<transparency::Ed25519PrivateKey> read =
+        transparency::ReadPrivateKeyFile(config.log_signing_key_path);
+    if (!read.ok()) return read.status();
+    given_key = *std::move(read);
+  }
   if (replicated) {
     // Before the store opens: the cluster binding, and a copy of a peer's
     // store when this one cannot resume from the commit log.
@@ -150,7 +217,7 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
             : LoadDefinitionFile(config.definition_path);
     if (!given.ok()) return given.status();
     absl::StatusOr<PreparedReplica> ready =
-        PrepareReplica(config.replication, config.data_dir, *given);
+        PrepareReplica(config.replication, config.data_dir, *given, given_key);
     if (!ready.ok()) return ready.status();
     prepared = *std::move(ready);
   }
@@ -208,8 +275,20 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
       replicated ? absl::StatusOr<uint64_t>(0) : parts->store->BumpEpoch();
   if (!epoch.ok()) return epoch.status();
 
+  absl::StatusOr<transparency::Ed25519PrivateKey> log_key =
+      ChooseLogKey(config, *parts->store, prepared, given_key);
+  if (!log_key.ok()) return log_key.status();
+  if ((*digest)->size() != 64 ||
+      !std::all_of((*digest)->begin(), (*digest)->end(),
+                   absl::ascii_isxdigit)) {
+    return absl::DataLossError(absl::StrCat(
+        "the stored definition digest is not 64 hex digits: ", **digest));
+  }
+  const std::string definition_digest_bytes = absl::HexStringToBytes(**digest);
   absl::StatusOr<std::unique_ptr<AggregatorState>> state =
-      AggregatorState::Recover(*std::move(index), *parts->store, latest);
+      AggregatorState::Recover(
+          *std::move(index), *parts->store, latest,
+          LogSigning{*std::move(log_key), definition_digest_bytes});
   if (!state.ok()) return state.status();
   parts->state = *std::move(state);
 
@@ -289,11 +368,20 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   }
   parts->service = std::make_unique<AggregatorService>(
       parts->state.get(), parts->store.get(), sink, service_options);
+  LogServiceOptions log_options;
+  if (!config.log_witness_keys_path.empty()) {
+    absl::StatusOr<std::vector<transparency::NoteVerifierKey>> witnesses =
+        LoadWitnessKeys(config.log_witness_keys_path);
+    if (!witnesses.ok()) return witnesses.status();
+    log_options.witnesses = *std::move(witnesses);
+  }
+  parts->log_service = std::make_unique<LogService>(
+      parts->state.get(), parts->store.get(), std::move(log_options));
   parts->recovery->Start();
   parts->committer->Start();
 
-  std::vector<grpc::Service*> services = {parts->service.get(),
-                                          parts->hub.get()};
+  std::vector<grpc::Service*> services = {
+      parts->service.get(), parts->hub.get(), parts->log_service.get()};
   if (parts->checkpoints != nullptr) {
     services.push_back(parts->checkpoints.get());
   }

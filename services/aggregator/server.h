@@ -44,6 +44,15 @@ struct AggregatorConfig {
   std::string admin_listen;
   // Replication on etcd (--etcd_endpoints); no endpoints: a single node.
   ReplicationConfig replication;
+  // The transparency log's Ed25519 signing key (--log_signing_key: PKCS#8
+  // PEM or a signed-note signer key). Empty: a single aggregator keeps one
+  // in DATA_DIR/log_signing_key.pem, generated on first start; replicas
+  // share the cluster's (see replica_setup.h).
+  std::string log_signing_key_path;
+  // Verifier keys of the witnesses whose cosignatures the log accepts
+  // (--log_witness_keys: one C2SP note verifier key per line, "#"
+  // comments). Empty: AddCosignature refuses every witness.
+  std::string log_witness_keys_path;
   // Replicas: how often the leader truncates the log (tests shorten it).
   absl::Duration log_maintenance_interval = absl::Seconds(5);
 };

@@ -192,6 +192,9 @@ std::vector<ResponsePtr> SnapshotResponses(const SnapshotView& view,
     auto response = std::make_shared<v1::WatchResponse>();
     v1::Snapshot* snapshot = response->mutable_snapshot();
     snapshot->set_revision(view.revision);
+    if (view.signed_head.has_head()) {
+      *snapshot->mutable_signed_head() = view.signed_head;
+    }
     if (out.empty()) {
       *snapshot->mutable_progress() = view.progress;
       for (const v1::SeatAllocation& a : view.allocations) {

@@ -48,6 +48,9 @@ struct SnapshotView {
   std::vector<v1::Totals> totals;
   std::vector<v1::SeatAllocation> allocations;
   v1::Progress progress;
+  // The transparency log's signed head of `revision` (empty at 0), sent
+  // on every Snapshot message unchanged.
+  v1::SignedTreeHead signed_head;
 };
 
 // Where replayed events come from (the aggregator's store; a relay's

@@ -36,6 +36,7 @@ void RelayState::Reset(feed::SnapshotView view,
   totals_ = std::move(view.totals);
   allocations_ = std::move(view.allocations);
   progress_ = std::move(view.progress);
+  signed_head_ = std::move(view.signed_head);
   totals_index_.clear();
   allocations_index_.clear();
   for (size_t i = 0; i < totals_.size(); ++i) {
@@ -81,6 +82,8 @@ absl::Status RelayState::Apply(std::shared_ptr<const v1::Event> event) {
     }
   }
   if (event->has_progress()) progress_ = event->progress();
+  // Passed on as the aggregator signed it: the relay holds no key.
+  signed_head_ = event->signed_head();
   revision_ = event->revision();
   ring_.push_back(std::move(event));
   while (ring_.size() > retained_) ring_.pop_front();
@@ -94,6 +97,7 @@ feed::SnapshotView RelayState::Snapshot() const {
   view.totals = totals_;
   view.allocations = allocations_;
   view.progress = progress_;
+  view.signed_head = signed_head_;
   return view;
 }
 

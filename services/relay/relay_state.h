@@ -69,6 +69,8 @@ class RelayState : public feed::EventSource {
   std::vector<v1::SeatAllocation> allocations_ ABSL_GUARDED_BY(mu_);
   std::map<Key, size_t> allocations_index_ ABSL_GUARDED_BY(mu_);
   v1::Progress progress_ ABSL_GUARDED_BY(mu_);
+  // The signed head of revision_, as the upstream sent it.
+  v1::SignedTreeHead signed_head_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<const v1::Event>> ring_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -258,6 +258,9 @@ absl::Status Upstream::RunStream(const rpc::Replicas::Target& upstream,
           pending.allocations.push_back(std::move(a));
         }
         if (snapshot->has_progress()) pending.progress = snapshot->progress();
+        if (snapshot->has_signed_head()) {
+          pending.signed_head = std::move(*snapshot->mutable_signed_head());
+        }
         break;
       }
       case v1::WatchResponse::kSnapshotComplete:

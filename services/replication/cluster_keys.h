@@ -16,6 +16,11 @@
 //   PREFIX/log_start           first index still in the log (written with
 //                              each truncation)
 //   PREFIX/replicas/<id>       each replica's ReplicaRecord
+//   PREFIX/log_public_key      the transparency log's Ed25519 public key
+//                              (32 bytes): every replica signs with it
+//   PREFIX/log_signing_key     the log's private key (PKCS#8 PEM), only
+//                              when the replicas were started without
+//                              --log_signing_key (then the first made it)
 #ifndef TALLY_SERVICES_REPLICATION_CLUSTER_KEYS_H_
 #define TALLY_SERVICES_REPLICATION_CLUSTER_KEYS_H_
 
@@ -44,6 +49,8 @@ class ClusterKeys {
   // The index of a key of the log; InvalidArgument for any other key.
   absl::StatusOr<uint64_t> ParseLogKey(absl::string_view key) const;
   std::string replicas_prefix() const { return prefix_ + "replicas/"; }
+  std::string log_public_key() const { return prefix_ + "log_public_key"; }
+  std::string log_signing_key() const { return prefix_ + "log_signing_key"; }
   std::string ReplicaKey(absl::string_view replica_id) const;
 
  private:

@@ -7,7 +7,8 @@
 // The committer adds everything a round produces (RoundLog) to the round's
 // WriteBatch, so the tree, the heads and the totals are durable together.
 // The appender is in-memory state like the totals: when a round cannot be
-// written, its owner rebuilds it from the store (Restore).
+// written, its owner makes a new one from the store (the aggregator's
+// AggregatorState::Rebuild).
 //
 // Deterministic: the same rounds (the same entries, revisions, times and
 // totals) and the same key give byte-identical leaves and heads on every
@@ -55,6 +56,9 @@ class LogAppender {
   Hash root() const { return frontier_.Root(); }
   const Ed25519PrivateKey& key() const { return key_; }
   const MerkleFrontier& frontier() const { return frontier_; }
+  // The digest of every total as set so far (what Seal would sign).
+  Hash TotalsDigest() const { return digester_.Digest(); }
+  const std::string& definition_digest() const { return definition_digest_; }
 
   // Appends one accepted version to the tree and to `round`.
   void AddLeaf(const v1::LogEntry& entry, RoundLog* round);

@@ -43,4 +43,14 @@ absl::StatusOr<v1::LogEntry> ParseLeafData(absl::string_view leaf_data) {
   return entry;
 }
 
+v1::LogEntry LogEntryOf(const v1::ProtocolVersion& version) {
+  v1::LogEntry entry;
+  entry.set_revision(version.revision());
+  entry.set_collector_id(version.collector_id());
+  entry.set_collector_seq(version.collector_seq());
+  *entry.mutable_protocol() = version.protocol();
+  *entry.mutable_accepted_at() = version.accepted_at();
+  return entry;
+}
+
 }  // namespace tally::transparency

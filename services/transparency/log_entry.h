@@ -12,12 +12,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "tally/v1/aggregator.pb.h"
 #include "tally/v1/log.pb.h"
 
 namespace tally::transparency {
 
 // The leaf data of an entry.
 std::string LeafData(const v1::LogEntry& entry);
+
+// The entry of an accepted version as the aggregator stores it: revision,
+// collector id and sequence, protocol (with its digest) and acceptance
+// time (its findings and leaf index are not part of the leaf).
+v1::LogEntry LogEntryOf(const v1::ProtocolVersion& version);
 
 // Parses leaf data; InvalidArgument when it is not a LogEntry, or not the
 // canonical encoding of the entry it holds (bytes the serializer would not

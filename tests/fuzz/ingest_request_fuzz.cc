@@ -31,6 +31,7 @@
 #include "services/aggregator/storage_recovery.h"
 #include "services/domain/definition_generator.h"
 #include "services/feed/watch_hub.h"
+#include "services/transparency/ed25519.h"
 #include "storage/aggregator_store.h"
 #include "storage/consistency_check.h"
 #include "tally/v1/aggregator.pb.h"
@@ -104,9 +105,14 @@ Aggregator& Instance() {
   std::unique_ptr<ElectionIndex> index =
       Must(ElectionIndex::Build(std::move(definition)), "index");
   a->region_id = index->definition().stations(0).region_id();
-  a->state = Must(
-      aggregator::AggregatorState::Recover(std::move(index), *a->store, latest),
-      "recover");
+  // A fixed log key: the fuzz target checks ingest, not key handling.
+  aggregator::LogSigning signing{
+      Must(transparency::Ed25519PrivateKey::FromSeed(std::string(32, '\x01')),
+           "log key"),
+      std::string(32, '\0')};
+  a->state = Must(aggregator::AggregatorState::Recover(
+                      std::move(index), *a->store, latest, std::move(signing)),
+                  "recover");
   aggregator::AggregatorState* state = a->state.get();
   a->hub = std::make_unique<feed::WatchHub>(
       &a->events, [state] { return state->Snapshot(); }, a->store->revision());

@@ -354,8 +354,10 @@ class AggregatorStoreTest : public ::testing::Test {
               const std::string& value) {
     store_.reset();
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "protocols", "latest", "totals",
-                             "events", "conflicts", "meta"}) {
+    for (const char* name :
+         {"default", "protocols", "latest", "totals", "events", "conflicts",
+          "meta", "log_leaves", "log_nodes", "tree_heads", "tree_sizes",
+          "cosignatures"}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -981,6 +983,72 @@ TEST_F(AggregatorStoreTest, VerifyReportsAnEventGap) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_THAT(report->differences,
               ElementsAre("events: expected revision 3, found 4"));
+}
+
+// The transparency log's records go into the round's batch: leaves name
+// their stored versions, nodes and heads are read back, the size of the
+// log follows, and a batch that does not extend the stored log is refused
+// before anything is written.
+TEST_F(AggregatorStoreTest, LogRecordsAreCommittedWithTheRound) {
+  TestCommitter committer(store_, *index_);
+  CommitBatch batch = committer.Prepare(
+      {List(201, 1, 10, 20, 30), List(202, 1, 5, 5, 5)}, "collector-north", 1);
+  CommitBatch::LogAppend log;
+  log.first_leaf = 0;
+  for (size_t i = 0; i < batch.protocols.size(); ++i) {
+    batch.protocols[i].value.set_leaf_index(i);
+    log.leaves.push_back({batch.protocols[i].key,
+                          batch.protocols[i].value.protocol().version()});
+  }
+  std::array<uint8_t, 32> zero{};
+  std::array<uint8_t, 32> one{};
+  one.fill(1);
+  log.nodes = {{{0, 0}, zero}, {{0, 1}, one}, {{1, 0}, one}};
+  log.head.mutable_head()->set_revision(batch.revision);
+  log.head.mutable_head()->set_tree_size(2);
+  batch.log = log;
+  ASSERT_TRUE(store_->Commit(batch).ok());
+  EXPECT_EQ(store_->log_size(), 2u);
+
+  std::vector<std::array<uint8_t, 32>> hashes;
+  ASSERT_TRUE(store_->ReadLogNodes({{0, 1}, {1, 0}}, &hashes).ok());
+  EXPECT_EQ(hashes, (std::vector<std::array<uint8_t, 32>>{one, one}));
+  const absl::Status missing = store_->ReadLogNodes({{2, 0}}, &hashes);
+  EXPECT_EQ(missing.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(missing.message(), HasSubstr("log_nodes level 2 index 0"));
+
+  absl::StatusOr<std::vector<v1::ProtocolVersion>> leaves =
+      store_->ReadLeaves(0, 2);
+  ASSERT_TRUE(leaves.ok()) << leaves.status();
+  ASSERT_EQ(leaves->size(), 2u);
+  EXPECT_EQ((*leaves)[1].protocol().station_id(), 202u);
+  EXPECT_EQ((*leaves)[1].leaf_index(), 1u);
+
+  absl::StatusOr<std::optional<v1::SignedTreeHead>> head =
+      store_->LoadTreeHead(batch.revision);
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->head().tree_size(), 2u);
+  absl::StatusOr<std::optional<uint64_t>> of_size =
+      store_->RevisionOfTreeSize(2);
+  ASSERT_TRUE(of_size.ok() && of_size->has_value());
+  EXPECT_EQ(**of_size, batch.revision);
+
+  // Leaves again from 0: the log would not be append-only.
+  CommitBatch again = committer.Prepare({List(102, 1, 1, 1, 1)});
+  CommitBatch::LogAppend overlap;
+  overlap.first_leaf = 0;
+  overlap.leaves.push_back({again.protocols[0].key, 1});
+  overlap.head.mutable_head()->set_revision(again.revision);
+  overlap.head.mutable_head()->set_tree_size(1);
+  again.log = overlap;
+  const absl::Status refused = store_->Commit(again);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("do not extend the stored log"));
+  EXPECT_EQ(store_->log_size(), 2u);
+
+  // Reopened: the size is kept.
+  Reopen();
+  EXPECT_EQ(store_->log_size(), 2u);
 }
 
 }  // namespace
