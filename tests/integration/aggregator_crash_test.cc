@@ -11,6 +11,12 @@
 // (k-1) / n + 1. Later rounds are re-submissions with the true content and
 // a higher version, so the stream never runs dry before the kill and the
 // totals equal the truth as soon as every station has reported once.
+//
+// The transparency log survives the kills too: after every restart the
+// latest signed head holds exactly the applied versions, its totals digest
+// is that of the totals served, every head seen before a kill is served
+// again unchanged and is consistent with the new one (a consistency
+// proof), and at the end `tallyctl audit` recomputes the whole log.
 #include <signal.h>
 
 #include <algorithm>
@@ -38,7 +44,12 @@
 #include "services/domain/election_index.h"
 #include "services/rpc/channel.h"
 #include "services/rpc/status.h"
+#include "services/transparency/ed25519.h"
+#include "services/transparency/merkle.h"
+#include "services/transparency/totals_digest.h"
+#include "services/transparency/tree_head.h"
 #include "tally/v1/aggregator.grpc.pb.h"
+#include "tally/v1/log.grpc.pb.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
 #include "tests/support/reference_election.h"
@@ -281,6 +292,77 @@ class CrashTest : public ::testing::Test {
     EXPECT_EQ(report.protocols_counted(), counted);
   }
 
+  // The log after a restart: the latest head signed, of exactly the
+  // applied versions and the served totals; every earlier head unchanged
+  // and consistent with it.
+  void ExpectLogAgrees(const std::string& address, v1::Aggregator::Stub& stub) {
+    auto log = v1::Log::NewStub(rpc::MakeChannel(address));
+    uint64_t applied = 0;
+    for (const Feed& feed : feeds_) applied += feed.applied;
+    v1::GetTreeHeadResponse latest;
+    grpc::Status status = log->GetTreeHead(
+        testing::DeadlineContext(kCallTimeout).get(), {}, &latest);
+    if (applied == 0) {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+      return;
+    }
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    absl::StatusOr<transparency::Ed25519PublicKey> key =
+        transparency::ReadPublicKeyFile(data_dir_ + "/log_signing_key.pem");
+    ASSERT_TRUE(key.ok()) << key.status();
+    const v1::TreeHead& head = latest.signed_head().head();
+    EXPECT_TRUE(
+        transparency::VerifySignedTreeHead(latest.signed_head(), *key).ok());
+    EXPECT_EQ(head.tree_size(), applied);
+
+    v1::GetResultsRequest request;
+    request.set_all_scopes(true);
+    v1::GetResultsResponse results;
+    status = stub.GetResults(testing::DeadlineContext(kCallTimeout).get(),
+                             request, &results);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(results.revision(), head.revision());
+    transparency::TotalsDigester digester;
+    for (const v1::ContestResults& entry : results.results()) {
+      digester.Set(entry.totals());
+    }
+    EXPECT_EQ(transparency::HashBytes(digester.Digest()), head.totals_digest())
+        << "the served totals are not those the head signed";
+
+    for (const v1::SignedTreeHead& earlier : heads_seen_) {
+      v1::GetTreeHeadRequest again;
+      again.set_revision(earlier.head().revision());
+      v1::GetTreeHeadResponse served;
+      status = log->GetTreeHead(testing::DeadlineContext(kCallTimeout).get(),
+                                again, &served);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      EXPECT_TRUE(MessageDifferencer::Equals(served.signed_head(), earlier))
+          << "the head of revision " << earlier.head().revision() << " changed";
+      v1::GetConsistencyProofRequest between;
+      between.set_first(earlier.head().tree_size());
+      between.set_second(head.tree_size());
+      v1::GetConsistencyProofResponse proof;
+      status = log->GetConsistencyProof(
+          testing::DeadlineContext(kCallTimeout).get(), between, &proof);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      std::vector<transparency::Hash> hashes;
+      for (const std::string& hash : proof.proof()) {
+        hashes.push_back(*transparency::HashFromBytes(hash, "proof"));
+      }
+      EXPECT_TRUE(
+          transparency::VerifyConsistency(
+              earlier.head().tree_size(), head.tree_size(),
+              *transparency::HashFromBytes(earlier.head().root_hash(), "root"),
+              *transparency::HashFromBytes(head.root_hash(), "root"), hashes)
+              .ok())
+          << "revision " << earlier.head().revision() << " to "
+          << head.revision();
+    }
+    heads_seen_.push_back(latest.signed_head());
+  }
+
+  // One head seen after each restart.
+  std::vector<v1::SignedTreeHead> heads_seen_;
   // Batches cut off by a kill, by what the restart found.
   int in_doubt_applied_ = 0;
   int in_doubt_absent_ = 0;
@@ -310,6 +392,7 @@ TEST_F(CrashTest, KillNineNeverLosesOrDoublesAnAcknowledgedProtocol) {
     ASSERT_NO_FATAL_FAILURE(ExpectInDoubtResolved(*stub, acked_before));
     ASSERT_NO_FATAL_FAILURE(ExpectTotalsMatchApplied(*stub));
     ASSERT_NO_FATAL_FAILURE(ExpectVerified(*stub));
+    ASSERT_NO_FATAL_FAILURE(ExpectLogAgrees(server->address, *stub));
 
     const absl::Duration checks = absl::Now() - cycle_start;
 
@@ -420,6 +503,17 @@ TEST_F(CrashTest, KillNineNeverLosesOrDoublesAnAcknowledgedProtocol) {
   }
   EXPECT_EQ(results.results(0).totals().stations_reported(), 10310u);
   ASSERT_NO_FATAL_FAILURE(ExpectVerified(*stub));
+  ASSERT_NO_FATAL_FAILURE(ExpectLogAgrees(server->address, *stub));
+
+  // The whole log recomputed from its leaves by the auditor.
+  absl::StatusOr<testing::CommandResult> audit = testing::RunCommand(
+      TALLYCTL_PATH,
+      {"audit", "--aggregator", server->address, "--insecure",
+       "--log_public_key", data_dir_ + "/log_signing_key.pem"},
+      absl::Minutes(10));
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_EQ(audit->exit_code, 0) << audit->output;
+  std::printf("%s", audit->output.c_str());
 
   sessions.clear();
   stub.reset();  // an open connection would hold the stop for its grace
