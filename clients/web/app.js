@@ -3,7 +3,11 @@
 // every (contest, scope) total and seat allocation, then events carrying the
 // new full values of whatever a commit changed. Nothing here is specific to
 // one election: names, colours, seats, regions and thresholds all come from
-// the definition and the feed.
+// the definition and the feed. Every snapshot and event carries the
+// transparency log's signed head of its revision: the page shows its root,
+// how many witnesses cosigned it (from /v1/tree-head), and "check a
+// station" verifies that station's inclusion proof (/v1/proof) in the
+// browser with log.js.
 'use strict';
 
 (() => {
@@ -58,6 +62,8 @@
     revision: 0,                // last revision applied or announced
     lastCommit: null,           // Date of the last commit applied
     synced: false,              // a snapshot has been completed
+    signedHead: null,           // the log's SignedTreeHead of `revision`
+    witnesses: 0,               // cosignatures of the head's checkpoint
   };
   // Snapshot messages accumulate here until snapshot_complete, so a
   // re-snapshot never shows a half-filled state.
@@ -128,6 +134,7 @@
       target.allocations.set(key(a.contestId, scopeKey(a.scope)), a);
     }
     if (message.progress) target.progress = message.progress;
+    if (message.signedHead) target.signedHead = message.signedHead;
   }
 
   const handlers = {
@@ -143,6 +150,7 @@
       state.totals = s.totals;
       state.allocations = s.allocations;
       state.progress = s.progress;
+      if (s.signedHead) state.signedHead = s.signedHead;
       state.revision = num(m.revision);
       state.synced = true;
       // A snapshot carries no commit time: it is current as of now.
@@ -320,6 +328,115 @@
     renderList(model);
     renderSeats(model);
     renderRegions(model);
+    renderLog();
+  }
+
+  // ---- the transparency log ------------------------------------------------
+  const Log = window.TallyLog;
+  const shortHex = (base64) => (base64 ? Log.toHex(Log.fromBase64(base64))
+      .slice(0, 16) : '');
+  let witnessesOfSize = -1;
+  let witnessFetch = null;
+
+  function renderLog() {
+    const head = state.signedHead && state.signedHead.head;
+    if (!head) return;
+    const box = $('log-head');
+    const size = num(head.treeSize);
+    box.dataset.root = shortHex(head.rootHash);
+    box.dataset.size = String(size);
+    box.dataset.revision = String(num(head.revision));
+    $('log-root').textContent = box.dataset.root;
+    $('log-root').title = Log.toHex(Log.fromBase64(head.rootHash));
+    $('log-size').textContent = fmtInt(size);
+    $('log-revision').textContent = fmtInt(num(head.revision));
+    $('log-witnesses').dataset.value = String(state.witnesses);
+    $('log-witnesses').textContent = fmtInt(state.witnesses);
+    // The cosignatures come with the checkpoint: asked again when the tree
+    // grew, one request at a time.
+    if (size !== witnessesOfSize && !witnessFetch) {
+      witnessFetch = fetch('v1/tree-head', { cache: 'no-store' })
+          .then((r) => (r.ok ? r.json() : null))
+          .then((body) => {
+            if (!body) return;
+            const answer = camelize(body);
+            const note = answer.checkpoint || '';
+            // The log's own signature line and one line per witness.
+            const lines = note.split('\n').filter((l) => l.startsWith('\u2014 '));
+            witnessesOfSize = num(answer.signedHead?.head?.treeSize);
+            state.witnesses = Math.max(0, lines.length - 1);
+            scheduleRender();
+          })
+          .catch(() => {})
+          .finally(() => { witnessFetch = null; });
+    }
+  }
+
+  function showCheck(stateName, text) {
+    const out = $('check-result');
+    out.dataset.state = stateName;
+    out.textContent = text;
+  }
+
+  // Fetches the station's inclusion proof for the page's list contest and
+  // verifies it here: the leaf's hash, the path to the signed root, and
+  // that the leaf holds this station's protocol of this contest.
+  async function checkStation(stationText) {
+    const station = Number(stationText);
+    const contestId = $('national-total').dataset.contestId;
+    if (!Number.isInteger(station) || station <= 0 || !contestId) {
+      showCheck('failed', 'Enter a station id (a positive number).');
+      return;
+    }
+    showCheck('checking', `Checking station ${station}…`);
+    let proof;
+    try {
+      const params = new URLSearchParams({ contest: contestId,
+        station: String(station) });
+      const r = await fetch(`v1/proof?${params}`, { cache: 'no-store' });
+      const body = camelize(await r.json());
+      if (!r.ok) {
+        showCheck('failed', `Station ${station}: ${body.error || `HTTP ${r.status}`}`);
+        return;
+      }
+      proof = body;
+    } catch (e) {
+      showCheck('failed', `Station ${station}: the proof could not be fetched (${e.message}).`);
+      return;
+    }
+    const head = proof.signedHead && proof.signedHead.head;
+    if (!head) {
+      showCheck('failed', `Station ${station}: the proof came without a signed head.`);
+      return;
+    }
+    const leaf = Log.fromBase64(proof.leafData);
+    const result = await Log.verifyInclusion(num(proof.leafIndex),
+        num(proof.treeSize), leaf, (proof.auditPath || []).map(Log.fromBase64),
+        Log.fromBase64(head.rootHash));
+    let entry = null;
+    try {
+      entry = Log.decodeLogEntry(leaf);
+    } catch (e) {
+      result.ok = false;
+      result.reason = `the leaf is not a log entry (${e.message})`;
+    }
+    if (result.ok && (entry.protocol.stationId !== station ||
+        entry.protocol.contestId !== contestId)) {
+      result.ok = false;
+      result.reason = `the leaf holds station ${entry.protocol.stationId} of ` +
+          `${entry.protocol.contestId}`;
+    }
+    if (!result.ok) {
+      showCheck('failed', `Station ${station}: NOT proven: ${result.reason}.`);
+      return;
+    }
+    const votes = entry.protocol.votes.map((v) =>
+      `${v.choiceId} ${fmtInt(Number(v.votes))}`).join(', ');
+    showCheck('verified', `Station ${station}, version ` +
+        `${entry.protocol.version}: leaf ${fmtInt(num(proof.leafIndex))} of ` +
+        `the ${fmtInt(num(proof.treeSize))} protocols under signed root ` +
+        `${shortHex(head.rootHash)} (revision ${fmtInt(num(head.revision))}); ` +
+        `proof verified in this browser. Counted: ${votes}.`);
   }
 
   function renderStatus(model) {
@@ -759,6 +876,10 @@
     if (registered) meta.push(`${fmtInt(registered)} registered voters`);
     $('election-meta').textContent = meta.join(' · ');
     render();
+    $('check-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      checkStation($('check-station').value.trim());
+    });
     setConnection('connecting');
     connect(0);
   }

@@ -142,6 +142,10 @@ class Filter {
       *out->mutable_committed_at() = event.committed_at();
     }
     if (event.has_progress()) *out->mutable_progress() = event.progress();
+    // The head signs the whole revision, whatever this watcher selects.
+    if (event.has_signed_head()) {
+      *out->mutable_signed_head() = event.signed_head();
+    }
     return response;
   }
 

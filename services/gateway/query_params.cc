@@ -1,6 +1,7 @@
 #include "services/gateway/query_params.h"
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -55,6 +56,25 @@ absl::StatusOr<v1::Scope> ScopeParam(const std::string& text) {
         absl::StrCat("query parameter scope: ", scope.status().message()));
   }
   return scope;
+}
+
+// A non-negative integer parameter no larger than `max`; nullopt when not
+// given.
+absl::StatusOr<std::optional<uint64_t>> Number(const QueryParams& params,
+                                               const std::string& name,
+                                               const std::string& kind,
+                                               uint64_t max) {
+  absl::StatusOr<std::optional<std::string>> text = Single(params, name);
+  if (!text.ok()) return text.status();
+  if (!text->has_value()) return std::optional<uint64_t>();
+  uint64_t value = 0;
+  if (!absl::SimpleAtoi(**text, &value) || (*text)->front() == '+' ||
+      (*text)->front() == '-' || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat("query parameter ", name,
+                                                   " must be ", kind, ", not ",
+                                                   common::QuoteEcho(**text)));
+  }
+  return std::optional<uint64_t>(value);
 }
 
 absl::StatusOr<uint64_t> Revision(const std::string& what,
@@ -130,6 +150,51 @@ absl::StatusOr<v1::WatchRequest> WatchRequestFrom(
     if (!revision.ok()) return revision.status();
     request.set_from_revision(*revision);
   }
+  return request;
+}
+
+absl::StatusOr<v1::GetTreeHeadRequest> TreeHeadRequestFrom(
+    const QueryParams& params) {
+  absl::StatusOr<std::optional<uint64_t>> revision =
+      Number(params, "revision", "a revision (a non-negative integer)",
+             std::numeric_limits<uint64_t>::max());
+  if (!revision.ok()) return revision.status();
+  v1::GetTreeHeadRequest request;
+  request.set_revision(revision->value_or(0));
+  return request;
+}
+
+absl::StatusOr<v1::GetInclusionProofRequest> ProofRequestFrom(
+    const QueryParams& params) {
+  v1::GetInclusionProofRequest request;
+  absl::StatusOr<std::optional<std::string>> contest =
+      Single(params, "contest");
+  if (!contest.ok()) return contest.status();
+  if (!contest->has_value()) {
+    return absl::InvalidArgumentError(
+        "query parameter contest is required (a contest id)");
+  }
+  request.set_contest_id(**contest);
+  absl::StatusOr<std::optional<uint64_t>> station =
+      Number(params, "station", "a station id (1 to 4294967295)",
+             std::numeric_limits<uint32_t>::max());
+  if (!station.ok()) return station.status();
+  if (!station->has_value() || **station == 0) {
+    return absl::InvalidArgumentError(
+        "query parameter station is required (a station id, 1 to "
+        "4294967295)");
+  }
+  request.set_station_id(static_cast<uint32_t>(**station));
+  absl::StatusOr<std::optional<uint64_t>> version =
+      Number(params, "version", "a version (0 to 4294967295)",
+             std::numeric_limits<uint32_t>::max());
+  if (!version.ok()) return version.status();
+  request.set_version(static_cast<uint32_t>(version->value_or(0)));
+  absl::StatusOr<std::optional<uint64_t>> tree_size =
+      Number(params, "tree_size", "a tree size (a non-negative integer)",
+             std::numeric_limits<uint64_t>::max());
+  if (!tree_size.ok()) return tree_size.status();
+  request.set_tree_size(tree_size->value_or(0));
   return request;
 }
 

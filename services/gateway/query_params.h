@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "tally/v1/aggregator.pb.h"
 #include "tally/v1/feed.pb.h"
+#include "tally/v1/log.pb.h"
 
 namespace tally::gateway {
 
@@ -32,6 +33,16 @@ absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
 // it wins over from_revision (a browser resuming). Neither: 0, a snapshot.
 absl::StatusOr<v1::WatchRequest> WatchRequestFrom(
     const QueryParams& params, const std::optional<std::string>& last_event_id);
+
+// /v1/tree-head and /v1/checkpoint: revision=<n> (default 0, the latest).
+absl::StatusOr<v1::GetTreeHeadRequest> TreeHeadRequestFrom(
+    const QueryParams& params);
+
+// /v1/proof: contest=<id> and station=<id> (both required), version=<n>
+// (default: the version counted at the tree size), tree_size=<n> (default:
+// the latest head's).
+absl::StatusOr<v1::GetInclusionProofRequest> ProofRequestFrom(
+    const QueryParams& params);
 
 }  // namespace tally::gateway
 

@@ -94,6 +94,11 @@ struct GatewayServer::Parts {
                     const httplib::Response& response);
   void Election(const httplib::Request& request, httplib::Response& response);
   void Results(const httplib::Request& request, httplib::Response& response);
+  // The transparency log: the signed head (JSON), its C2SP checkpoint
+  // (text), a station's inclusion proof (JSON).
+  void TreeHead(const httplib::Request& request, httplib::Response& response,
+                bool checkpoint);
+  void Proof(const httplib::Request& request, httplib::Response& response);
   void Health(httplib::Response& response);
   void Static(const httplib::Request& request, httplib::Response& response);
 };
@@ -111,6 +116,9 @@ void GatewayServer::Parts::Route(const httplib::Request& request,
   }
   if (path == "/v1/election") return Election(request, response);
   if (path == "/v1/results") return Results(request, response);
+  if (path == "/v1/tree-head") return TreeHead(request, response, false);
+  if (path == "/v1/checkpoint") return TreeHead(request, response, true);
+  if (path == "/v1/proof") return Proof(request, response);
   if (path == "/v1/watch") {
     if (head) {
       response.set_header("Allow", "GET");
@@ -123,7 +131,8 @@ void GatewayServer::Parts::Route(const httplib::Request& request,
     return SetJsonError(response, 404,
                         absl::StrCat("no endpoint ", common::Echo(path),
                                      "; the API has /v1/election, "
-                                     "/v1/results and /v1/watch"));
+                                     "/v1/results, /v1/watch, /v1/tree-head, "
+                                     "/v1/checkpoint and /v1/proof"));
   }
   Static(request, response);
 }
@@ -158,6 +167,42 @@ void GatewayServer::Parts::Results(const httplib::Request& request,
   SetJson(response, answer);
 }
 
+void GatewayServer::Parts::TreeHead(const httplib::Request& request,
+                                    httplib::Response& response,
+                                    bool checkpoint) {
+  absl::StatusOr<v1::GetTreeHeadRequest> call =
+      TreeHeadRequestFrom(request.params);
+  if (!call.ok()) return SetJsonError(response, 400, call.status().message());
+  v1::GetTreeHeadResponse answer;
+  const Upstream::Outcome outcome =
+      upstream->CallLog([&](v1::Log::Stub& stub, grpc::ClientContext* context) {
+        answer.Clear();
+        return stub.GetTreeHead(context, *call, &answer);
+      });
+  if (!outcome.status.ok()) return SetGrpcError(response, outcome);
+  if (!checkpoint) return SetJson(response, answer);
+  // The C2SP signed note as it is, for verifiers and witnesses that speak
+  // the format.
+  response.status = 200;
+  response.set_header("Cache-Control", "no-cache");
+  response.set_content(answer.checkpoint(), "text/plain; charset=utf-8");
+}
+
+void GatewayServer::Parts::Proof(const httplib::Request& request,
+                                 httplib::Response& response) {
+  absl::StatusOr<v1::GetInclusionProofRequest> call =
+      ProofRequestFrom(request.params);
+  if (!call.ok()) return SetJsonError(response, 400, call.status().message());
+  v1::GetInclusionProofResponse answer;
+  const Upstream::Outcome outcome =
+      upstream->CallLog([&](v1::Log::Stub& stub, grpc::ClientContext* context) {
+        answer.Clear();
+        return stub.GetInclusionProof(context, *call, &answer);
+      });
+  if (!outcome.status.ok()) return SetGrpcError(response, outcome);
+  SetJson(response, answer);
+}
+
 void GatewayServer::Parts::CountRequest(const httplib::Request& request,
                                         const httplib::Response& response) {
   // A fixed set of endpoint labels: paths come from clients and must not
@@ -170,6 +215,12 @@ void GatewayServer::Parts::CountRequest(const httplib::Request& request,
     endpoint = "results";
   } else if (path == "/v1/watch") {
     endpoint = "watch";
+  } else if (path == "/v1/tree-head") {
+    endpoint = "tree_head";
+  } else if (path == "/v1/checkpoint") {
+    endpoint = "checkpoint";
+  } else if (path == "/v1/proof") {
+    endpoint = "proof";
   } else if (path == "/healthz") {
     endpoint = "healthz";
   } else if (path == "/v1" || absl::StartsWith(path, "/v1/")) {

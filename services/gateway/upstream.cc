@@ -74,14 +74,34 @@ std::unique_ptr<grpc::ClientContext> Upstream::UnaryContext() const {
 Upstream::Outcome Upstream::CallAggregator(
     const std::function<grpc::Status(v1::Aggregator::Stub& stub,
                                      grpc::ClientContext* context)>& call) {
+  return CallReplicas([&call](const std::shared_ptr<grpc::Channel>& channel,
+                              grpc::ClientContext* context) {
+    std::unique_ptr<v1::Aggregator::Stub> stub =
+        v1::Aggregator::NewStub(channel);
+    return call(*stub, context);
+  });
+}
+
+Upstream::Outcome Upstream::CallLog(
+    const std::function<grpc::Status(v1::Log::Stub& stub,
+                                     grpc::ClientContext* context)>& call) {
+  return CallReplicas([&call](const std::shared_ptr<grpc::Channel>& channel,
+                              grpc::ClientContext* context) {
+    std::unique_ptr<v1::Log::Stub> stub = v1::Log::NewStub(channel);
+    return call(*stub, context);
+  });
+}
+
+Upstream::Outcome Upstream::CallReplicas(
+    const std::function<
+        grpc::Status(const std::shared_ptr<grpc::Channel>& channel,
+                     grpc::ClientContext* context)>& call) {
   grpc::Status status;
   rpc::Replicas::Target used;
   for (size_t attempt = 0; attempt < aggregators_.size(); ++attempt) {
     used = aggregators_.Current();
-    std::unique_ptr<v1::Aggregator::Stub> stub =
-        v1::Aggregator::NewStub(used.channel);
     std::unique_ptr<grpc::ClientContext> context = UnaryContext();
-    status = call(*stub, context.get());
+    status = call(used.channel, context.get());
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
     if (attempt + 1 < aggregators_.size()) aggregators_.Next(used.address);
   }

@@ -20,6 +20,7 @@
 #include "services/rpc/replicas.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/feed.grpc.pb.h"
+#include "tally/v1/log.grpc.pb.h"
 
 namespace tally::gateway {
 
@@ -44,6 +45,10 @@ class Upstream {
   // (UnaryContext), and notes the outcome (NoteCall).
   Outcome CallAggregator(
       const std::function<grpc::Status(v1::Aggregator::Stub& stub,
+                                       grpc::ClientContext* context)>& call);
+  // The same for the aggregator's transparency log (tally.v1.Log).
+  Outcome CallLog(
+      const std::function<grpc::Status(v1::Log::Stub& stub,
                                        grpc::ClientContext* context)>& call);
   // The feed replica the next watch goes to.
   rpc::Replicas::Target feed_target() { return feeds_.Current(); }
@@ -78,6 +83,10 @@ class Upstream {
   ~Upstream();
 
  private:
+  // CallAggregator and CallLog: `call` on each replica's channel in turn.
+  Outcome CallReplicas(const std::function<grpc::Status(
+                           const std::shared_ptr<grpc::Channel>& channel,
+                           grpc::ClientContext* context)>& call);
   // One replica's health (see CheckHealth).
   grpc::Status CheckHealthOf(const std::shared_ptr<grpc::Channel>& channel);
 

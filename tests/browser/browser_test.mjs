@@ -4,8 +4,11 @@
 // serving clients/web. Protocols of a simulated night are sent in two
 // phases with `tallyctl submit`; after each phase the page must show the
 // same national totals and reporting progress as /v1/results, and after the
-// second it must have updated in place (no reload). Screenshots (desktop
-// and phone) are written to --out_dir.
+// second it must have updated in place (no reload). The page must show the
+// transparency log's signed root of /v1/tree-head, and its "check a
+// station" must verify a counted station's inclusion proof (and refuse an
+// unknown station). Screenshots (desktop and phone) are written to
+// --out_dir.
 //
 //   node browser_test.mjs --aggregator PATH --collector PATH --tallyctl PATH
 //        --gateway PATH --web_dir DIR --out_dir DIR
@@ -291,6 +294,54 @@ async function checkPage(page, base, contestId, stations, house, phase) {
   return shown;
 }
 
+// The transparency log on the page: the signed root of /v1/tree-head, and
+// "check a station" verifying a proof in the browser.
+async function checkLog(page, base, contestId, protocols) {
+  const treeHead = await getJson(base, '/v1/tree-head');
+  const head = treeHead.signedHead?.head;
+  if (!head) fail('/v1/tree-head has no signed head');
+  const root = Buffer.from(head.rootHash, 'base64').toString('hex').slice(0, 16);
+  let last = null;
+  await waitFor(`the page to show signed root ${root}`, SETTLE_MS, async () => {
+    const shown = last = await page.evaluate(() => ({
+      ...document.getElementById('log-head').dataset,
+      text: document.getElementById('log-root').textContent,
+    }));
+    return shown.root === root && shown.text === root &&
+        Number(shown.size) === num(head.treeSize) ? shown : undefined;
+  }).catch((error) => {
+    error.message += `; the page shows ${JSON.stringify(last)}`;
+    throw error;
+  });
+  const bad = await fetch(`${base}/v1/proof?contest=${encodeURIComponent(contestId)}`);
+  if (bad.status !== 400) fail(`/v1/proof without a station: HTTP ${bad.status}, not 400`);
+
+  const check = async (station) => {
+    await page.fill('#check-station', String(station));
+    await page.click('#check-form button');
+    return waitFor(`the check of station ${station}`, SETTLE_MS, async () => {
+      const result = await page.evaluate(() => ({
+        ...document.getElementById('check-result').dataset,
+        text: document.getElementById('check-result').textContent,
+      }));
+      return result.state === 'verified' || result.state === 'failed' ?
+        result : undefined;
+    });
+  };
+  const station = protocols.find((p) => p.protocol.contestId === contestId)
+      .protocol.stationId;
+  const proven = await check(station);
+  if (proven.state !== 'verified' || !proven.text.includes(`Station ${station},`) ||
+      !proven.text.includes(root)) {
+    fail(`checking station ${station} on the page: ${proven.state}: ${proven.text}`);
+  }
+  log(`check a station: ${proven.text}`);
+  const unknown = await check(4294967295);
+  if (unknown.state !== 'failed' || !unknown.text.includes('not in the election')) {
+    fail(`checking an unknown station on the page: ${unknown.state}: ${unknown.text}`);
+  }
+}
+
 // ---- main -----------------------------------------------------------------
 
 async function main() {
@@ -404,7 +455,10 @@ async function main() {
     const pageErrors = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
     page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
+      if (message.type() !== 'error') return;
+      // The check of an unknown station gets its 404 on purpose.
+      if ((message.location()?.url || '').includes('/v1/proof?')) return;
+      pageErrors.push(`console: ${message.text()}`);
     });
     await page.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
     await page.evaluate(() => { window.__browserTestMarker = true; });
@@ -426,6 +480,13 @@ async function main() {
     if (!(second.stationsReported > first.stationsReported)) {
       fail('stations reported did not increase on the page');
     }
+    await checkLog(page, base, listContest.id,
+        phases[1].flatMap((p) => p.protocols)).catch((error) => {
+      if (pageErrors.length) {
+        error.message += `\nerrors on the page:\n  ${pageErrors.join('\n  ')}`;
+      }
+      throw error;
+    });
     if (pageErrors.length) fail(`errors on the page:\n  ${pageErrors.join('\n  ')}`);
     const shot = path.join(outDir, 'browser_page.png');
     await page.screenshot({ path: shot, fullPage: true, animations: 'disabled' });

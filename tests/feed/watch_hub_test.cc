@@ -109,6 +109,8 @@ class MemoryState {
     for (const v1::StationUpdate& s : stations) *event->add_stations() = s;
     progress_.set_protocols_counted(revision_);
     *event->mutable_progress() = progress_;
+    // A stand-in for the log's signed head of the revision.
+    event->mutable_signed_head()->mutable_head()->set_revision(revision_);
     return event;
   }
 
@@ -119,6 +121,7 @@ class MemoryState {
     for (const auto& [key, t] : totals_) view.totals.push_back(t);
     for (const auto& [key, a] : allocations_) view.allocations.push_back(a);
     view.progress = progress_;
+    view.signed_head.mutable_head()->set_revision(revision_);
     return view;
   }
 
@@ -587,6 +590,21 @@ TEST_F(WatchHubTest, ContestAndScopeFilters) {
   Commit({MakeTotals("c1", National(), 11), MakeTotals("c1", Region("r1"), 6),
           MakeTotals("c2", National(), 21)});
   for (WatchStream* s : {&c2, &r1, &c1n}) ASSERT_TRUE(s->WaitFor(HasEvent(5)));
+
+  // Whatever a watcher selects, each event and snapshot message carries
+  // the signed head of its whole revision.
+  for (WatchStream* s : {&c2, &r1, &c1n}) {
+    for (const v1::WatchResponse& m : s->messages()) {
+      if (m.has_event()) {
+        EXPECT_EQ(m.event().signed_head().head().revision(),
+                  m.event().revision());
+      }
+      if (m.has_snapshot()) {
+        EXPECT_EQ(m.snapshot().signed_head().head().revision(),
+                  m.snapshot().revision());
+      }
+    }
+  }
 
   const Messages c2_messages = c2.messages();
   EXPECT_THAT(EventRevisions(c2_messages), ElementsAreArray({3u, 5u}));

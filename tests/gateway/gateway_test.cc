@@ -34,6 +34,7 @@
 #include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/feed.pb.h"
+#include "tally/v1/log.grpc.pb.h"
 #include "tests/gateway/sse_client.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
@@ -370,6 +371,80 @@ TEST_F(GatewayTest, BadParametersAreNamedAndUnknownContestIsNotFound) {
   httplib::Result post = client.Post("/v1/results", "{}", "application/json");
   ASSERT_TRUE(post);
   EXPECT_EQ(post->status, 405);
+}
+
+// The transparency log over HTTP: the signed head, its C2SP checkpoint as
+// text, and a station's inclusion proof, each the Log service's answer;
+// bad parameters named, an unknown station 404, a tree beyond the log 400.
+TEST_F(GatewayTest, TreeHeadCheckpointAndProofAreTheLogServiceAnswers) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  for (size_t n = 0; n < 5; ++n) ASSERT_EQ(SendList(n), n + 1);
+  auto log = v1::Log::NewStub(channel_);
+
+  v1::GetTreeHeadResponse head;
+  ASSERT_TRUE(
+      log->GetTreeHead(testing::DeadlineContext(kTimeout).get(), {}, &head)
+          .ok());
+  EXPECT_EQ(head.signed_head().head().tree_size(), 5u);
+  httplib::Result result = Get("/v1/tree-head");
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  ASSERT_EQ(result->status, 200) << result->body;
+  v1::GetTreeHeadResponse over_http;
+  ASSERT_TRUE(ParseJson(result->body, &over_http).ok()) << result->body;
+  EXPECT_TRUE(MessageDifferencer::Equals(over_http, head));
+
+  result = Get("/v1/checkpoint");
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  EXPECT_EQ(result->get_header_value("Content-Type"),
+            "text/plain; charset=utf-8");
+  EXPECT_EQ(result->body, head.checkpoint());
+
+  const uint32_t station = Ref().truth.at(2).station_id();
+  v1::GetInclusionProofRequest request;
+  request.set_contest_id(kList);
+  request.set_station_id(station);
+  v1::GetInclusionProofResponse proof;
+  ASSERT_TRUE(log->GetInclusionProof(testing::DeadlineContext(kTimeout).get(),
+                                     request, &proof)
+                  .ok());
+  EXPECT_EQ(proof.leaf_index(), 2u);
+  result = Get(absl::StrCat("/v1/proof?contest=", kList, "&station=", station));
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  v1::GetInclusionProofResponse proof_over_http;
+  ASSERT_TRUE(ParseJson(result->body, &proof_over_http).ok()) << result->body;
+  EXPECT_TRUE(MessageDifferencer::Equals(proof_over_http, proof));
+
+  struct Case {
+    std::string path;
+    int status;
+    std::string names;
+  };
+  const std::vector<Case> cases = {
+      {absl::StrCat("/v1/proof?contest=", kList), 400, "station"},
+      {"/v1/proof?station=5", 400, "contest"},
+      {absl::StrCat("/v1/proof?contest=", kList, "&station=abc"), 400,
+       "station"},
+      {absl::StrCat("/v1/proof?contest=", kList, "&station=", station,
+                    "&version=-2"),
+       400, "version"},
+      {absl::StrCat("/v1/proof?contest=", kList, "&station=4000000000"), 404,
+       "4000000000"},
+      {absl::StrCat("/v1/proof?contest=", kList, "&station=", station,
+                    "&tree_size=99"),
+       400, "tree size 99"},
+      {"/v1/tree-head?revision=99", 404, "revision 99"},
+      {"/v1/tree-head?revision=x", 400, "revision"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path);
+    httplib::Result bad = Get(c.path);
+    ASSERT_TRUE(bad) << httplib::to_string(bad.error());
+    EXPECT_EQ(bad->status, c.status) << bad->body;
+    EXPECT_THAT(bad->body, HasSubstr(c.names));
+  }
 }
 
 // A huge query parameter comes back with its own status and an error that

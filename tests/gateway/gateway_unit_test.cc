@@ -123,7 +123,8 @@ TEST(HttpJsonTest, GrpcCodesMapToHttpStatuses) {
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::DEADLINE_EXCEEDED), 503);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::INTERNAL), 502);
   EXPECT_EQ(HttpStatusFor(grpc::StatusCode::PERMISSION_DENIED), 502);
-  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::OUT_OF_RANGE), 502);
+  // A tree size or leaf range beyond the transparency log: the caller's.
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::OUT_OF_RANGE), 400);
 }
 
 TEST(HttpJsonTest, ErrorBodiesAreValidJson) {
@@ -158,6 +159,37 @@ TEST(QueryParamsTest, ResultsRequest) {
     EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(request.status().message(), HasSubstr(bad.begin()->first));
   }
+}
+
+TEST(QueryParamsTest, ProofAndTreeHeadRequests) {
+  absl::StatusOr<v1::GetInclusionProofRequest> proof = ProofRequestFrom(
+      {{"contest", "list"}, {"station", "4294967295"}, {"version", "2"}});
+  ASSERT_TRUE(proof.ok()) << proof.status();
+  EXPECT_EQ(proof->contest_id(), "list");
+  EXPECT_EQ(proof->station_id(), 4294967295u);
+  EXPECT_EQ(proof->version(), 2u);
+  EXPECT_EQ(proof->tree_size(), 0u);
+  EXPECT_FALSE(proof->has_leaf_index());
+
+  for (const QueryParams& bad : std::vector<QueryParams>{
+           {{"station", "5"}},
+           {{"contest", "list"}},
+           {{"contest", "list"}, {"station", "0"}},
+           {{"contest", "list"}, {"station", "4294967296"}},
+           {{"contest", "list"}, {"station", "5"}, {"version", "+1"}},
+           {{"contest", "list"}, {"station", "5"}, {"tree_size", "-1"}}}) {
+    absl::StatusOr<v1::GetInclusionProofRequest> request =
+        ProofRequestFrom(bad);
+    ASSERT_FALSE(request.ok());
+    EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  absl::StatusOr<v1::GetTreeHeadRequest> latest = TreeHeadRequestFrom({});
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->revision(), 0u);
+  absl::StatusOr<v1::GetTreeHeadRequest> bad =
+      TreeHeadRequestFrom({{"revision", "ten"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("revision"));
 }
 
 TEST(QueryParamsTest, WatchRequestResumesFromLastEventIdFirst) {

@@ -39,6 +39,7 @@
 #include "services/domain/election_index.h"
 #include "services/rpc/channel.h"
 #include "tally/v1/aggregator.grpc.pb.h"
+#include "tally/v1/log.grpc.pb.h"
 #include "tests/support/ingest_session.h"
 #include "tests/support/process.h"
 #include "tests/support/replicated_cluster.h"
@@ -197,7 +198,9 @@ class ReplicationTest : public ::testing::Test {
   }
 
   // Every running replica: the same revision and results, equal to the
-  // truth, and a clean verify whose counts match what was applied.
+  // truth, a clean verify whose counts match what was applied, and the
+  // same transparency log head, byte for byte (one leaf per applied
+  // version, signed with the cluster's one key).
   void ExpectReplicasExact() {
     absl::StatusOr<uint64_t> revision =
         cluster_->WaitConverged(absl::Minutes(2));
@@ -209,6 +212,7 @@ class ReplicationTest : public ::testing::Test {
       counted += std::min<uint64_t>(feed.applied, feed.order.size());
     }
     std::optional<v1::GetResultsResponse> first;
+    std::optional<v1::GetTreeHeadResponse> first_head;
     for (int i = 0; i < cluster_->size(); ++i) {
       if (!cluster_->running(i)) continue;
       SCOPED_TRACE(absl::StrCat("replica r", i));
@@ -247,6 +251,20 @@ class ReplicationTest : public ::testing::Test {
       EXPECT_EQ(report.revision(), *revision);
       EXPECT_EQ(report.protocol_versions(), applied);
       EXPECT_EQ(report.protocols_counted(), counted);
+
+      v1::GetTreeHeadResponse head;
+      status = v1::Log::NewStub(rpc::MakeChannel(cluster_->address(i)))
+                   ->GetTreeHead(testing::DeadlineContext(kCallTimeout).get(),
+                                 {}, &head);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      EXPECT_EQ(head.signed_head().head().revision(), *revision);
+      EXPECT_EQ(head.signed_head().head().tree_size(), applied);
+      if (!first_head.has_value()) {
+        first_head = head;
+      } else {
+        EXPECT_TRUE(MessageDifferencer::Equals(*first_head, head))
+            << "replica r" << i << "'s tree head differs from the first's";
+      }
     }
   }
 
