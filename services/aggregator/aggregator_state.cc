@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "services/aggregator/store_node_reader.h"
 #include "services/domain/contest_allocation.h"
-#include "services/domain/seat_bounds.h"
 #include "services/transparency/merkle.h"
 #include "services/transparency/tree_head.h"
 
@@ -191,49 +190,11 @@ const storage::LatestValue* AggregatorState::FindLatest(
 
 const v1::SeatAllocation& AggregatorState::RecomputeAllocation(
     uint32_t contest_index) {
+  // The same function the auditor recomputes with (services/domain).
   const ContestInfo& info = index_->contests()[contest_index];
-  const v1::Totals totals =
-      totals_.ToProto(totals_.ContestEntry(contest_index));
-  v1::SeatAllocation& allocation = allocations_[contest_index];
-  absl::StatusOr<seats::Input> input =
-      AllocationInputFor(*info.contest, totals);
-  absl::StatusOr<seats::Result> result =
-      input.ok() ? seats::Allocate(*input)
-                 : absl::StatusOr<seats::Result>(input.status());
-  allocation.Clear();
-  allocation.set_contest_id(info.contest->id());
-  *allocation.mutable_scope() = totals.scope();
-  allocation.set_revision(totals.revision());
-  allocation.set_provisional(totals.stations_reported() <
-                             totals.stations_expected());
-  if (!result.ok()) {
-    // The definition was validated, so this means votes beyond the exact
-    // arithmetic's range; publish the totals without seats rather than
-    // stopping ingestion.
-    allocation.set_status(v1::ALLOCATION_STATUS_UNSPECIFIED);
-    allocation.add_tie_breaks(
-        absl::StrCat("allocation unavailable: ", result.status().message()));
-    return allocation;
-  }
-  FillAllocation(*input, *result, &allocation);
-  // Ballots still to come: at most the registered voters of the stations
-  // that have not reported this contest.
-  const uint64_t outstanding =
-      totals.registered_voters_expected() > totals.registered_voters()
-          ? totals.registered_voters_expected() - totals.registered_voters()
-          : 0;
-  if (outstanding > 0 &&
-      totals.stations_reported() < totals.stations_expected()) {
-    absl::StatusOr<std::vector<seats::SeatRange>> bounds =
-        seats::SeatBounds(*input, outstanding);
-    if (bounds.ok()) {
-      for (size_t i = 0; i < bounds->size(); ++i) {
-        allocation.mutable_choices(i)->set_min_seats((*bounds)[i].min);
-        allocation.mutable_choices(i)->set_max_seats((*bounds)[i].max);
-      }
-    }
-  }
-  return allocation;
+  allocations_[contest_index] = PublishedAllocation(
+      *info.contest, totals_.ToProto(totals_.ContestEntry(contest_index)));
+  return allocations_[contest_index];
 }
 
 v1::Progress AggregatorState::Progress() const {
