@@ -27,8 +27,10 @@ With Debian's podman, podman-compose and runc, and no container registry:
 4. Up. The whole compose file under a project name of its own (with this
    PID), with certificates from deploy/tls/gen-dev-certs.sh for its
    regions, made in the run directory. The copy that runs differs from
-   deploy/compose/compose.yaml in three ways only: podman picks the host
-   side of published ports (so runs never collide), the build context is
+   deploy/compose/compose.yaml in three ways only: the host side of
+   published ports is a free port below the kernel's ephemeral range (so
+   runs never collide, with each other nor with the servers that other
+   tests bind to port 0; see HostPorts), the build context is
    an absolute path, and ./tls is the run's certificates.
 5. Health. podman-compose 1.0.3 does not run health checks, so each
    service's `healthcheck.test` runs with `podman exec`, retried until it
@@ -75,6 +77,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -292,11 +295,46 @@ def services_running(services, binary):
             if command_words(service)[:1] == [binary]]
 
 
-def any_host_port(port):
-    """A compose port entry with the host port left to podman."""
+class HostPorts:
+    """Free host ports below the kernel's ephemeral range.
+
+    Rootful podman publishes a port with a DNAT rule only: no socket holds
+    the host port, so a port podman picked itself (from the ephemeral
+    range) can later be handed by bind(0) to a server of another test
+    running meanwhile, whose clients are then sent to the container (or,
+    once it is gone, refused). Ports below ip_local_port_range are never
+    handed out by bind(0). Each is checked free with a bind, from a start
+    that differs by PID so that concurrent runs do not race for them.
+    """
+
+    def __init__(self):
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+        self.low = max(1024, low - 12000)
+        self.high = low  # exclusive
+        span = self.high - self.low
+        self.next = self.low + (os.getpid() * 97) % span
+
+    def take(self):
+        span = self.high - self.low
+        for _ in range(span):
+            port = self.next
+            self.next = self.low + (self.next - self.low + 1) % span
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+        raise Failure(f"no free host port in [{self.low}, {self.high})")
+
+
+def any_host_port(port, host_ports):
+    """A compose port entry published on a port from `host_ports`."""
     if isinstance(port, dict):
         chosen = {key: value for key, value in port.items()
                   if key != "published"}
+        chosen["published"] = host_ports.take()
         return chosen
     text = str(port)
     protocol = "tcp"
@@ -305,7 +343,8 @@ def any_host_port(port):
     parts = text.split(":")
     if "-" in parts[-1]:
         raise Failure(f"port range {port} is not supported by this test")
-    chosen = {"target": int(parts[-1]), "protocol": protocol}
+    chosen = {"target": int(parts[-1]), "protocol": protocol,
+              "published": host_ports.take()}
     if len(parts) == 3 and parts[0]:
         chosen["host_ip"] = parts[0]
     return chosen
@@ -315,6 +354,7 @@ def derived_compose(compose, compose_dir, run_dir, project):
     """The compose file as it runs here (see the module comment)."""
     derived = copy.deepcopy(compose)
     derived["name"] = project
+    host_ports = HostPorts()
     tls_dir = os.path.join(compose_dir, "tls")
 
     def host_path(source):
@@ -332,7 +372,8 @@ def derived_compose(compose, compose_dir, run_dir, project):
                 os.path.join(compose_dir, build.get("context", ".")))
             service["build"] = build
         if service.get("ports"):
-            service["ports"] = [any_host_port(p) for p in service["ports"]]
+            service["ports"] = [any_host_port(p, host_ports)
+                                for p in service["ports"]]
         volumes = []
         for volume in service.get("volumes") or []:
             if isinstance(volume, dict) and volume.get("type") == "bind":

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -151,7 +152,8 @@ class ReplicationTest : public ::testing::Test {
   }
 
   // Sends the next batch of feed `i`; false when the stream failed.
-  bool SendNext(size_t i, IngestSession& session) {
+  // The next batch of feed `i` after what it has applied.
+  std::vector<v1::OutboxEntry> NextBatch(size_t i) {
     Feed& feed = feeds_[i];
     std::vector<v1::OutboxEntry> entries;
     for (uint64_t seq = feed.applied + 1; seq <= feed.applied + kBatch; ++seq) {
@@ -159,6 +161,12 @@ class ReplicationTest : public ::testing::Test {
       entry.set_seq(seq);
       *entry.mutable_protocol() = feed.At(seq);
     }
+    return entries;
+  }
+
+  bool SendNext(size_t i, IngestSession& session) {
+    Feed& feed = feeds_[i];
+    const std::vector<v1::OutboxEntry> entries = NextBatch(i);
     feed.sent = std::max(feed.sent, entries.back().seq());
     absl::StatusOr<v1::IngestAck> ack = session.Send(entries);
     if (!ack.ok()) return false;
@@ -398,11 +406,25 @@ TEST_F(ReplicationTest, PausedLeaderIsFencedAndStepsDown) {
       ASSERT_TRUE(SendNext(i, *sessions[i]));
     }
   }
-  // Paused past its lease, with a batch on its way to it.
+  // Paused past its lease (every thread stopped), with a batch on its way
+  // to it. The batch is built here: the sending thread touches no feed.
   cluster_->Pause(old_leader);
+  const std::vector<v1::OutboxEntry> in_doubt_batch = NextBatch(0);
+  feeds_[0].sent = std::max(feeds_[0].sent, in_doubt_batch.back().seq());
   std::atomic<bool> in_doubt_acknowledged{false};
-  std::thread in_doubt(
-      [&] { in_doubt_acknowledged = SendNext(0, *sessions[0]); });
+  std::string in_doubt_answer;
+  std::thread in_doubt([&, session = sessions[0].get()] {
+    absl::StatusOr<v1::IngestAck> ack = session->Send(in_doubt_batch);
+    in_doubt_answer =
+        ack.ok() ? ack->ShortDebugString() : ack.status().ToString();
+    in_doubt_acknowledged = ack.ok();
+  });
+  // A failed assertion below must not leave the thread joinable.
+  absl::Cleanup join_in_doubt = [&] {
+    if (!in_doubt.joinable()) return;
+    cluster_->Resume(old_leader);
+    in_doubt.join();
+  };
   absl::StatusOr<int> next =
       cluster_->WaitForLeader(absl::Minutes(1), old_leader);
   ASSERT_TRUE(next.ok()) << next.status();
@@ -410,7 +432,6 @@ TEST_F(ReplicationTest, PausedLeaderIsFencedAndStepsDown) {
   std::vector<std::unique_ptr<IngestSession>> moved;
   // The in-doubt batch of feed 0 is not acknowledged (its stream waits on
   // the paused replica): its resend is judged by the new leader's cursor.
-  feeds_[0].sent = std::max(feeds_[0].sent, feeds_[0].applied + kBatch);
   ASSERT_NO_FATAL_FAILURE(OpenSessions(cluster_->address(*next), &moved));
   for (size_t i = 0; i < feeds_.size(); ++i) {
     ASSERT_TRUE(SendNext(i, *moved[i]));
@@ -419,7 +440,9 @@ TEST_F(ReplicationTest, PausedLeaderIsFencedAndStepsDown) {
   // in flight is refused by etcd, and it steps down.
   cluster_->Resume(old_leader);
   in_doubt.join();
-  EXPECT_FALSE(in_doubt_acknowledged) << "a deposed leader acknowledged";
+  EXPECT_FALSE(in_doubt_acknowledged)
+      << "a deposed leader acknowledged: " << in_doubt_answer << "\n"
+      << cluster_->log(old_leader);
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   absl::StatusOr<v1::ReplicaStatus> status;
   do {

@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -106,7 +108,40 @@ void ReplicatedCluster::Kill(int i) {
   process.Wait(absl::Seconds(30)).IgnoreError();
 }
 
-void ReplicatedCluster::Pause(int i) { replicas_[i].process.Signal(SIGSTOP); }
+namespace {
+
+// True once every thread of `pid` is in the stopped state ('T' in
+// /proc/PID/task/TID/stat). kill(SIGSTOP) returns before the threads
+// stop; a test that sends to a "paused" replica right after Pause must
+// not race a thread that still runs.
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks(
+      absl::StrCat("/proc/", pid, "/task"), ec);
+  if (ec) return false;
+  for (const std::filesystem::directory_entry& task : tasks) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;  // the thread just exited
+    // "TID (COMM) STATE ...": COMM may hold spaces and parentheses.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size()) return false;
+    const char state = line[close + 2];
+    if (state != 'T' && state != 't') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ReplicatedCluster::Pause(int i) {
+  Process& process = replicas_[i].process;
+  process.Signal(SIGSTOP);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!AllThreadsStopped(process.pid()) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+}
 void ReplicatedCluster::Resume(int i) { replicas_[i].process.Signal(SIGCONT); }
 
 absl::Status ReplicatedCluster::Stop(int i) {

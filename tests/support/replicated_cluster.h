@@ -56,7 +56,7 @@ class ReplicatedCluster {
   absl::Status StartReplica(int i,
                             const std::vector<std::string>& wrapper = {});
   void Kill(int i);    // SIGKILL, reaped
-  void Pause(int i);   // SIGSTOP
+  void Pause(int i);   // SIGSTOP; returns once every thread has stopped
   void Resume(int i);  // SIGCONT
   // SIGTERM and wait.
   absl::Status Stop(int i);
