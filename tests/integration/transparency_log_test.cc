@@ -6,9 +6,11 @@
 // that names it.
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "services/domain/election_index.h"
+#include "services/domain/proto_json.h"
 #include "services/rpc/channel.h"
 #include "services/transparency/cosignature.h"
 #include "services/transparency/ed25519.h"
@@ -153,12 +156,14 @@ class TransparencyLogTest : public ::testing::Test {
     return testing::RunCommand(TALLYCTL_PATH, all, kCommandTimeout);
   }
 
-  // The protocols of `regions` (all of them when empty) through one
+  // The protocols of `regions` regions (all of them when 0), after the
+  // first `skip` in region id order, through one
   // collector per region, in batches: version 1 of every protocol, then a
   // correction (version 2, same figures) of every 37th and a resend of
   // every 41st version 1 (a duplicate: no leaf). Returns the protocols
   // accepted.
-  uint64_t PlayNight(const std::string& address, size_t regions) {
+  uint64_t PlayNight(const std::string& address, size_t regions,
+                     size_t skip = 0) {
     std::map<std::string, std::vector<v1::StationProtocol>> by_region;
     for (const v1::StationProtocol& protocol : ref_->truth) {
       const v1::PollingStation* station =
@@ -168,6 +173,10 @@ class TransparencyLogTest : public ::testing::Test {
     uint64_t accepted = 0;
     size_t played = 0;
     for (auto& [region, protocols] : by_region) {
+      if (skip > 0) {
+        --skip;
+        continue;
+      }
       if (regions != 0 && played++ >= regions) break;
       std::vector<v1::StationProtocol> extra;
       for (size_t i = 0; i < protocols.size(); ++i) {
@@ -497,6 +506,68 @@ TEST_F(TransparencyLogTest, TamperingWithTheStoreIsNamed) {
   EXPECT_EQ(refused->exit_code, 1) << refused->output;
   EXPECT_THAT(refused->output,
               HasSubstr("a stored total was changed after it was signed"));
+}
+
+// An operator who copies the store, starts a second aggregator on the copy
+// and lets the two count different protocols under the same key shows two
+// histories: a witness that has cosigned one refuses the other, naming
+// the split view and writing both heads as evidence.
+TEST_F(TransparencyLogTest, WitnessReportsASplitViewFromACopiedStore) {
+  {
+    absl::StatusOr<testing::Server> server = Start("before-copy");
+    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_GT(PlayNight(server->address, 1), 0u);
+    testing::ExpectCleanStop(*server);
+  }
+  const std::string copy = data_dir_ + ".copy";
+  std::filesystem::copy(data_dir_, copy,
+                        std::filesystem::copy_options::recursive);
+  absl::StatusOr<testing::Server> original = Start("original");
+  ASSERT_TRUE(original.ok()) << original.status();
+  std::vector<std::string> args = ServerArgs();
+  args[1] = copy;
+  absl::StatusOr<testing::Server> forked = testing::StartServer(
+      AGGREGATOR_PATH, args, data_dir_ + ".forked.log", kStartTimeout);
+  ASSERT_TRUE(forked.ok()) << forked.status();
+
+  const std::vector<std::string> witness_args = {
+      "--once",     "--state",         data_dir_ + ".witness-state",
+      "--key",      witness_key_path_, "--witness_name",
+      kWitnessName, "--evidence",      data_dir_ + ".evidence.json"};
+  absl::StatusOr<testing::CommandResult> cosigned =
+      Tallyctl("witness", original->address, witness_args);
+  ASSERT_TRUE(cosigned.ok()) << cosigned.status();
+  ASSERT_EQ(cosigned->exit_code, 0) << cosigned->output;
+
+  ASSERT_GT(PlayNight(original->address, 1, 1), 0u);
+  ASSERT_GT(PlayNight(forked->address, 1, 2), 0u);
+  cosigned = Tallyctl("witness", original->address, witness_args);
+  ASSERT_TRUE(cosigned.ok()) << cosigned.status();
+  ASSERT_EQ(cosigned->exit_code, 0) << cosigned->output;
+
+  absl::StatusOr<testing::CommandResult> split =
+      Tallyctl("witness", forked->address, witness_args);
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->exit_code, 1) << split->output;
+  EXPECT_THAT(split->output, HasSubstr("SPLIT VIEW"));
+  std::ifstream evidence_file(data_dir_ + ".evidence.json");
+  std::stringstream evidence_json;
+  evidence_json << evidence_file.rdbuf();
+  v1::SplitViewEvidence evidence;
+  ASSERT_TRUE(ParseJson(evidence_json.str(), &evidence).ok())
+      << evidence_json.str();
+  EXPECT_NE(evidence.earlier().head().root_hash(),
+            evidence.later().head().root_hash());
+  absl::StatusOr<transparency::Ed25519PublicKey> key = LogKey();
+  ASSERT_TRUE(key.ok());
+  // Both heads are the log key's: the operator signed two histories.
+  EXPECT_TRUE(
+      transparency::VerifySignedTreeHead(evidence.earlier(), *key).ok());
+  EXPECT_TRUE(transparency::VerifySignedTreeHead(evidence.later(), *key).ok());
+
+  testing::ExpectCleanStop(*forked);
+  testing::ExpectCleanStop(*original);
+  std::filesystem::remove_all(copy);
 }
 
 }  // namespace
