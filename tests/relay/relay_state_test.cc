@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -25,6 +26,9 @@ std::shared_ptr<const v1::Event> EventAt(uint64_t revision, uint64_t cast) {
   event->set_revision(revision);
   *event->add_totals() = TotalsOf("c", v1::SCOPE_KIND_NATIONAL, "", cast);
   event->mutable_progress()->set_protocols_counted(revision);
+  // A stand-in for the log's signed head of the revision.
+  event->mutable_signed_head()->set_signature("head " +
+                                              std::to_string(revision));
   return event;
 }
 
@@ -44,8 +48,11 @@ TEST(RelayStateTest, EventsReplaceTotalsInPlaceAndMustFollowEachOther) {
   view.revision = 10;
   view.totals = {TotalsOf("c", v1::SCOPE_KIND_NATIONAL, "", 5),
                  TotalsOf("c", v1::SCOPE_KIND_REGION, "r", 2)};
+  view.signed_head.set_signature("head 10");
   state.Reset(view);
   EXPECT_TRUE(state.complete());
+  // The snapshot's signed head is served unchanged.
+  EXPECT_EQ(state.Snapshot().signed_head.signature(), "head 10");
   EXPECT_EQ(state.oldest_revision(), 11u);
 
   EXPECT_FALSE(state.Apply(EventAt(12, 7)).ok());  // a gap
@@ -57,6 +64,8 @@ TEST(RelayStateTest, EventsReplaceTotalsInPlaceAndMustFollowEachOther) {
   EXPECT_EQ(now.totals[0].ballots_cast(), 7u);
   EXPECT_EQ(now.totals[1].scope().id(), "r");
   EXPECT_EQ(now.progress.protocols_counted(), 11u);
+  // So is the head of the last event.
+  EXPECT_EQ(now.signed_head.signature(), "head 11");
 }
 
 TEST(RelayStateTest, TheRingKeepsTheLastEventsInOrder) {
