@@ -43,6 +43,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::IngestSession;
+using ::testing::Not;
 
 constexpr uint64_t kSeed = 20230319;
 constexpr size_t kBatch = 256;
@@ -568,6 +569,52 @@ TEST_F(TransparencyLogTest, WitnessReportsASplitViewFromACopiedStore) {
   testing::ExpectCleanStop(*forked);
   testing::ExpectCleanStop(*original);
   std::filesystem::remove_all(copy);
+}
+
+// Without --log_signing_key the first start generates the key in the data
+// directory and logs its fingerprint; later starts use it; a start with
+// another key is refused, naming both fingerprints.
+TEST_F(TransparencyLogTest, SigningKeyIsKeptAndAnotherIsRefused) {
+  std::string fingerprint;
+  {
+    absl::StatusOr<testing::Server> server = Start("first-start");
+    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<transparency::Ed25519PublicKey> key = LogKey();
+    ASSERT_TRUE(key.ok()) << key.status();
+    fingerprint = key->Fingerprint();
+    EXPECT_THAT(server->process.log(),
+                HasSubstr("generated the transparency log's signing key"));
+    EXPECT_THAT(server->process.log(), HasSubstr(fingerprint));
+    testing::ExpectCleanStop(*server);
+  }
+  {
+    absl::StatusOr<testing::Server> server = Start("second-start");
+    ASSERT_TRUE(server.ok()) << server.status();
+    EXPECT_THAT(server->process.log(), Not(HasSubstr("generated")));
+    EXPECT_THAT(server->process.log(), HasSubstr(fingerprint));
+    testing::ExpectCleanStop(*server);
+  }
+  absl::StatusOr<transparency::Ed25519PrivateKey> other =
+      transparency::Ed25519PrivateKey::Generate();
+  ASSERT_TRUE(other.ok());
+  const std::string other_path = data_dir_ + ".other-key.pem";
+  ASSERT_TRUE(transparency::WritePrivateKeyFile(other_path, *other).ok());
+  std::vector<std::string> args = ServerArgs();
+  args.push_back("--log_signing_key");
+  args.push_back(other_path);
+  absl::StatusOr<testing::CommandResult> refused =
+      testing::RunCommand(AGGREGATOR_PATH, args, kStartTimeout);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->exit_code, 1) << refused->output;
+  EXPECT_THAT(refused->output, HasSubstr(fingerprint));
+  EXPECT_THAT(refused->output, HasSubstr(other->public_key().Fingerprint()));
+
+  // The store's own key, given by its file, is accepted.
+  args.back() = LogKeyPath();
+  absl::StatusOr<testing::Server> server = testing::StartServer(
+      AGGREGATOR_PATH, args, data_dir_ + ".given-key.log", kStartTimeout);
+  ASSERT_TRUE(server.ok()) << server.status();
+  testing::ExpectCleanStop(*server);
 }
 
 }  // namespace
