@@ -39,6 +39,8 @@
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/rpc/channel.h"
+#include "services/transparency/ed25519.h"
+#include "services/transparency/tree_head.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 #include "tally/v1/log.grpc.pb.h"
 #include "tests/support/ingest_session.h"
@@ -332,6 +334,51 @@ TEST_F(ReplicationTest, FollowersRefuseIngestNamingTheLeader) {
   // The leader takes it, and every replica applies the same rounds.
   ASSERT_NO_FATAL_FAILURE(Complete(cluster_->address(*leader)));
   ASSERT_NO_FATAL_FAILURE(ExpectReplicasExact());
+}
+
+// Every replica signs the transparency log's heads with the cluster's one
+// key (given by --log_signing_key here), so every replica serves the same
+// heads; a replica started with another key is refused, naming both.
+TEST_F(ReplicationTest, ReplicasSignWithTheClustersOneKey) {
+  absl::StatusOr<transparency::Ed25519PrivateKey> key =
+      transparency::Ed25519PrivateKey::Generate();
+  ASSERT_TRUE(key.ok());
+  const std::string key_path = dir_ + "/log_signing_key.pem";
+  ASSERT_TRUE(transparency::WritePrivateKeyFile(key_path, *key).ok());
+  ASSERT_NO_FATAL_FAILURE(StartCluster({"--log_signing_key", key_path}));
+  absl::StatusOr<int> leader = cluster_->WaitForLeader(absl::Minutes(1));
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  ASSERT_NO_FATAL_FAILURE(Complete(cluster_->address(*leader)));
+  ASSERT_NO_FATAL_FAILURE(ExpectReplicasExact());  // identical heads
+  for (int i = 0; i < cluster_->size(); ++i) {
+    v1::GetTreeHeadResponse head;
+    ASSERT_TRUE(v1::Log::NewStub(rpc::MakeChannel(cluster_->address(i)))
+                    ->GetTreeHead(testing::DeadlineContext(kCallTimeout).get(),
+                                  {}, &head)
+                    .ok());
+    EXPECT_TRUE(transparency::VerifySignedTreeHead(head.signed_head(),
+                                                   key->public_key())
+                    .ok())
+        << "replica r" << i;
+  }
+
+  absl::StatusOr<transparency::Ed25519PrivateKey> other =
+      transparency::Ed25519PrivateKey::Generate();
+  ASSERT_TRUE(other.ok());
+  const std::string other_path = dir_ + "/other_key.pem";
+  ASSERT_TRUE(transparency::WritePrivateKeyFile(other_path, *other).ok());
+  absl::StatusOr<testing::CommandResult> refused = testing::RunCommand(
+      AGGREGATOR_PATH,
+      {"--data_dir", dir_ + "/stranger", "--listen", "127.0.0.1:0",
+       "--insecure", "--etcd_endpoints", cluster_->etcd().endpoints(),
+       "--replica_id", "stranger", "--advertise", "127.0.0.1:1",
+       "--log_signing_key", other_path},
+      absl::Minutes(2));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->exit_code, 1) << refused->output;
+  EXPECT_THAT(refused->output, HasSubstr("is not the cluster's"));
+  EXPECT_THAT(refused->output, HasSubstr(key->public_key().Fingerprint()));
+  EXPECT_THAT(refused->output, HasSubstr(other->public_key().Fingerprint()));
 }
 
 TEST_F(ReplicationTest, LeaderKilledTenTimesLosesAndDoublesNothing) {
