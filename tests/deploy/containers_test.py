@@ -27,10 +27,9 @@ With Debian's podman, podman-compose and runc, and no container registry:
 4. Up. The whole compose file under a project name of its own (with this
    PID), with certificates from deploy/tls/gen-dev-certs.sh for its
    regions, made in the run directory. The copy that runs differs from
-   deploy/compose/compose.yaml in three ways only: the host side of
-   published ports is a free port below the kernel's ephemeral range (so
-   runs never collide, with each other nor with the servers that other
-   tests bind to port 0; see HostPorts), the build context is
+   deploy/compose/compose.yaml in three ways only: podman picks the host
+   side of published ports (so runs never collide; while a killed replica
+   is down its ports stay held, see PortHold), the build context is
    an absolute path, and ./tls is the run's certificates.
 5. Health. podman-compose 1.0.3 does not run health checks, so each
    service's `healthcheck.test` runs with `podman exec`, retried until it
@@ -295,46 +294,58 @@ def services_running(services, binary):
             if command_words(service)[:1] == [binary]]
 
 
-class HostPorts:
-    """Free host ports below the kernel's ephemeral range.
+class PortHold:
+    """Keeps a stopped container's host ports from other processes.
 
-    Rootful podman publishes a port with a DNAT rule only: no socket holds
-    the host port, so a port podman picked itself (from the ephemeral
-    range) can later be handed by bind(0) to a server of another test
-    running meanwhile, whose clients are then sent to the container (or,
-    once it is gone, refused). Ports below ip_local_port_range are never
-    handed out by bind(0). Each is checked free with a bind, from a start
-    that differs by PID so that concurrent runs do not race for them.
+    podman picks the host side of published ports from the ephemeral
+    range, and conmon holds them (LISTEN) while the container runs. A
+    killed container frees them; `podman start` later publishes the same
+    ports again, DNAT rules included. Meanwhile bind(0) in a test running
+    alongside could be handed one of them, and that test's clients would
+    then be sent to the container. While held, each port is bound by a
+    plain socket (no SO_REUSEADDR, not listening): bind(0) skips it and a
+    connection to it is refused at once.
     """
 
     def __init__(self):
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-        self.low = max(1024, low - 12000)
-        self.high = low  # exclusive
-        span = self.high - self.low
-        self.next = self.low + (os.getpid() * 97) % span
+        self.sockets = []
 
-    def take(self):
-        span = self.high - self.low
-        for _ in range(span):
-            port = self.next
-            self.next = self.low + (self.next - self.low + 1) % span
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    def hold(self, container, deadline_s=60):
+        """Binds every host port of `container` once its conmon let go;
+        returns the ports held."""
+        held = []
+        for entry in container["ports"]:
+            host = entry.get("host_ip") or "0.0.0.0"
+            port = int(entry["host_port"])
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            deadline = time.monotonic() + deadline_s
+            while True:
                 try:
-                    probe.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-        raise Failure(f"no free host port in [{self.low}, {self.high})")
+                    probe.bind((host, port))
+                    break
+                except OSError as error:
+                    if time.monotonic() > deadline:
+                        probe.close()
+                        raise Failure(
+                            f"{container['name']}: host port {host}:{port} "
+                            f"still taken {deadline_s} s after the kill: "
+                            f"{error}")
+                    time.sleep(0.1)
+            self.sockets.append(probe)
+            held.append(port)
+        return held
+
+    def release(self):
+        for probe in self.sockets:
+            probe.close()
+        self.sockets = []
 
 
-def any_host_port(port, host_ports):
-    """A compose port entry published on a port from `host_ports`."""
+def any_host_port(port):
+    """A compose port entry with the host port left to podman."""
     if isinstance(port, dict):
         chosen = {key: value for key, value in port.items()
                   if key != "published"}
-        chosen["published"] = host_ports.take()
         return chosen
     text = str(port)
     protocol = "tcp"
@@ -343,8 +354,7 @@ def any_host_port(port, host_ports):
     parts = text.split(":")
     if "-" in parts[-1]:
         raise Failure(f"port range {port} is not supported by this test")
-    chosen = {"target": int(parts[-1]), "protocol": protocol,
-              "published": host_ports.take()}
+    chosen = {"target": int(parts[-1]), "protocol": protocol}
     if len(parts) == 3 and parts[0]:
         chosen["host_ip"] = parts[0]
     return chosen
@@ -354,7 +364,6 @@ def derived_compose(compose, compose_dir, run_dir, project):
     """The compose file as it runs here (see the module comment)."""
     derived = copy.deepcopy(compose)
     derived["name"] = project
-    host_ports = HostPorts()
     tls_dir = os.path.join(compose_dir, "tls")
 
     def host_path(source):
@@ -372,8 +381,7 @@ def derived_compose(compose, compose_dir, run_dir, project):
                 os.path.join(compose_dir, build.get("context", ".")))
             service["build"] = build
         if service.get("ports"):
-            service["ports"] = [any_host_port(p, host_ports)
-                                for p in service["ports"]]
+            service["ports"] = [any_host_port(p) for p in service["ports"]]
         volumes = []
         for volume in service.get("volumes") or []:
             if isinstance(volume, dict) and volume.get("type") == "bind":
@@ -692,7 +700,7 @@ def json_int(value):
 
 def replica_roles(options, podman, addresses, ca):
     """`tallyctl replicas --json` over the replica list: (exit code,
-    {replica id: status}, [unreachable address])."""
+    {replica id: status}, ["address: error" of each unreachable one])."""
     done = tallyctl(options, podman, ["replicas", "--aggregator",
                                       ",".join(addresses), "--json",
                                       "--timeout_ms", "3000"] + ca,
@@ -704,7 +712,8 @@ def replica_roles(options, podman, addresses, ca):
         except ValueError:
             continue
         if "error" in status:
-            unreachable.append(status.get("address"))
+            unreachable.append(f"{status.get('address')}: "
+                               f"{status.get('error')}")
         else:
             roles[status.get("replica_id")] = status
     return done.returncode, roles, unreachable
@@ -791,6 +800,19 @@ def check_night(options, podman, source, project, containers, services,
     """The night through the collectors with the leading replica killed
     halfway, then the results on every replica (see the module
     comment)."""
+    port_hold = PortHold()
+    try:
+        return night_with_failover(options, podman, source, project,
+                                   containers, services, checks, tls,
+                                   port_hold)
+    finally:
+        port_hold.release()
+
+
+def night_with_failover(options, podman, source, project, containers,
+                        services, checks, tls, port_hold):
+    """check_night's body; `port_hold` keeps the killed replica's host
+    ports while it is down."""
     ca = ["--tls_ca", os.path.join(tls, "ca.pem")]
     # replica id -> (service, published address)
     replicas = {}
@@ -857,6 +879,9 @@ def check_night(options, podman, source, project, containers, services,
         killed_at = time.monotonic()
         podman.run(["podman", "kill", containers[killed_service]["name"]],
                    120, log="failover.log")
+        held = port_hold.hold(containers[killed_service])
+        podman.commands.write(f"# host ports {held} held while "
+                              f"{killed_service} is down\n")
         sending = "while collectors still send" if simulator.poll() is None \
             else "after the last protocol was sent"
         say(f"killed the leader {old} ({killed_service}, SIGKILL) at "
@@ -950,6 +975,7 @@ def check_night(options, podman, source, project, containers, services,
     state = {c["service"]: c["state"]
              for c in podman.project_containers(project)}
     if state.get(killed_service) != "running":
+        port_hold.release()
         podman.run(["podman", "start", containers[killed_service]["name"]],
                    120, log="failover.log")
     started = time.monotonic()

@@ -455,7 +455,8 @@ TEST_F(ReplicationTest, PausedLeaderIsFencedAndStepsDown) {
   }
   // Paused past its lease (every thread stopped), with a batch on its way
   // to it. The batch is built here: the sending thread touches no feed.
-  cluster_->Pause(old_leader);
+  const absl::Status paused = cluster_->Pause(old_leader);
+  ASSERT_TRUE(paused.ok()) << paused;
   const std::vector<v1::OutboxEntry> in_doubt_batch = NextBatch(0);
   feeds_[0].sent = std::max(feeds_[0].sent, in_doubt_batch.back().seq());
   std::atomic<bool> in_doubt_acknowledged{false};
@@ -717,7 +718,8 @@ TEST_F(ReplicationTest, SkewedClocksChangeNothing) {
     }
     sessions.clear();
     if (cycle == 1) {
-      cluster_->Pause(leader);
+      const absl::Status paused = cluster_->Pause(leader);
+      ASSERT_TRUE(paused.ok()) << paused;
       ASSERT_TRUE(cluster_->WaitForLeader(absl::Minutes(1), leader).ok());
       cluster_->Resume(leader);
     } else {

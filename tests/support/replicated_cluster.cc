@@ -134,13 +134,19 @@ bool AllThreadsStopped(pid_t pid) {
 
 }  // namespace
 
-void ReplicatedCluster::Pause(int i) {
+absl::Status ReplicatedCluster::Pause(int i) {
   Process& process = replicas_[i].process;
   process.Signal(SIGSTOP);
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!AllThreadsStopped(process.pid()) && absl::Now() < deadline) {
+  while (!AllThreadsStopped(process.pid())) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("replica ", replicas_[i].id, " (pid ", process.pid(),
+                       "): not every thread stopped 10 s after SIGSTOP"));
+    }
     absl::SleepFor(absl::Milliseconds(1));
   }
+  return absl::OkStatus();
 }
 void ReplicatedCluster::Resume(int i) { replicas_[i].process.Signal(SIGCONT); }
 

@@ -55,8 +55,9 @@ class ReplicatedCluster {
   // runs it under another program (e.g. {"/usr/bin/faketime", "+2h"}).
   absl::Status StartReplica(int i,
                             const std::vector<std::string>& wrapper = {});
-  void Kill(int i);    // SIGKILL, reaped
-  void Pause(int i);   // SIGSTOP; returns once every thread has stopped
+  void Kill(int i);  // SIGKILL, reaped
+  // SIGSTOP; returns once every thread has stopped (an error after 10 s).
+  absl::Status Pause(int i);
   void Resume(int i);  // SIGCONT
   // SIGTERM and wait.
   absl::Status Stop(int i);
