@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "services/rpc/channel.h"
+#include "services/rpc/reactor_hand_off.h"
 #include "tests/relay/relay_fixture.h"
 
 namespace tally::relaytest {
@@ -46,17 +47,21 @@ class AsyncWatcher final : public grpc::ClientReadReactor<v1::WatchResponse> {
     context_.set_deadline(absl::ToChronoTime(absl::Now() + kStreamDeadline));
     request_.set_from_revision(0);
     stub->async()->Watch(&context_, &request_, this);
+    rpc::HandToGrpc(this);
     StartRead(&response_);
     StartCall();
   }
 
   void OnReadDone(bool ok) override {
+    rpc::TakeFromGrpc(this);
     if (!ok) return;  // OnDone follows with the status
     Handle(response_);
+    rpc::HandToGrpc(this);
     StartRead(&response_);
   }
 
   void OnDone(const grpc::Status& status) override {
+    rpc::TakeFromGrpc(this);
     absl::MutexLock lock(&mu_);
     done_ = true;
     status_ = status;
