@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -196,6 +197,23 @@ TEST_F(RelayFanoutTest, AThousandWatchersReceiveEveryRevisionInOrder) {
     stubs.push_back(v1::Feed::NewStub(channels.back()));
   }
   std::vector<std::unique_ptr<AsyncWatcher>> watchers;
+  // Every path out of the test (a failed assertion too) ends the calls
+  // before the watchers are freed: gRPC still runs their reactions until
+  // OnDone. A watcher whose call does not end in time is leaked rather than
+  // freed under a running reaction.
+  absl::Cleanup end_calls = [&watchers] {
+    for (auto& w : watchers) {
+      w->MarkCancelled();
+      w->Cancel();
+    }
+    const absl::Time deadline = absl::Now() + absl::Minutes(1);
+    for (auto& w : watchers) {
+      while (!w->done() && absl::Now() < deadline) {
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+      if (!w->done()) w.release();
+    }
+  };
   for (int i = 0; i < kWatchers; ++i) {
     watchers.push_back(
         std::make_unique<AsyncWatcher>(stubs[i % kChannels].get()));
