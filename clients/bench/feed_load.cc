@@ -7,6 +7,7 @@
 #include "clients/bench/wire.h"
 #include "grpcpp/impl/codegen/rpc_method.h"
 #include "grpcpp/support/client_callback.h"
+#include "services/rpc/reactor_hand_off.h"
 #include "tally/v1/feed.grpc.pb.h"
 
 namespace tally::bench {
@@ -124,11 +125,13 @@ class WatcherSwarm::Watcher : public grpc::ClientReadReactor<grpc::ByteBuffer> {
         "/tally.v1.Feed/Watch", grpc::internal::RpcMethod::SERVER_STREAMING);
     grpc::internal::ClientCallbackReaderFactory<grpc::ByteBuffer>::Create(
         channel.get(), kWatch, &context_, &request_, this);
+    rpc::HandToGrpc(this);
     StartRead(&response_);
     StartCall();
   }
 
   void OnReadDone(bool ok) override {
+    rpc::TakeFromGrpc(this);
     if (!ok) return;  // OnDone follows
     const absl::Time now = absl::Now();
     std::vector<grpc::Slice> slices;
@@ -171,10 +174,12 @@ class WatcherSwarm::Watcher : public grpc::ClientReadReactor<grpc::ByteBuffer> {
         }
       }
     }
+    rpc::HandToGrpc(this);
     StartRead(&response_);
   }
 
   void OnDone(const grpc::Status& status) override {
+    rpc::TakeFromGrpc(this);
     absl::MutexLock lock(&mu_);
     done_ = true;
     failed_ = !status.ok() && !cancelled_;

@@ -513,11 +513,17 @@ status() {
 # The replica that leads now: "aggregator-N PID" (asked of the replicas
 # themselves, with tallyctl replicas).
 leader() {
-  local line
-  line="$("${tallyctl_bin}" replicas --flagfile "${rundir}/tallyctl.flags" \
-    --aggregator "$(cat "${rundir}/aggregator.txt")" --timeout_ms 3000 \
-    2>/dev/null | awk '$2 == "LEADER" {print $1; exit}')"
-  [[ -n "${line}" ]] || die "no leader right now"
+  # A cluster just started, or one whose leader just died, may still be
+  # electing: ask again for up to 30 s before saying there is none.
+  local answer="" line="" deadline=$((SECONDS + 30))
+  while true; do
+    answer="$("${tallyctl_bin}" replicas --flagfile "${rundir}/tallyctl.flags" \
+      --aggregator "$(cat "${rundir}/aggregator.txt")" --timeout_ms 3000 2>&1)"
+    line="$(awk '$2 == "LEADER" {print $1; exit}' <<<"${answer}")"
+    [[ -z "${line}" && ${SECONDS} -lt ${deadline} ]] || break
+    sleep 0.5
+  done
+  [[ -n "${line}" ]] || die "no leader in 30 s: ${answer}"
   echo "${line} $(cat "${rundir}/${line}/aggregator.pid" 2>/dev/null)"
 }
 

@@ -11,6 +11,7 @@
 #include "services/domain/protocol_digest.h"
 #include "services/domain/scope_text.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/reactor_hand_off.h"
 #include "services/rpc/replicas.h"
 #include "services/rpc/status.h"
 #include "storage/consistency_check.h"
@@ -66,12 +67,14 @@ class AggregatorService::IngestStream
         refused = CheckGate();
         if (refused.ok()) {
           service_->streams_.insert(this);
+          rpc::HandToGrpc(this);
           StartRead(&request_);
           return;
         }
       }
     }
     finished_ = true;
+    rpc::HandToGrpc(this);
     Finish(refused);
   }
 
@@ -83,6 +86,7 @@ class AggregatorService::IngestStream
   }
 
   void OnReadDone(bool ok) override {
+    rpc::TakeFromGrpc(this);
     if (!ok) {  // the collector closed its side, or the call is gone
       EndWith(grpc::Status::OK);
       return;
@@ -101,6 +105,7 @@ class AggregatorService::IngestStream
   }
 
   void OnWriteDone(bool ok) override {
+    rpc::TakeFromGrpc(this);
     bool start = false;
     {
       absl::MutexLock lock(&mu_);
@@ -117,15 +122,20 @@ class AggregatorService::IngestStream
         writing_ = start = true;
       }
     }
-    if (start) StartWrite(&current_write_);
+    if (start) {
+      rpc::HandToGrpc(this);
+      StartWrite(&current_write_);
+    }
     MaybeFinish();
   }
 
   void OnCancel() override {
+    rpc::TakeFromGrpc(this);
     EndWith(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
   }
 
   void OnDone() override {
+    rpc::TakeFromGrpc(this);
     // gRPC calls OnDone after every other reaction, but orders them only
     // inside its library: taking the stream's lock orders the last
     // reaction's use of the stream (OnCancel's EndWith and MaybeFinish)
@@ -203,6 +213,7 @@ class AggregatorService::IngestStream
     welcome.mutable_welcome()->set_max_batch_entries(
         service_->options_.max_batch_entries);
     Send(std::move(welcome));
+    rpc::HandToGrpc(this);
     StartRead(&request_);
   }
 
@@ -294,7 +305,10 @@ class AggregatorService::IngestStream
       EndWith(rpc::ToGrpc(queued), /*record=*/false);
       return;
     }
-    if (read_more) StartRead(&request_);
+    if (read_more) {
+      rpc::HandToGrpc(this);
+      StartRead(&request_);
+    }
   }
 
   // Committer thread, outside any reaction: the stream may be finished and
@@ -321,7 +335,10 @@ class AggregatorService::IngestStream
         resume_read = true;
       }
     }
-    if (resume_read) StartRead(&request_);
+    if (resume_read) {
+      rpc::HandToGrpc(this);
+      StartRead(&request_);
+    }
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
@@ -329,7 +346,10 @@ class AggregatorService::IngestStream
       inflight_protocols_ -= size;
       finish = TakeFinishLocked();
     }
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) {
+      rpc::HandToGrpc(this);
+      Finish(*finish);
+    }
   }
 
   // Whether the stream may read another batch with this much in flight.
@@ -349,6 +369,7 @@ class AggregatorService::IngestStream
       writing_ = true;
       current_write_ = std::move(response);
     }
+    rpc::HandToGrpc(this);
     StartWrite(&current_write_);
   }
 
@@ -391,7 +412,10 @@ class AggregatorService::IngestStream
       absl::MutexLock lock(&mu_);
       finish = TakeFinishLocked();
     }
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) {
+      rpc::HandToGrpc(this);
+      Finish(*finish);
+    }
   }
 
   // Replicas: OK when this one leads; else the refusal, with the leader's

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/reactor_hand_off.h"
 
 namespace tally::aggregator {
 namespace {
@@ -26,6 +27,7 @@ class CheckpointService::Transfer
 
   void Begin(absl::Status made) {
     if (!made.ok()) {
+      rpc::HandToGrpc(this);
       Finish(grpc::Status(static_cast<grpc::StatusCode>(made.code()),
                           std::string(made.message())));
       return;
@@ -39,6 +41,7 @@ class CheckpointService::Transfer
       }
     }
     if (ec) {
+      rpc::HandToGrpc(this);
       Finish(
           grpc::Status(grpc::StatusCode::INTERNAL,
                        absl::StrCat("listing the checkpoint: ", ec.message())));
@@ -50,7 +53,9 @@ class CheckpointService::Transfer
   }
 
   void OnWriteDone(bool ok) override {
+    rpc::TakeFromGrpc(this);
     if (!ok) {
+      rpc::HandToGrpc(this);
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the peer went away"));
       return;
     }
@@ -58,6 +63,7 @@ class CheckpointService::Transfer
   }
 
   void OnDone() override {
+    rpc::TakeFromGrpc(this);
     input_.close();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -72,6 +78,7 @@ class CheckpointService::Transfer
       if (next_file_ == files_.size()) {
         obs::LogInfo("sent a copy of the store",
                      {{"peer", peer_}, {"bytes", sent_}});
+        rpc::HandToGrpc(this);
         Finish(grpc::Status::OK);
         return;
       }
@@ -82,6 +89,7 @@ class CheckpointService::Transfer
       input_.clear();
       input_.open(path, std::ios::binary);
       if (ec || !input_) {
+        rpc::HandToGrpc(this);
         Finish(grpc::Status(grpc::StatusCode::INTERNAL,
                             absl::StrCat("cannot read ", path.string())));
         return;
@@ -90,6 +98,7 @@ class CheckpointService::Transfer
       chunk_.set_file_size(size);
       if (size == 0) {
         input_.close();
+        rpc::HandToGrpc(this);
         StartWrite(&chunk_);
         return;
       }
@@ -101,6 +110,7 @@ class CheckpointService::Transfer
     data->resize(static_cast<size_t>(input_.gcount()));
     sent_ += data->size();
     if (input_.peek() == std::char_traits<char>::eof()) input_.close();
+    rpc::HandToGrpc(this);
     StartWrite(&chunk_);
   }
 

@@ -48,7 +48,11 @@ void StorageRecovery::Stop() {
 
 absl::Status StorageRecovery::status() const {
   absl::MutexLock lock(&mu_);
-  return status_;
+  // A copy of its own, not a shared reference to status_'s message: the
+  // recovery thread replaces status_ while callers (the admin endpoint,
+  // Ingest streams) still read theirs, and absl::Status counts the shared
+  // message's references partly inside the library.
+  return absl::Status(status_.code(), status_.message());
 }
 
 void StorageRecovery::OnCommitFailed(const absl::Status& status)

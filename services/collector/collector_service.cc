@@ -10,6 +10,7 @@
 #include "services/domain/protocol_digest.h"
 #include "services/domain/protocol_validation.h"
 #include "services/observability/structured_log.h"
+#include "services/rpc/reactor_hand_off.h"
 #include "services/rpc/status.h"
 
 namespace tally::collector {
@@ -59,15 +60,18 @@ class CollectorService::SubmitStreamReactor
         absl::MutexLock lock(&mu_);
         finished_ = true;
       }
+      rpc::HandToGrpc(this);
       Finish(rpc::ToGrpc(client.status()));
       return;
     }
     client_ = *client;
     reading_ = true;
+    rpc::HandToGrpc(this);
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
+    rpc::TakeFromGrpc(this);
     if (!ok) {
       {
         absl::MutexLock lock(&mu_);
@@ -109,10 +113,14 @@ class CollectorService::SubmitStreamReactor
       reading_ = read_more;
       read_paused_ = !read_more;
     }
-    if (read_more) StartRead(&request_);
+    if (read_more) {
+      rpc::HandToGrpc(this);
+      StartRead(&request_);
+    }
   }
 
   void OnCancel() override {
+    rpc::TakeFromGrpc(this);
     {
       absl::MutexLock lock(&mu_);
       cancelled_ = true;
@@ -121,6 +129,7 @@ class CollectorService::SubmitStreamReactor
   }
 
   void OnDone() override {
+    rpc::TakeFromGrpc(this);
     // gRPC calls OnDone after the stream's Finish, but orders the two only
     // inside its library: Finish may come from the outbox writer's thread
     // (OnWritten), and taking the stream's lock orders that thread's last
@@ -143,14 +152,20 @@ class CollectorService::SubmitStreamReactor
         resume = true;
       }
     }
-    if (resume) StartRead(&request_);
+    if (resume) {
+      rpc::HandToGrpc(this);
+      StartRead(&request_);
+    }
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
       --pending_;
       finish = TakeFinishLocked();
     }
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) {
+      rpc::HandToGrpc(this);
+      Finish(*finish);
+    }
   }
 
   void MaybeFinish() {
@@ -159,7 +174,10 @@ class CollectorService::SubmitStreamReactor
       absl::MutexLock lock(&mu_);
       finish = TakeFinishLocked();
     }
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) {
+      rpc::HandToGrpc(this);
+      Finish(*finish);
+    }
   }
 
   std::optional<grpc::Status> TakeFinishLocked()

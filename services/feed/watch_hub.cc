@@ -62,6 +62,7 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "services/rpc/reactor_hand_off.h"
 
 namespace tally::feed {
 namespace {
@@ -228,11 +229,18 @@ ResponsePtr CompactedResponse(uint64_t oldest_revision) {
 class OneShotReactor final
     : public grpc::ServerWriteReactor<v1::WatchResponse> {
  public:
-  explicit OneShotReactor(grpc::Status status) { Finish(std::move(status)); }
+  explicit OneShotReactor(grpc::Status status) {
+    rpc::HandToGrpc(this);
+    Finish(std::move(status));
+  }
   explicit OneShotReactor(v1::WatchResponse last) : last_(std::move(last)) {
+    rpc::HandToGrpc(this);
     StartWriteAndFinish(&last_, grpc::WriteOptions(), grpc::Status::OK);
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    rpc::TakeFromGrpc(this);
+    delete this;
+  }
 
  private:
   v1::WatchResponse last_;
@@ -441,13 +449,16 @@ class WatchHub::Watcher final
       }
     }
     if (to_write != nullptr) {
+      rpc::HandToGrpc(this);
       StartWrite(to_write);
     } else if (finish) {
+      rpc::HandToGrpc(this);
       Finish(std::move(status));
     }
   }
 
   void OnWriteDone(bool ok) override {
+    rpc::TakeFromGrpc(this);
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
@@ -462,10 +473,12 @@ class WatchHub::Watcher final
   }
 
   void OnCancel() override {
+    rpc::TakeFromGrpc(this);
     FinishNow(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
   }
 
   void OnDone() override {
+    rpc::TakeFromGrpc(this);
     {
       absl::MutexLock lock(&mu_);
       done_ = true;

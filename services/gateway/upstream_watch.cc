@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "services/rpc/reactor_hand_off.h"
 
 namespace tally::gateway {
 
@@ -26,6 +27,7 @@ std::shared_ptr<UpstreamWatch> UpstreamWatch::Start(
   // Take restarts paused reads from an HTTP thread, outside any reaction:
   // the hold keeps OnDone (and the end of the reactor) from coming first.
   watch->AddHold();
+  rpc::HandToGrpc(watch.get());
   watch->StartRead(&watch->incoming_);
   watch->StartCall();
   return watch;
@@ -34,6 +36,7 @@ std::shared_ptr<UpstreamWatch> UpstreamWatch::Start(
 UpstreamWatch::~UpstreamWatch() = default;
 
 void UpstreamWatch::OnReadDone(bool ok) {
+  rpc::TakeFromGrpc(this);
   bool read_again = false;
   {
     absl::MutexLock lock(&mu_);
@@ -50,8 +53,10 @@ void UpstreamWatch::OnReadDone(bool ok) {
     }
   }
   if (read_again) {
+    rpc::HandToGrpc(this);
     StartRead(&incoming_);
   } else if (!ok) {
+    rpc::HandToGrpc(this);
     RemoveHold();  // may end the reactor: nothing after this
   }
 }
@@ -94,7 +99,10 @@ UpstreamWatch::Next UpstreamWatch::Take(absl::Duration timeout,
   }
   // The hold is still taken (reads are not over), so the call cannot
   // finish before this read starts.
-  if (read_again) StartRead(&incoming_);
+  if (read_again) {
+    rpc::HandToGrpc(this);
+    StartRead(&incoming_);
+  }
   return Next::kMessage;
 }
 
@@ -116,7 +124,10 @@ void UpstreamWatch::Cancel() {
     }
   }
   // The caller holds a reference, so this object outlives OnDone.
-  if (release) RemoveHold();
+  if (release) {
+    rpc::HandToGrpc(this);
+    RemoveHold();
+  }
 }
 
 }  // namespace tally::gateway

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/rpc/reactor_hand_off.h"
 
 namespace tally::relay {
 namespace {
@@ -14,8 +15,14 @@ namespace {
 class RefusedReactor final
     : public grpc::ServerWriteReactor<v1::WatchResponse> {
  public:
-  explicit RefusedReactor(grpc::Status status) { Finish(std::move(status)); }
-  void OnDone() override { delete this; }
+  explicit RefusedReactor(grpc::Status status) {
+    rpc::HandToGrpc(this);
+    Finish(std::move(status));
+  }
+  void OnDone() override {
+    rpc::TakeFromGrpc(this);
+    delete this;
+  }
 };
 
 }  // namespace

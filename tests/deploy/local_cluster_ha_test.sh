@@ -36,7 +36,7 @@ replicas="$(cat "${rundir}/aggregator.txt")"
   fail "aggregator.txt should list 3 replicas: ${replicas}"
 flags=(--flagfile "${rundir}/tallyctl.flags")
 
-read -r old pid < <("${cluster}" leader --dir "${rundir}") ||
+read -r old pid < <("${cluster}" leader --build "${build_dir}" --dir "${rundir}") ||
   fail "no leader after start"
 "${tallyctl}" simulate "${flags[@]}" --collectors_file "${rundir}/collectors.txt" \
   --speed 0 --corrections_percent 5 --duplicates_percent 5 \
@@ -47,7 +47,7 @@ grep -q " 0 rejected" "${rundir}/simulate.txt" || fail "rejections"
 kill -KILL "${pid}"
 new=""
 for _ in $(seq 1 600); do
-  read -r new _ < <("${cluster}" leader --dir "${rundir}" 2>/dev/null) || true
+  read -r new _ < <("${cluster}" leader --build "${build_dir}" --dir "${rundir}" 2>/dev/null) || true
   [[ -n "${new}" && "${new}" != "${old}" ]] && break
   sleep 0.1
 done

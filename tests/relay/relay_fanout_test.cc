@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "services/rpc/channel.h"
+#include "services/rpc/reactor_hand_off.h"
 #include "tests/relay/relay_fixture.h"
 
 namespace tally::relaytest {
@@ -46,17 +48,21 @@ class AsyncWatcher final : public grpc::ClientReadReactor<v1::WatchResponse> {
     context_.set_deadline(absl::ToChronoTime(absl::Now() + kStreamDeadline));
     request_.set_from_revision(0);
     stub->async()->Watch(&context_, &request_, this);
+    rpc::HandToGrpc(this);
     StartRead(&response_);
     StartCall();
   }
 
   void OnReadDone(bool ok) override {
+    rpc::TakeFromGrpc(this);
     if (!ok) return;  // OnDone follows with the status
     Handle(response_);
+    rpc::HandToGrpc(this);
     StartRead(&response_);
   }
 
   void OnDone(const grpc::Status& status) override {
+    rpc::TakeFromGrpc(this);
     absl::MutexLock lock(&mu_);
     done_ = true;
     status_ = status;
@@ -191,6 +197,23 @@ TEST_F(RelayFanoutTest, AThousandWatchersReceiveEveryRevisionInOrder) {
     stubs.push_back(v1::Feed::NewStub(channels.back()));
   }
   std::vector<std::unique_ptr<AsyncWatcher>> watchers;
+  // Every path out of the test (a failed assertion too) ends the calls
+  // before the watchers are freed: gRPC still runs their reactions until
+  // OnDone. A watcher whose call does not end in time is leaked rather than
+  // freed under a running reaction.
+  absl::Cleanup end_calls = [&watchers] {
+    for (auto& w : watchers) {
+      w->MarkCancelled();
+      w->Cancel();
+    }
+    const absl::Time deadline = absl::Now() + absl::Minutes(1);
+    for (auto& w : watchers) {
+      while (!w->done() && absl::Now() < deadline) {
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+      if (!w->done()) w.release();
+    }
+  };
   for (int i = 0; i < kWatchers; ++i) {
     watchers.push_back(
         std::make_unique<AsyncWatcher>(stubs[i % kChannels].get()));
