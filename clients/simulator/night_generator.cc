@@ -51,6 +51,7 @@
 #include "absl/strings/string_view.h"
 #include "services/domain/seat_allocation.h"
 #include "services/domain/seeded_random.h"
+#include "services/domain/vote_shares.h"
 #include "tally/v1/results.pb.h"
 
 namespace tally::sim {
@@ -780,6 +781,7 @@ v1::Totals SumTruth(const ElectionIndex& index,
                                           station.registered_voters());
     totals.set_stations_expected(totals.stations_expected() + 1);
   }
+  SetShares(contest, &totals);
   return totals;
 }
 

@@ -53,7 +53,9 @@ std::vector<Submission> PlanNight(const std::vector<v1::StationProtocol>& truth,
                                   const NightOptions& options);
 
 // Sums of the truth for one contest and scope, computed independently of
-// the aggregator's code (for tests and the simulator's final check).
+// the aggregator's code (for tests and the simulator's final check); the
+// shares of the contest's share base are set from those sums by the
+// domain's SetShares (services/domain/vote_shares.h).
 v1::Totals SumTruth(const ElectionIndex& index,
                     const std::vector<v1::StationProtocol>& truth,
                     const std::string& contest_id, const v1::Scope& scope);

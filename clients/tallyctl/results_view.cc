@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "services/domain/scope_text.h"
+#include "services/domain/vote_shares.h"
 
 namespace tally::cli {
 
@@ -79,11 +80,26 @@ std::string Grouped(uint64_t value) {
 
 namespace {
 
-uint64_t ValidVotes(const v1::Totals& totals) {
-  uint64_t valid = totals.against_all();
-  for (const v1::ChoiceTotal& choice : totals.choices())
-    valid += choice.votes();
-  return valid;
+// A published share in percent ("53.90"), "-" when there is none (the
+// base is still 0).
+std::string ShareText(bool has_share, const v1::Rational& share) {
+  return has_share ? Percent(share.numerator(), share.denominator()) : "-";
+}
+
+// "% of party votes + against all (6,366,441)": what the % column is a share
+// of, with the base's votes (every share's denominator) once counted.
+std::string ShareBaseLine(const v1::Contest* contest,
+                          const v1::Totals& totals) {
+  std::string words = contest != nullptr
+                          ? ShareBaseWords(*contest)
+                          : v1::VoteBase_Name(totals.share_base());
+  for (const v1::ChoiceTotal& choice : totals.choices()) {
+    if (choice.has_share()) {
+      return absl::StrCat("% of ", words, " (",
+                          Grouped(choice.share().denominator()), ")");
+    }
+  }
+  return absl::StrCat("% of ", words);
 }
 
 const v1::ChoiceSeats* SeatsOf(const v1::SeatAllocation* allocation,
@@ -120,8 +136,9 @@ std::string RenderContest(const ElectionNames& names, const v1::Totals& totals,
       Percent(totals.stations_reported(), totals.stations_expected()),
       Percent(totals.ballots_issued(), totals.registered_voters()),
       Grouped(totals.ballots_issued()), Grouped(totals.registered_voters()));
-  const uint64_t valid = ValidVotes(totals);
+  const v1::Contest* contest = names.contest(totals.contest_id());
   const bool seats = allocation != nullptr;
+  absl::StrAppendFormat(&out, "%s\n", ShareBaseLine(contest, totals));
   absl::StrAppendFormat(&out, "  %-40s %12s %7s%s\n", "", "votes", "%",
                         seats ? "  seats  range" : "");
   std::vector<const v1::ChoiceTotal*> rows;
@@ -145,13 +162,18 @@ std::string RenderContest(const ElectionNames& names, const v1::Totals& totals,
     absl::StrAppendFormat(
         &out, "  %-40s %12s %7s%s\n",
         names.choice(totals.contest_id(), choice->choice_id()),
-        Grouped(choice->votes()), Percent(choice->votes(), valid), seat_text);
+        Grouped(choice->votes()),
+        ShareText(choice->has_share(), choice->share()), seat_text);
   }
-  const v1::Contest* contest = names.contest(totals.contest_id());
   if (contest != nullptr && contest->against_all_on_ballot()) {
+    // No share when "against all" is outside the base (list votes).
+    const bool in_base = totals.share_base() != v1::VOTE_BASE_LIST_VOTES &&
+                         totals.share_base() != v1::VOTE_BASE_UNSPECIFIED;
     absl::StrAppendFormat(&out, "  %-40s %12s %7s\n", "against all",
                           Grouped(totals.against_all()),
-                          Percent(totals.against_all(), valid));
+                          in_base ? ShareText(totals.has_against_all_share(),
+                                              totals.against_all_share())
+                                  : "");
   }
   absl::StrAppendFormat(&out, "  %-40s %12s\n", "invalid",
                         Grouped(totals.invalid()));
@@ -201,8 +223,9 @@ std::string RenderContestLine(const ElectionNames& names,
   }
   std::string lead = "no votes yet";
   if (leader != nullptr && leader->votes() > 0) {
-    lead = absl::StrCat(names.choice(totals.contest_id(), leader->choice_id()),
-                        " ", Percent(leader->votes(), ValidVotes(totals)), "%");
+    lead =
+        absl::StrCat(names.choice(totals.contest_id(), leader->choice_id()),
+                     " ", ShareText(leader->has_share(), leader->share()), "%");
     if (allocation != nullptr &&
         allocation->status() == v1::ALLOCATION_STATUS_AGAINST_ALL_PREVAILED) {
       lead = "against all leads";

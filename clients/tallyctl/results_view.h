@@ -1,6 +1,9 @@
 // Human-readable rendering of totals and seat allocations for tallyctl
-// results and watch. Shares are of valid votes (choices + against all),
-// the base most commissions publish.
+// results and watch. Percentages are the shares the totals carry
+// (ChoiceTotal.share, Totals.against_all_share: of the base the contest's
+// rule names, share_base), rounded half up to two decimals and never
+// re-derived here; each table names its base ("% of party votes + against
+// all (6,366,441)"). Pure functions of their arguments; any thread.
 #ifndef TALLY_CLIENTS_TALLYCTL_RESULTS_VIEW_H_
 #define TALLY_CLIENTS_TALLYCTL_RESULTS_VIEW_H_
 
@@ -39,12 +42,13 @@ std::string Percent(uint64_t num, uint64_t den);
 // 1234567 -> "1,234,567".
 std::string Grouped(uint64_t value);
 
-// A full table: reporting, turnout, votes and shares per choice, seats with
-// their guaranteed range while provisional, the last-seat margin.
+// A full table: reporting, turnout, the share base, votes and shares per
+// choice, seats with their guaranteed range while provisional, the
+// last-seat margin.
 std::string RenderContest(const ElectionNames& names, const v1::Totals& totals,
                           const v1::SeatAllocation* allocation);
 
-// One line: leader, share, reported stations (for district contests).
+// One line: leader, its share, reported stations (for district contests).
 std::string RenderContestLine(const ElectionNames& names,
                               const v1::Totals& totals,
                               const v1::SeatAllocation* allocation);

@@ -51,6 +51,25 @@
   const fmtInt = (n) => intFormat.format(n);
   const fmtPct = (part, whole, digits = 2) =>
     whole > 0 ? `${(100 * part / whole).toFixed(digits)}%` : '—';
+  // A published share (Totals: ChoiceTotal.share, againstAllShare; exact
+  // uint64 numerator and denominator) in percent, rounded half up in
+  // integers as the commission and tallyctl round it; '—' while there is
+  // none (nothing counted in the base yet). Never re-derived from votes.
+  function fmtShare(share, digits = 2) {
+    let n, d;
+    try {
+      n = BigInt(share?.numerator ?? 0);
+      d = BigInt(share?.denominator ?? 0);
+    } catch {
+      return '—';
+    }
+    if (d === 0n) return '—';
+    const scale = 10n ** BigInt(digits);
+    const v = (n * 200n * scale + d) / (2n * d);
+    const whole = v / scale;
+    if (digits === 0) return `${whole}%`;
+    return `${whole}.${(v % scale).toString().padStart(digits, '0')}%`;
+  }
 
   // ---- state ---------------------------------------------------------------
   const state = {
@@ -315,9 +334,25 @@
     }
     return list;
   }
-  const BASE_WORDS = {
-    VOTE_BASE_VALID_VOTES: 'valid votes',
-    VOTE_BASE_BALLOTS_CAST: 'all ballots cast',
+  const VOTE_BASES = ['VOTE_BASE_UNSPECIFIED', 'VOTE_BASE_LIST_VOTES',
+    'VOTE_BASE_VALID_VOTES', 'VOTE_BASE_BALLOTS_CAST'];
+  // The base of the published shares in words, as tallyctl names it
+  // ("party votes + against all"): the totals' shareBase, else the rule's.
+  function shareBaseWords(contest, totals) {
+    const base = enumName(totals?.shareBase ?? contest.rule?.shareBase,
+        VOTE_BASES);
+    const votes = enumName(contest.kind, CONTEST_KINDS) ===
+        'CONTEST_KIND_PARTY_LIST' ? 'party votes' : 'candidate votes';
+    if (base === 'VOTE_BASE_BALLOTS_CAST') return 'ballots cast';
+    if (base === 'VOTE_BASE_VALID_VOTES' && contest.againstAllOnBallot) {
+      return `${votes} + against all`;
+    }
+    return votes;
+  }
+  // The threshold's base in words (it may differ from the shares' base).
+  const THRESHOLD_BASE_WORDS = {
+    VOTE_BASE_VALID_VOTES: 'of votes + against all',
+    VOTE_BASE_BALLOTS_CAST: 'of ballots cast',
   };
 
   function render() {
@@ -556,6 +591,11 @@
       passed.set(c.choiceId, !!c.passedThreshold);
     }
 
+    const shares = new Map();
+    for (const c of totals?.choices || []) shares.set(c.choiceId, c.share);
+    // "Against all" has a share only where it is part of the base.
+    const againstAllInBase = ['VOTE_BASE_VALID_VOTES', 'VOTE_BASE_BALLOTS_CAST']
+        .includes(enumName(totals?.shareBase, VOTE_BASES));
     const lines = [...contest.choices.map((c) => [c.id, votes.get(c.id) || 0])];
     if (contest.againstAllOnBallot) {
       lines.push([':against', num(totals?.againstAll)]);
@@ -569,7 +609,14 @@
       row.node.dataset.votes = String(v);
       row.bar.style.width = `${(100 * v / scale).toFixed(3)}%`;
       row.votes.textContent = fmtInt(v);
-      row.pct.textContent = fmtPct(v, base);
+      let pct = '';
+      if (!id.startsWith(':')) {
+        pct = fmtShare(shares.get(id));
+      } else if (id === ':against' && againstAllInBase) {
+        pct = fmtShare(totals?.againstAllShare);
+      }
+      row.pct.textContent = pct;
+      row.node.dataset.percent = pct.endsWith('%') ? pct.slice(0, -1) : '';
       if (!id.startsWith(':')) {
         const seats = seatsBy.get(id) || 0;
         row.node.dataset.seats = String(seats);
@@ -591,9 +638,14 @@
     }
 
     $('list-title').textContent = contest.name;
-    const baseWord = BASE_WORDS[rule.thresholdBase] || 'votes for lists';
-    const parts = [`Shares of ${baseWord}`];
-    if (thresholdPct > 0) parts.push(`threshold ${rule.thresholdPercent}%`);
+    const shareWords = shareBaseWords(contest, totals);
+    $('list-base').dataset.shareBase = shareWords;
+    const parts = [`Share of ${shareWords}`];
+    if (thresholdPct > 0) {
+      const of = THRESHOLD_BASE_WORDS[enumName(rule.thresholdBase, VOTE_BASES)] ||
+          'of party votes';
+      parts.push(`threshold ${rule.thresholdPercent}% ${of}`);
+    }
     parts.push(`${fmtInt(contest.seats)} seats`);
     $('list-base').textContent = parts.join(' · ');
     $('list-allocation').textContent = allocationNote(allocation);
@@ -831,12 +883,12 @@
       if (votes.length && votes[0][1] > 0) {
         const party = model.parties.get(votes[0][0]) ||
             { name: votes[0][0], colour: PALETTE[0] };
-        const base = baseVotes(t, contest.rule?.thresholdBase);
+        const leader = (t?.choices || []).find((c) => c.choiceId === votes[0][0]);
         row.tr.dataset.leading = votes[0][0];
         row.leading.replaceChildren(
             el('span', { class: 'swatch', style: `background:${party.colour}` }),
             el('span', { class: 'name' }, party.name),
-            el('span', { class: 'pct' }, fmtPct(votes[0][1], base, 1)));
+            el('span', { class: 'pct' }, fmtShare(leader?.share, 1)));
       } else {
         delete row.tr.dataset.leading;
         row.leading.replaceChildren(el('span', { class: 'none' }, 'no results'));

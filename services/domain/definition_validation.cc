@@ -360,6 +360,12 @@ class DefinitionChecker {
       Add(where, absl::StrCat("rule.majority_base ", rule.majority_base(),
                               " is not a known vote base"));
     }
+    if (!v1::VoteBase_IsValid(rule.share_base())) {
+      Add(where, absl::StrCat("rule.share_base ", rule.share_base(),
+                              " is not a known vote base (VOTE_BASE_LIST_VOTES,"
+                              " VOTE_BASE_VALID_VOTES or"
+                              " VOTE_BASE_BALLOTS_CAST)"));
+    }
     if (!v1::TieRule_IsValid(rule.tie_rule())) {
       Add(where, absl::StrCat("rule.tie_rule ", rule.tie_rule(),
                               " is not a known tie rule"));

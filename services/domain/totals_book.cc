@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "services/domain/vote_shares.h"
 
 namespace tally {
 namespace {
@@ -289,6 +290,7 @@ v1::Totals TotalsBook::ToProto(uint32_t entry_index) const {
   totals.set_stations_expected(entry.stations_expected);
   totals.set_stations_with_anomalies(entry.stations_with_anomalies);
   totals.set_revision(entry.revision);
+  SetShares(contest, &totals);
   return totals;
 }
 

@@ -55,7 +55,8 @@ class TotalsBook {
   size_t size() const;
   const TotalsAddress& address(uint32_t entry) const;
   // The entry as the published message (contest_id, scope, choices in the
-  // contest's order, counts, revision of its last change).
+  // contest's order, counts, revision of its last change, and the shares of
+  // the contest's share base: vote_shares.h).
   v1::Totals ToProto(uint32_t entry) const;
   // Sets the revision recorded on entries changed since the last
   // TakeChanged (call before TakeChanged).

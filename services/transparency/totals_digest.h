@@ -32,7 +32,11 @@
 // district), reported or not. Choices with zero votes are dropped, as in
 // the protocol digest, so "no line" and "a line with 0" encode alike.
 // Totals.revision (when an entry last changed) is not encoded: the digest
-// covers the numbers only.
+// covers the numbers only. Neither are the shares (ChoiceTotal.share,
+// Totals.against_all_share, Totals.share_base): they derive exactly from the
+// counts encoded here and the contest's share_base in the definition
+// (services/domain/vote_shares.h), so binding the counts binds them, and
+// the encoding stays version 1.
 //
 // TotalsDigester keeps each entry's encoding so that a commit re-encodes
 // only the entries it changed. Not thread-safe: one owner.

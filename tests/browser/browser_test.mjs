@@ -7,11 +7,16 @@
 // second it must have updated in place (no reload). The page must show the
 // transparency log's signed root of /v1/tree-head, and its "check a
 // station" must verify a counted station's inclusion proof (and refuse an
-// unknown station). Screenshots (desktop and phone) are written to
+// unknown station). The percentages on the page must be the shares
+// /v1/results publishes (rounded half up to two decimals) of the base the
+// page names ("party votes + against all"); when every station has
+// reported (--regions all), they must be the official percentages of
+// --official_result. Screenshots (desktop and phone) are written to
 // --out_dir.
 //
 //   node browser_test.mjs --aggregator PATH --collector PATH --tallyctl PATH
 //        --gateway PATH --web_dir DIR --out_dir DIR
+//        [--official_result deploy/elections/kz-2023.result.json]
 //        [--chromium /usr/bin/chromium] [--regions a,b | all]
 //        [--timeout_s 300] [--keep]
 //
@@ -32,6 +37,7 @@ const { values: opts } = parseArgs({
     gateway: { type: 'string' },
     web_dir: { type: 'string' },
     out_dir: { type: 'string', default: '.' },
+    official_result: { type: 'string', default: '' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
     regions: { type: 'string', default: '' },
     timeout_s: { type: 'string', default: '300' },
@@ -169,6 +175,16 @@ function camelize(value) {
 }
 const num = (v) => Number(v ?? 0);
 
+// A published share (exact uint64 numerator / denominator) in percent,
+// rounded half up to two decimals in integers: what the page must show.
+function percentOf(share) {
+  const n = BigInt(share?.numerator ?? 0);
+  const d = BigInt(share?.denominator ?? 0);
+  if (d === 0n) return '';
+  const v = (n * 20000n + d) / (2n * d);
+  return `${v / 100n}.${(v % 100n).toString().padStart(2, '0')}`;
+}
+
 async function getJson(base, pathAndQuery) {
   const response = await fetch(base + pathAndQuery,
       { signal: AbortSignal.timeout(30_000) });
@@ -216,7 +232,8 @@ async function pageState(page) {
       document.getElementById(id)?.dataset[attr];
     const rows = {};
     for (const row of document.querySelectorAll('#national-total [data-choice-id]')) {
-      rows[row.dataset.choiceId] = { votes: row.dataset.votes, seats: row.dataset.seats };
+      rows[row.dataset.choiceId] = { votes: row.dataset.votes,
+        seats: row.dataset.seats, percent: row.dataset.percent };
     }
     const line = (name) =>
       document.querySelector(`#national-total [data-line="${name}"]`)?.dataset.votes;
@@ -229,6 +246,9 @@ async function pageState(page) {
       contestId: document.getElementById('national-total')?.dataset.contestId,
       rows,
       againstAll: line('against-all'),
+      againstAllPercent: document.querySelector(
+          '#national-total [data-line="against-all"]')?.dataset.percent,
+      shareBase: document.getElementById('list-base')?.dataset.shareBase,
       invalid: line('invalid'),
       seats: document.querySelectorAll('#hemicycle circle').length,
       house: Number(document.getElementById('hemicycle')?.dataset.house),
@@ -242,7 +262,8 @@ async function pageState(page) {
 
 // Waits until the page shows `stations` reported stations, then compares
 // every national figure with /v1/results.
-async function checkPage(page, base, contestId, stations, house, phase) {
+async function checkPage(page, base, contestId, stations, house, phase,
+    official) {
   // The caller has waited for /v1/results to count every station of the
   // phase, so these totals are final for it; the page must reach at least
   // their revision (it may lag behind the aggregator by a few events).
@@ -276,6 +297,28 @@ async function checkPage(page, base, contestId, stations, house, phase) {
         num(choice.votes));
   }
   expect('against all', shown.againstAll ?? 0, num(totals.againstAll));
+  // Percentages: the published shares, of the base the page names; the
+  // base is party votes + against all, summed here from the counts.
+  expect('share base', shown.shareBase, 'party votes + against all');
+  expect('share base of /v1/results', totals.shareBase, 'VOTE_BASE_VALID_VOTES');
+  const baseVotes = (totals.choices || []).reduce(
+      (sum, c) => sum + BigInt(c.votes ?? 0), BigInt(totals.againstAll ?? 0));
+  for (const choice of totals.choices || []) {
+    expect(`share denominator of ${choice.choiceId}`,
+        choice.share?.denominator ?? '', baseVotes > 0n ? baseVotes : '');
+    expect(`percentage of ${choice.choiceId}`,
+        shown.rows[choice.choiceId]?.percent, percentOf(choice.share));
+  }
+  expect('percentage against all', shown.againstAllPercent,
+      percentOf(totals.againstAllShare));
+  if (official && num(totals.stationsReported) === num(totals.stationsExpected)) {
+    for (const [choiceId, percent] of Object.entries(official.percent || {})) {
+      expect(`official percentage of ${choiceId}`,
+          shown.rows[choiceId]?.percent, percent);
+    }
+    expect('official percentage against all', shown.againstAllPercent,
+        official.againstAllPercent);
+  }
   expect('invalid', shown.invalid, num(totals.invalid));
   for (const choice of results.allocation?.choices || []) {
     expect(`list seats of ${choice.choiceId}`,
@@ -288,7 +331,10 @@ async function checkPage(page, base, contestId, stations, house, phase) {
         problems.join('\n  '));
   }
   log(`${phase}: page shows ${shown.stationsReported}/${shown.stationsExpected} ` +
-      `stations, revision ${shown.revision}, ${shown.assigned}/${shown.house} ` +
+      `stations, revision ${shown.revision}, percentages of ` +
+      `${shown.shareBase}: ${Object.entries(shown.rows).map(([id, r]) =>
+        `${id} ${r.percent}`).join(', ')}, against all ` +
+      `${shown.againstAllPercent}, ${shown.assigned}/${shown.house} ` +
       `seats assigned, ${shown.regionsWithResults} regions with results, ` +
       `status ${shown.status}`);
   return shown;
@@ -463,8 +509,10 @@ async function main() {
     await page.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
     await page.evaluate(() => { window.__browserTestMarker = true; });
 
+    const official = opts.official_result ?
+      camelize(JSON.parse(fs.readFileSync(opts.official_result, 'utf8'))) : null;
     const first = await checkPage(page, base, listContest.id, phase1Stations,
-        house, 'phase 1');
+        house, 'phase 1', official);
     const shot1 = path.join(outDir, 'browser_page_phase1.png');
     await page.screenshot({ path: shot1, fullPage: true, animations: 'disabled' });
     log(`screenshot: ${shot1}`);
@@ -472,7 +520,7 @@ async function main() {
     const phase2Stations = phase1Stations + await sendPhase(1);
     await settled(phase2Stations, 'phase 2');
     const second = await checkPage(page, base, listContest.id, phase2Stations,
-        house, 'phase 2');
+        house, 'phase 2', official);
     if (!second.marker) fail('the page was reloaded: live updates must apply in place');
     if (!(second.revision > first.revision)) {
       fail(`revision did not advance on the page: ${first.revision} -> ${second.revision}`);

@@ -45,6 +45,7 @@ using testing::AllResults;
 using testing::ExpectAllTotalsEqualTruth;
 using testing::ExpectedScopeCount;
 using testing::ExpectOfficialListSeats;
+using testing::ExpectOfficialPercentages;
 using ::testing::HasSubstr;
 using testing::IngestSession;
 
@@ -252,6 +253,7 @@ TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
   EXPECT_EQ(results->revision(), last_ack_revision);
   ExpectAllTotalsEqualTruth(ref, *results);
   ExpectOfficialListSeats(*results);
+  ExpectOfficialPercentages(ref, *results);
 
   // A corrected list protocol keeps both versions, the second counted.
   const sim::Submission* correction = nullptr;

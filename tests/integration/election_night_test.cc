@@ -193,6 +193,7 @@ class ElectionNightTest : public ::testing::Test {
     ASSERT_TRUE(results.ok()) << results.status();
     testing::ExpectAllTotalsEqualTruth(*ref_, *results);
     testing::ExpectOfficialListSeats(*results);
+    testing::ExpectOfficialPercentages(*ref_, *results);
     absl::StatusOr<v1::VerifyResponse> verified =
         testing::VerifyOnline(*aggregator_stub_, absl::Minutes(5));
     ASSERT_TRUE(verified.ok()) << verified.status();

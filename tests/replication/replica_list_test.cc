@@ -163,6 +163,7 @@ class ReplicaListTest : public ::testing::Test {
     EXPECT_EQ(results->revision(), revision);
     testing::ExpectAllTotalsEqualTruth(*ref_, *results);
     testing::ExpectOfficialListSeats(*results);
+    testing::ExpectOfficialPercentages(*ref_, *results);
     absl::StatusOr<v1::VerifyResponse> verified =
         testing::VerifyOnline(cluster_->stub(i), absl::Minutes(5));
     ASSERT_TRUE(verified.ok()) << verified.status();

@@ -9,6 +9,7 @@
 #include "clients/simulator/night_generator.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "services/domain/rational.h"
 #include "services/rpc/status.h"
 #include "tests/support/ingest_session.h"
 
@@ -91,6 +92,55 @@ void ExpectOfficialListSeats(const v1::GetResultsResponse& results) {
       {"amanat", 40}, {"auyl", 8}, {"respublica", 6}, {"aq-jol", 6},
       {"qhp", 5},     {"jsdp", 4}, {"baytaq", 0}};
   EXPECT_EQ(seats, official);
+}
+
+namespace {
+
+// A share in percent, rounded half up to the decimals of `like` ("53.90":
+// two), the way the commission's figures are written.
+std::string PercentLike(const v1::Rational& share, const std::string& like) {
+  const size_t point = like.find('.');
+  const int digits = point == std::string::npos
+                         ? 0
+                         : static_cast<int>(like.size() - point - 1);
+  return Rational{share.numerator() * 100, share.denominator()}.ToDecimal(
+      digits);
+}
+
+}  // namespace
+
+void ExpectOfficialPercentages(const ReferenceElection& ref,
+                               const v1::GetResultsResponse& results) {
+  const v1::Totals* totals = nullptr;
+  for (const v1::ContestResults& entry : results.results()) {
+    if (entry.totals().contest_id() == kList &&
+        entry.totals().scope().kind() == v1::SCOPE_KIND_NATIONAL) {
+      totals = &entry.totals();
+    }
+  }
+  ASSERT_NE(totals, nullptr) << "no national totals of " << kList;
+  ASSERT_EQ(ref.target.contest_id(), kList);
+  ASSERT_EQ(static_cast<int>(ref.target.percent_size()), totals->choices_size())
+      << "the official result file lists a percentage for every list";
+  ASSERT_FALSE(ref.target.against_all_percent().empty());
+  EXPECT_EQ(totals->share_base(), v1::VOTE_BASE_VALID_VOTES);
+  // The base is party votes + against all, from the official counts.
+  uint64_t base = ref.target.against_all();
+  for (const auto& [choice, votes] : ref.target.votes()) base += votes;
+  for (const v1::ChoiceTotal& choice : totals->choices()) {
+    const auto official = ref.target.percent().find(choice.choice_id());
+    ASSERT_NE(official, ref.target.percent().end()) << choice.choice_id();
+    ASSERT_TRUE(choice.has_share()) << choice.choice_id();
+    EXPECT_EQ(choice.share().numerator(), choice.votes()) << choice.choice_id();
+    EXPECT_EQ(choice.share().denominator(), base) << choice.choice_id();
+    EXPECT_EQ(PercentLike(choice.share(), official->second), official->second)
+        << choice.choice_id();
+  }
+  ASSERT_TRUE(totals->has_against_all_share());
+  EXPECT_EQ(totals->against_all_share().denominator(), base);
+  EXPECT_EQ(PercentLike(totals->against_all_share(),
+                        ref.target.against_all_percent()),
+            ref.target.against_all_percent());
 }
 
 absl::StatusOr<v1::VerifyResponse> VerifyOnline(v1::Aggregator::Stub& stub,

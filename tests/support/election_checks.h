@@ -34,6 +34,14 @@ void ExpectAllTotalsEqualTruth(const ReferenceElection& ref,
 // The national list has the official 2023 seats, final (bounds collapsed).
 void ExpectOfficialListSeats(const v1::GetResultsResponse& results);
 
+// The national list's published shares are the official percentages of
+// ref.target (deploy/elections/kz-2023.result.json: "percent",
+// "against_all_percent") when rounded half up to as many decimals, of the
+// base the definition names (party votes + against all in 2023), whose
+// votes are the target's. Needs Truth::kOfficialResult and a final night.
+void ExpectOfficialPercentages(const ReferenceElection& ref,
+                               const v1::GetResultsResponse& results);
+
 // The aggregator's online recount.
 absl::StatusOr<v1::VerifyResponse> VerifyOnline(v1::Aggregator::Stub& stub,
                                                 absl::Duration timeout);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -465,6 +466,16 @@ TEST(DefinitionValidationTest, UnknownEnumValuesAreReported) {
                           "validation: votes_sum 7 is not a known severity"));
 }
 
+TEST(DefinitionValidationTest, UnknownShareBaseNamesTheKnownBases) {
+  v1::ElectionDefinition d = MiniElection();
+  d.mutable_contests(0)->mutable_rule()->set_share_base(
+      static_cast<v1::VoteBase>(4));
+  EXPECT_THAT(DefinitionProblems(d),
+              ElementsAre("contests[0] (id \"list\"): rule.share_base 4 is "
+                          "not a known vote base (VOTE_BASE_LIST_VOTES, "
+                          "VOTE_BASE_VALID_VOTES or VOTE_BASE_BALLOTS_CAST)"));
+}
+
 // --- JSON mapping
 
 constexpr char kMiniJson[] = R"json({
@@ -511,6 +522,39 @@ TEST(ElectionLoaderTest, UnknownEnumNameIsAnError) {
   const auto d = ParseDefinitionJson(
       R"({"contests": [{"id": "c", "kind": "CONTEST_KIND_REFERENDUM"}]})");
   EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ElectionLoaderTest, ReadsEveryShareBase) {
+  for (const char* base : {"VOTE_BASE_LIST_VOTES", "VOTE_BASE_VALID_VOTES",
+                           "VOTE_BASE_BALLOTS_CAST"}) {
+    std::string json = kMiniJson;
+    const std::string method = R"("method": "ALLOCATION_METHOD_DHONDT")";
+    json.replace(json.find(method), method.size(),
+                 absl::StrCat(method, R"(, "share_base": ")", base, "\""));
+    absl::StatusOr<v1::ElectionDefinition> d = ParseDefinitionJson(json);
+    ASSERT_TRUE(d.ok()) << base << ": " << d.status();
+    EXPECT_EQ(v1::VoteBase_Name(d->contests(0).rule().share_base()), base);
+    EXPECT_TRUE(ValidateDefinition(*d).ok()) << base;
+  }
+}
+
+TEST(ElectionLoaderTest, UnknownShareBaseIsRefusedByName) {
+  // A misspelt base is refused when read, naming the value; a number that is
+  // no base passes the JSON mapping and is refused by the validation.
+  const auto named = ParseDefinitionJson(
+      R"({"contests": [{"id": "c", "rule": {"share_base": "VOTE_BASE_PARTY"}}]})");
+  EXPECT_EQ(named.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(named.status().message(), HasSubstr("VOTE_BASE_PARTY"));
+  std::string json = kMiniJson;
+  const std::string method = R"("method": "ALLOCATION_METHOD_DHONDT")";
+  json.replace(json.find(method), method.size(),
+               absl::StrCat(method, R"(, "share_base": 7)"));
+  const auto numbered = ParseDefinitionJson(json);
+  ASSERT_TRUE(numbered.ok()) << numbered.status();
+  const absl::Status valid = ValidateDefinition(*numbered);
+  EXPECT_EQ(valid.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(valid.message(),
+              HasSubstr("rule.share_base 7 is not a known vote base"));
 }
 
 TEST(ElectionLoaderTest, RoundTripKeepsEverything) {

@@ -351,6 +351,48 @@ TEST_F(TotalsBookTest, ToProtoListsEveryChoiceInContestOrder) {
   EXPECT_EQ(t.ballots_cast(), 19u);
 }
 
+TEST_F(TotalsBookTest, ToProtoCarriesTheSharesOfTheContestsBase) {
+  // The mini list names no share base: list votes. Before any report the
+  // base is 0 and no share is set.
+  const v1::Totals before = At(0);
+  EXPECT_EQ(before.share_base(), v1::VOTE_BASE_LIST_VOTES);
+  for (const v1::ChoiceTotal& choice : before.choices()) {
+    EXPECT_FALSE(choice.has_share()) << choice.choice_id();
+  }
+  book_->Apply(nullptr, false,
+               Protocol("list", 201, 1, {{"party-c", 7}, {"party-a", 9}}, 4, 2,
+                        22, 1200),
+               false);
+  const v1::Totals t = At(0);
+  EXPECT_EQ(t.choices(0).share().numerator(), 9u);
+  EXPECT_EQ(t.choices(0).share().denominator(), 16u);
+  EXPECT_EQ(t.choices(0).share().decimal(), "0.562500");
+  EXPECT_EQ(t.choices(1).share().numerator(), 0u);
+  EXPECT_EQ(t.choices(1).share().denominator(), 16u);
+  EXPECT_FALSE(t.has_against_all_share());
+
+  // The same counts under a definition that publishes shares of votes +
+  // against all.
+  v1::ElectionDefinition definition = SmallDefinition();
+  definition.mutable_contests(0)->mutable_rule()->set_share_base(
+      v1::VOTE_BASE_VALID_VOTES);
+  std::unique_ptr<ElectionIndex> index = BuildIndex(std::move(definition));
+  ASSERT_NE(index, nullptr);
+  TotalsBook book(*index);
+  book.Apply(nullptr, false,
+             Protocol("list", 201, 1, {{"party-c", 7}, {"party-a", 9}}, 4, 2,
+                      22, 1200),
+             false);
+  const v1::Totals valid = book.ToProto(0);
+  EXPECT_EQ(valid.share_base(), v1::VOTE_BASE_VALID_VOTES);
+  EXPECT_EQ(valid.choices(0).share().numerator(), 9u);
+  EXPECT_EQ(valid.choices(0).share().denominator(), 20u);
+  EXPECT_EQ(valid.choices(2).share().numerator(), 7u);
+  EXPECT_EQ(valid.against_all_share().numerator(), 4u);
+  EXPECT_EQ(valid.against_all_share().denominator(), 20u);
+  EXPECT_EQ(valid.against_all_share().decimal(), "0.200000");
+}
+
 void ApplySome(TotalsBook* book) {
   const v1::StationProtocol a = Protocol(
       "list", 101, 1, {{"party-a", 10}, {"party-b", 20}, {"party-c", 30}}, 4, 5,

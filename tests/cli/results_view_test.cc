@@ -1,0 +1,119 @@
+// The tables of tallyctl results and watch: the percentages are the shares
+// the totals carry, and each table names their base.
+#include "clients/tallyctl/results_view.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/domain/vote_shares.h"
+#include "tally/v1/election.pb.h"
+#include "tally/v1/results.pb.h"
+
+namespace tally::cli {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const std::vector<std::pair<std::string, uint64_t>> kOfficial2023 = {
+    {"amanat", 3431510}, {"auyl", 693938}, {"respublica", 547154},
+    {"aq-jol", 535139},  {"qhp", 432920},  {"jsdp", 331058},
+    {"baytaq", 146431}};
+
+v1::ElectionDefinition Definition(v1::VoteBase share_base) {
+  v1::ElectionDefinition definition;
+  v1::Contest* contest = definition.add_contests();
+  contest->set_id("mazhilis-list");
+  contest->set_name("Mazhilis, national party list");
+  contest->set_kind(v1::CONTEST_KIND_PARTY_LIST);
+  contest->set_seats(69);
+  contest->set_against_all_on_ballot(true);
+  contest->mutable_rule()->set_share_base(share_base);
+  for (const auto& [id, votes] : kOfficial2023) {
+    v1::Choice* choice = contest->add_choices();
+    choice->set_id(id);
+    choice->set_name(id == "amanat" ? "Amanat" : id);
+  }
+  return definition;
+}
+
+// The totals as the aggregator publishes them: counts, then the shares of
+// the contest's base.
+v1::Totals Totals(const v1::ElectionDefinition& definition, bool counted) {
+  v1::Totals totals;
+  totals.set_contest_id("mazhilis-list");
+  totals.mutable_scope()->set_kind(v1::SCOPE_KIND_NATIONAL);
+  for (const auto& [id, votes] : kOfficial2023) {
+    v1::ChoiceTotal* choice = totals.add_choices();
+    choice->set_choice_id(id);
+    choice->set_votes(counted ? votes : 0);
+  }
+  if (counted) {
+    totals.set_against_all(248291);
+    totals.set_invalid(155419);
+    totals.set_ballots_cast(6521860);
+  }
+  SetShares(definition.contests(0), &totals);
+  return totals;
+}
+
+TEST(RenderContest, ShowsTheOfficialPercentagesAndNamesTheirBase) {
+  const v1::ElectionDefinition definition =
+      Definition(v1::VOTE_BASE_VALID_VOTES);
+  const ElectionNames names(definition);
+  const std::string table =
+      RenderContest(names, Totals(definition, true), nullptr);
+  EXPECT_THAT(table, HasSubstr("% of party votes + against all (6,366,441)"));
+  EXPECT_THAT(table, ContainsRegex("Amanat +3,431,510 +53\\.90\n"));
+  EXPECT_THAT(table, ContainsRegex("auyl +693,938 +10\\.90\n"));
+  EXPECT_THAT(table, ContainsRegex("respublica +547,154 +8\\.59\n"));
+  EXPECT_THAT(table, ContainsRegex("aq-jol +535,139 +8\\.41\n"));
+  EXPECT_THAT(table, ContainsRegex("qhp +432,920 +6\\.80\n"));
+  EXPECT_THAT(table, ContainsRegex("jsdp +331,058 +5\\.20\n"));
+  EXPECT_THAT(table, ContainsRegex("baytaq +146,431 +2\\.30\n"));
+  EXPECT_THAT(table, ContainsRegex("against all +248,291 +3\\.90\n"));
+  // Not the share of ballots cast.
+  EXPECT_THAT(table, Not(HasSubstr("52.62")));
+  EXPECT_THAT(RenderContestLine(names, Totals(definition, true), nullptr),
+              HasSubstr("Amanat 53.90%"));
+}
+
+TEST(RenderContest, FollowsTheBaseTheTotalsCarry) {
+  const v1::ElectionDefinition definition =
+      Definition(v1::VOTE_BASE_BALLOTS_CAST);
+  const ElectionNames names(definition);
+  const std::string table =
+      RenderContest(names, Totals(definition, true), nullptr);
+  EXPECT_THAT(table, HasSubstr("% of ballots cast (6,521,860)"));
+  EXPECT_THAT(table, ContainsRegex("Amanat +3,431,510 +52\\.62\n"));
+}
+
+TEST(RenderContest, ListVotesGiveAgainstAllNoShare) {
+  const v1::ElectionDefinition definition =
+      Definition(v1::VOTE_BASE_LIST_VOTES);
+  const ElectionNames names(definition);
+  const std::string table =
+      RenderContest(names, Totals(definition, true), nullptr);
+  EXPECT_THAT(table, HasSubstr("% of party votes (6,118,150)"));
+  EXPECT_THAT(table, ContainsRegex("Amanat +3,431,510 +56\\.09\n"));
+  EXPECT_THAT(table, ContainsRegex("against all +248,291 *\n"));
+}
+
+TEST(RenderContest, NoVotesYetShowsNoPercentages) {
+  const v1::ElectionDefinition definition =
+      Definition(v1::VOTE_BASE_VALID_VOTES);
+  const ElectionNames names(definition);
+  const std::string table =
+      RenderContest(names, Totals(definition, false), nullptr);
+  EXPECT_THAT(table, HasSubstr("% of party votes + against all\n"));
+  EXPECT_THAT(table, ContainsRegex("Amanat +0 +-\n"));
+  EXPECT_THAT(table, ContainsRegex("against all +0 +-\n"));
+}
+
+}  // namespace
+}  // namespace tally::cli
