@@ -280,8 +280,9 @@ Hash LogAuditor::TotalsDigest() const {
 std::vector<v1::SeatAllocation> LogAuditor::Allocations() const {
   std::vector<v1::SeatAllocation> allocations;
   for (const ContestInfo& contest : index_.contests()) {
-    allocations.push_back(PublishedAllocation(
-        *contest.contest, book_.ToProto(book_.ContestEntry(contest.index))));
+    allocations.push_back(
+        PublishedAllocation(*contest.contest, index_.definition().validation(),
+                            book_.ToProto(book_.ContestEntry(contest.index))));
   }
   return allocations;
 }

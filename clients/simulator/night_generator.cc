@@ -751,6 +751,14 @@ v1::Totals SumTruth(const ElectionIndex& index,
         return true;
     }
   };
+  // The register plus the allowed same-day additions, rounded down: the
+  // most validation accepts from the station.
+  const uint64_t basis_points =
+      index.definition().validation().same_day_additions_basis_points();
+  auto cap_of = [basis_points](const v1::PollingStation& station) {
+    const uint64_t registered = station.registered_voters();
+    return registered + registered * basis_points / 10000;
+  };
   std::vector<uint64_t> votes(static_cast<size_t>(contest.choices_size()), 0);
   for (const v1::StationProtocol& protocol : truth) {
     if (protocol.contest_id() != contest_id) continue;
@@ -768,6 +776,8 @@ v1::Totals SumTruth(const ElectionIndex& index,
     totals.set_ballots_issued(totals.ballots_issued() + a.ballots_issued());
     totals.set_registered_voters(totals.registered_voters() +
                                  a.registered_voters());
+    totals.set_ballot_cap_reported(totals.ballot_cap_reported() +
+                                   cap_of(*station));
     totals.set_stations_reported(totals.stations_reported() + 1);
   }
   for (int c = 0; c < contest.choices_size(); ++c) {
@@ -779,6 +789,8 @@ v1::Totals SumTruth(const ElectionIndex& index,
     if (!index.StationVotesIn(station, contest) || !in_scope(station)) continue;
     totals.set_registered_voters_expected(totals.registered_voters_expected() +
                                           station.registered_voters());
+    totals.set_ballot_cap_expected(totals.ballot_cap_expected() +
+                                   cap_of(station));
     totals.set_stations_expected(totals.stations_expected() + 1);
   }
   SetShares(contest, &totals);

@@ -192,8 +192,9 @@ const v1::SeatAllocation& AggregatorState::RecomputeAllocation(
     uint32_t contest_index) {
   // The same function the auditor recomputes with (services/domain).
   const ContestInfo& info = index_->contests()[contest_index];
-  allocations_[contest_index] = PublishedAllocation(
-      *info.contest, totals_.ToProto(totals_.ContestEntry(contest_index)));
+  allocations_[contest_index] =
+      PublishedAllocation(*info.contest, index_->definition().validation(),
+                          totals_.ToProto(totals_.ContestEntry(contest_index)));
   return allocations_[contest_index];
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "services/domain/ballot_cap.h"
 #include "services/domain/seat_bounds.h"
 
 namespace tally {
@@ -192,6 +193,7 @@ absl::StatusOr<v1::SeatAllocation> AllocateContest(const v1::Contest& contest,
 }
 
 v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
+                                       const v1::ValidationPolicy& policy,
                                        const v1::Totals& totals) {
   v1::SeatAllocation allocation;
   absl::StatusOr<seats::Input> input = AllocationInputFor(contest, totals);
@@ -201,8 +203,9 @@ v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
   allocation.set_contest_id(contest.id());
   *allocation.mutable_scope() = totals.scope();
   allocation.set_revision(totals.revision());
-  allocation.set_provisional(totals.stations_reported() <
-                             totals.stations_expected());
+  const bool outstanding_stations =
+      totals.stations_reported() < totals.stations_expected();
+  allocation.set_provisional(outstanding_stations);
   if (!result.ok()) {
     // The definition was validated, so this means votes beyond the exact
     // arithmetic's range; publish the totals without seats rather than
@@ -213,22 +216,40 @@ v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
     return allocation;
   }
   FillAllocation(*input, *result, &allocation);
-  // Ballots still to come: at most the registered voters of the stations
-  // that have not reported this contest.
-  const uint64_t outstanding =
-      totals.registered_voters_expected() > totals.registered_voters()
-          ? totals.registered_voters_expected() - totals.registered_voters()
-          : 0;
-  if (outstanding > 0 &&
-      totals.stations_reported() < totals.stations_expected()) {
-    absl::StatusOr<std::vector<seats::SeatRange>> bounds =
-        seats::SeatBounds(*input, outstanding);
-    if (bounds.ok()) {
-      for (size_t i = 0; i < bounds->size(); ++i) {
-        allocation.mutable_choices(i)->set_min_seats((*bounds)[i].min);
-        allocation.mutable_choices(i)->set_max_seats((*bounds)[i].max);
-      }
+  if (!outstanding_stations) {
+    allocation.set_range_basis(v1::RANGE_BASIS_FINAL);
+    return allocation;
+  }
+  if (!StationBallotsCapped(policy)) {
+    // Validation accepts a protocol with any number of ballots: every
+    // choice can still win every seat or none.
+    allocation.set_range_basis(v1::RANGE_BASIS_UNBOUNDED);
+    for (v1::ChoiceSeats& choice : *allocation.mutable_choices()) {
+      choice.set_min_seats(0);
+      choice.set_max_seats(allocation.seats());
     }
+    return allocation;
+  }
+  // The most validation can still accept: the caps of the stations that
+  // have not reported, from the definition's registers (never from what
+  // the reported protocols state).
+  const uint64_t outstanding =
+      totals.ballot_cap_expected() > totals.ballot_cap_reported()
+          ? totals.ballot_cap_expected() - totals.ballot_cap_reported()
+          : 0;
+  allocation.set_range_basis(v1::RANGE_BASIS_BALLOT_CAP);
+  allocation.set_outstanding_ballots(outstanding);
+  absl::StatusOr<std::vector<seats::SeatRange>> bounds =
+      seats::SeatBounds(*input, outstanding);
+  for (int i = 0; i < allocation.choices_size(); ++i) {
+    v1::ChoiceSeats* choice = allocation.mutable_choices(i);
+    // SeatBounds fails only where Allocate did, which it did not; should
+    // it ever, the trivial range is the sound one.
+    const seats::SeatRange range =
+        bounds.ok() ? (*bounds)[static_cast<size_t>(i)]
+                    : seats::SeatRange{0, allocation.seats()};
+    choice->set_min_seats(range.min);
+    choice->set_max_seats(range.max);
   }
   return allocation;
 }

@@ -39,12 +39,19 @@ absl::StatusOr<v1::SeatAllocation> AllocateContest(const v1::Contest& contest,
 // The allocation the aggregator publishes for a contest from the totals of
 // its own scope (national, or its district), as anyone recomputing the
 // results must get it: AllocateContest, plus the guaranteed min/max seats
-// of every choice while stations are outstanding (at most the registered
-// voters of the stations not yet reported can still vote; seat_bounds.h).
+// of every choice while stations are outstanding (seat_bounds.h). The
+// outstanding ballots are the most validation can still accept under
+// `policy` (the definition's): the ballot caps of the stations not yet
+// reported (Totals.ballot_cap_expected - ballot_cap_reported), or no bound
+// at all when the policy lets a protocol exceed its cap (ballot_cap.h); the
+// allocation's range_basis and outstanding_ballots say which. The ranges
+// hold given the counted protocols (corrections of reported stations are
+// not covered).
 // Never fails: totals beyond the exact arithmetic's range give status
 // ALLOCATION_STATUS_UNSPECIFIED and the reason as a tie_breaks line, so
 // that the totals are still published.
 v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
+                                       const v1::ValidationPolicy& policy,
                                        const v1::Totals& totals);
 
 }  // namespace tally

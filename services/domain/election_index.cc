@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "services/domain/ballot_cap.h"
 #include "services/domain/definition_validation.h"
 
 namespace tally {
@@ -35,6 +36,7 @@ void ElectionIndex::Index() {
   struct Sums {
     uint32_t stations = 0;
     uint64_t voters = 0;
+    uint64_t ballot_cap = 0;
   };
   Sums national;
   absl::flat_hash_map<std::string, Sums> by_district;
@@ -42,9 +44,12 @@ void ElectionIndex::Index() {
     stations_.emplace(station.id(), &station);
     ++national.stations;
     national.voters += station.registered_voters();
+    const uint64_t cap = StationBallotCap(station, definition_.validation());
+    national.ballot_cap += cap;
     Sums& district = by_district[station.district_id()];
     ++district.stations;
     district.voters += station.registered_voters();
+    district.ballot_cap += cap;
   }
   registered_voters_ = national.voters;
 
@@ -63,6 +68,7 @@ void ElectionIndex::Index() {
                            : by_district[contest.district_id()];
     info.stations_expected = sums.stations;
     info.registered_voters_expected = sums.voters;
+    info.ballot_cap_expected = sums.ballot_cap;
     contest_by_id_.emplace(contest.id(), static_cast<uint32_t>(i));
     contests_.push_back(std::move(info));
   }

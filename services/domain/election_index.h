@@ -21,6 +21,9 @@ struct ContestInfo {
   absl::flat_hash_map<std::string, uint32_t> choice_index;
   uint32_t stations_expected = 0;
   uint64_t registered_voters_expected = 0;
+  // Sum of StationBallotCap (ballot_cap.h) over the contest's stations: the
+  // most ballots validation accepts for the contest when it caps them.
+  uint64_t ballot_cap_expected = 0;
 };
 
 class ElectionIndex {

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "services/common/echo.h"
+#include "services/domain/ballot_cap.h"
 #include "services/domain/protocol_digest.h"
 
 namespace tally {
@@ -227,17 +228,6 @@ void CheckForm(const ContestInfo& info, const v1::StationProtocol& protocol,
   }
 }
 
-// The station's register plus the allowed same-day additions (rounded
-// down). 128-bit intermediate: basis points are a full uint32.
-uint64_t RegisterCap(uint64_t registered, uint32_t basis_points) {
-  const unsigned __int128 additions =
-      static_cast<unsigned __int128>(registered) * basis_points / 10000;
-  const unsigned __int128 cap = registered + additions;
-  return cap > std::numeric_limits<uint64_t>::max()
-             ? std::numeric_limits<uint64_t>::max()
-             : static_cast<uint64_t>(cap);
-}
-
 std::string RegisterDescription(uint64_t registered, uint64_t cap) {
   return absl::StrCat("the station's register ", registered,
                       " plus allowed same-day additions ", cap - registered,
@@ -278,8 +268,8 @@ void CheckAccounting(const v1::PollingStation& station,
   }
 
   const uint64_t registered = station.registered_voters();
-  const uint64_t cap =
-      RegisterCap(registered, policy.same_day_additions_basis_points());
+  // The same cap the seat ranges bound the outstanding ballots by.
+  const uint64_t cap = StationBallotCap(station, policy);
   // Bounded by the definition too, so that an inflated registered line
   // cannot carry inflated issued ballots past this rule.
   if (a.ballots_issued() > a.registered_voters()) {

@@ -1,8 +1,9 @@
 // Guaranteed minimum and maximum seats per choice while stations are still
 // to report: the final allocation lies within [min, max] for every possible
-// way the outstanding ballots (at most the registered voters of the
-// stations not yet reported) could be cast, as votes for any choice,
-// against all or invalid.
+// way the outstanding ballots could be cast, as votes for any choice,
+// against all or invalid. What "outstanding" is (the caller's figure) is
+// defined by PublishedAllocation (contest_allocation.h): the most
+// validation can still accept.
 #ifndef TALLY_SERVICES_DOMAIN_SEAT_BOUNDS_H_
 #define TALLY_SERVICES_DOMAIN_SEAT_BOUNDS_H_
 

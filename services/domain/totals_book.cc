@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "services/domain/ballot_cap.h"
 #include "services/domain/vote_shares.h"
 
 namespace tally {
@@ -70,6 +71,7 @@ void TotalsBook::BuildLayout() {
         it != district_position_.end()) {
       place.district = it->second;
     }
+    place.ballot_cap = StationBallotCap(station, definition.validation());
     stations_.emplace(station.id(), place);
   }
 
@@ -112,6 +114,7 @@ void TotalsBook::CountExpected() {
     entries_[first].stations_expected = contest.stations_expected;
     entries_[first].registered_voters_expected =
         contest.registered_voters_expected;
+    entries_[first].ballot_cap_expected = contest.ballot_cap_expected;
     if (!contest.contest->district_id().empty()) continue;
     for (const v1::PollingStation& station : definition.stations()) {
       const StationPlace& place = stations_.at(station.id());
@@ -121,6 +124,7 @@ void TotalsBook::CountExpected() {
         ++entries_[targets[t]].stations_expected;
         entries_[targets[t]].registered_voters_expected +=
             station.registered_voters();
+        entries_[targets[t]].ballot_cap_expected += place.ballot_cap;
       }
     }
   }
@@ -198,6 +202,8 @@ void TotalsBook::Apply(const v1::StationProtocol* previous,
     Entry& entry = *touched[t];
     if (previous == nullptr) {
       ++entry.stations_reported;
+      // The definition's cap, whatever the protocol's registered line says.
+      entry.ballot_cap_reported += station->second.ballot_cap;
     } else if (previous_anomalies) {
       --entry.stations_with_anomalies;
     }
@@ -223,6 +229,7 @@ void TotalsBook::Reset() {
     entry.ballots_cast = 0;
     entry.ballots_issued = 0;
     entry.registered_voters = 0;
+    entry.ballot_cap_reported = 0;
     entry.stations_reported = 0;
     entry.stations_with_anomalies = 0;
     entry.revision = 0;
@@ -290,6 +297,8 @@ v1::Totals TotalsBook::ToProto(uint32_t entry_index) const {
   totals.set_stations_expected(entry.stations_expected);
   totals.set_stations_with_anomalies(entry.stations_with_anomalies);
   totals.set_revision(entry.revision);
+  totals.set_ballot_cap_expected(entry.ballot_cap_expected);
+  totals.set_ballot_cap_reported(entry.ballot_cap_reported);
   SetShares(contest, &totals);
   return totals;
 }
@@ -394,12 +403,24 @@ absl::Status TotalsBook::Restore(const v1::Totals& totals) {
                      " must satisfy anomalies <= reported <= expected ",
                      entry.stations_expected));
   }
+  if (totals.ballot_cap_expected() != 0 &&
+      totals.ballot_cap_expected() != entry.ballot_cap_expected) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "expected ballot cap ", totals.ballot_cap_expected(),
+        " does not match the definition's ", entry.ballot_cap_expected));
+  }
+  if (totals.ballot_cap_reported() > entry.ballot_cap_expected) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "reported ballot cap ", totals.ballot_cap_reported(),
+        " exceeds the expected ", entry.ballot_cap_expected));
+  }
   entry.votes = std::move(votes);
   entry.against_all = totals.against_all();
   entry.invalid = totals.invalid();
   entry.ballots_cast = totals.ballots_cast();
   entry.ballots_issued = totals.ballots_issued();
   entry.registered_voters = totals.registered_voters();
+  entry.ballot_cap_reported = totals.ballot_cap_reported();
   entry.stations_reported = totals.stations_reported();
   entry.stations_with_anomalies = totals.stations_with_anomalies();
   entry.revision = totals.revision();
@@ -443,6 +464,10 @@ std::vector<std::string> TotalsBook::Differences(
     compare("registered_voters", a.registered_voters, b.registered_voters);
     compare("registered_voters_expected", a.registered_voters_expected,
             b.registered_voters_expected);
+    compare("ballot_cap_expected", a.ballot_cap_expected,
+            b.ballot_cap_expected);
+    compare("ballot_cap_reported", a.ballot_cap_reported,
+            b.ballot_cap_reported);
     compare("stations_reported", a.stations_reported, b.stations_reported);
     compare("stations_expected", a.stations_expected, b.stations_expected);
     compare("stations_with_anomalies", a.stations_with_anomalies,

@@ -74,8 +74,12 @@ class TotalsBook {
   // Restores one entry from its stored message (start-up). InvalidArgument
   // when it does not match the definition (unknown contest, scope or
   // choice, a repeated choice, expected counts that differ from the
-  // definition's, or anomalies > reported > expected). Leaves the entry
-  // untouched on error; never marks it changed.
+  // definition's, anomalies > reported > expected, or a reported ballot cap
+  // above the expected one). A ballot_cap_expected of 0 is taken as absent
+  // (totals stored before the field existed): the definition's value is
+  // kept, and the reported cap restored as stored, 0 if absent, which only
+  // widens the seat ranges. Leaves the entry untouched on error; never
+  // marks it changed.
   absl::Status Restore(const v1::Totals& totals);
 
   // Back to the state of a new book: every count and revision zero (the
@@ -100,6 +104,10 @@ class TotalsBook {
     uint64_t ballots_issued = 0;
     uint64_t registered_voters = 0;
     uint64_t registered_voters_expected = 0;
+    // Validation's ballot caps (ballot_cap.h) of every station in scope,
+    // and of those that have reported; from the definition only.
+    uint64_t ballot_cap_expected = 0;
+    uint64_t ballot_cap_reported = 0;
     uint32_t stations_reported = 0;
     uint32_t stations_expected = 0;
     uint32_t stations_with_anomalies = 0;
@@ -110,6 +118,8 @@ class TotalsBook {
   struct StationPlace {
     uint32_t region = 0;
     uint32_t district = kNoDistrict;
+    // StationBallotCap of the station under the definition's policy.
+    uint64_t ballot_cap = 0;
   };
 
   void BuildLayout();

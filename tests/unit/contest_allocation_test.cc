@@ -2,10 +2,16 @@
 // back into the published SeatAllocation.
 #include "services/domain/contest_allocation.h"
 
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/domain/election_index.h"
+#include "services/domain/protocol_validation.h"
+#include "services/domain/totals_book.h"
+#include "tests/support/mini_election.h"
 
 namespace tally {
 namespace {
@@ -203,6 +209,126 @@ TEST(ContestAllocation, RationalToProtoIsReducedWithDisplayDecimal) {
   EXPECT_EQ(half.numerator(), 1u);
   EXPECT_EQ(half.denominator(), 2u);
   EXPECT_EQ(half.decimal(), "0.500000");
+}
+
+// --- Published seat ranges: the mini election's smd-1 (plurality; stations
+// 101 with 1,000 and 102 with 800 registered, same-day additions 5%). ---
+
+v1::StationProtocol SmdProtocol(uint32_t station, uint64_t x, uint64_t y,
+                                uint64_t registered_line) {
+  v1::StationProtocol protocol;
+  protocol.set_contest_id("smd-1");
+  protocol.set_station_id(station);
+  protocol.set_version(1);
+  v1::ChoiceVotes* line = protocol.add_votes();
+  line->set_choice_id("cand-x");
+  line->set_votes(x);
+  line = protocol.add_votes();
+  line->set_choice_id("cand-y");
+  line->set_votes(y);
+  v1::BallotAccounting& a = *protocol.mutable_accounting();
+  a.set_registered_voters(registered_line);
+  a.set_ballots_received(x + y);
+  a.set_ballots_issued(x + y);
+  a.set_ballots_found(x + y);
+  return protocol;
+}
+
+class PublishedRangesTest : public ::testing::Test {
+ protected:
+  void Build(const v1::ValidationPolicy& policy) {
+    v1::ElectionDefinition definition = testing::MiniElection();
+    *definition.mutable_validation() = policy;
+    definition.mutable_validation()->set_same_day_additions_basis_points(500);
+    absl::StatusOr<std::unique_ptr<ElectionIndex>> index =
+        ElectionIndex::Build(std::move(definition));
+    ASSERT_TRUE(index.ok()) << index.status();
+    index_ = *std::move(index);
+    book_ = std::make_unique<TotalsBook>(*index_);
+  }
+  void Count(const v1::StationProtocol& protocol) {
+    const ProtocolVerdict verdict = ValidateProtocol(*index_, protocol);
+    ASSERT_TRUE(verdict.accepted()) << verdict.status;
+    book_->Apply(nullptr, false, protocol, verdict.has_anomalies());
+  }
+  v1::SeatAllocation Published() const {
+    const ContestInfo* smd = index_->FindContest("smd-1");
+    return PublishedAllocation(*smd->contest, index_->definition().validation(),
+                               book_->ToProto(book_->ContestEntry(smd->index)));
+  }
+
+  std::unique_ptr<ElectionIndex> index_;
+  std::unique_ptr<TotalsBook> book_;
+};
+
+// The reported observer's case: 101 states a registered line of 1,050 (its
+// register plus additions), so "register minus registered lines" left 750
+// and called cand-x's lead of 820 certain. Station 102 may still count 840
+// ballots (800 + 5%), and a legal protocol doing so elects cand-y.
+TEST_F(PublishedRangesTest, RangeCoversSameDayAdditionsOfTheLastStation) {
+  Build(v1::ValidationPolicy());
+  Count(SmdProtocol(101, 820, 0, 1050));
+  const v1::SeatAllocation before = Published();
+  EXPECT_EQ(before.range_basis(), v1::RANGE_BASIS_BALLOT_CAP);
+  EXPECT_EQ(before.outstanding_ballots(), 840u);
+  ASSERT_EQ(before.choices_size(), 2);
+  EXPECT_EQ(before.choices(0).seats(), 1u);
+  EXPECT_EQ(before.choices(0).min_seats(), 0u);
+  EXPECT_EQ(before.choices(0).max_seats(), 1u);
+  EXPECT_EQ(before.choices(1).min_seats(), 0u);
+  EXPECT_EQ(before.choices(1).max_seats(), 1u);
+
+  Count(SmdProtocol(102, 0, 840, 840));
+  const v1::SeatAllocation after = Published();
+  EXPECT_EQ(after.range_basis(), v1::RANGE_BASIS_FINAL);
+  EXPECT_EQ(after.outstanding_ballots(), 0u);
+  EXPECT_EQ(after.choices(1).seats(), 1u);
+  EXPECT_EQ(after.choices(1).min_seats(), 1u);
+  EXPECT_EQ(after.choices(1).max_seats(), 1u);
+}
+
+TEST_F(PublishedRangesTest, LeadBeyondTheCapIsCertain) {
+  Build(v1::ValidationPolicy());
+  Count(SmdProtocol(101, 841, 0, 1000));
+  const v1::SeatAllocation allocation = Published();
+  EXPECT_EQ(allocation.outstanding_ballots(), 840u);
+  EXPECT_EQ(allocation.choices(0).min_seats(), 1u);
+  EXPECT_EQ(allocation.choices(1).max_seats(), 0u);
+}
+
+// With a ballot-bounding rule set to ANOMALY validation accepts any number
+// of ballots from 102: nothing is certain until it reports.
+TEST_F(PublishedRangesTest, AnomalyRuleLeavesTheOutstandingUnbounded) {
+  for (int rule = 0; rule < 3; ++rule) {
+    v1::ValidationPolicy policy;
+    if (rule == 0) policy.set_votes_sum(v1::SEVERITY_ANOMALY);
+    if (rule == 1) policy.set_found_le_issued(v1::SEVERITY_ANOMALY);
+    if (rule == 2) policy.set_issued_le_registered(v1::SEVERITY_ANOMALY);
+    Build(policy);
+    Count(SmdProtocol(101, 1000, 0, 1000));
+    const v1::SeatAllocation allocation = Published();
+    EXPECT_EQ(allocation.range_basis(), v1::RANGE_BASIS_UNBOUNDED) << rule;
+    EXPECT_EQ(allocation.outstanding_ballots(), 0u) << rule;
+    for (const v1::ChoiceSeats& choice : allocation.choices()) {
+      EXPECT_EQ(choice.min_seats(), 0u) << rule;
+      EXPECT_EQ(choice.max_seats(), 1u) << rule;
+    }
+  }
+}
+
+// The rules that never bound the counted ballots keep the cap.
+TEST_F(PublishedRangesTest, OtherAnomalyRulesKeepTheCap) {
+  v1::ValidationPolicy policy;
+  policy.set_issued_le_received(v1::SEVERITY_ANOMALY);
+  policy.set_unused_balance(v1::SEVERITY_ANOMALY);
+  policy.set_registered_matches(v1::SEVERITY_ANOMALY);
+  Build(policy);
+  // An inflated registered line (flagged, accepted) changes nothing.
+  Count(SmdProtocol(101, 841, 0, 5000));
+  const v1::SeatAllocation allocation = Published();
+  EXPECT_EQ(allocation.range_basis(), v1::RANGE_BASIS_BALLOT_CAP);
+  EXPECT_EQ(allocation.outstanding_ballots(), 840u);
+  EXPECT_EQ(allocation.choices(0).min_seats(), 1u);
 }
 
 }  // namespace

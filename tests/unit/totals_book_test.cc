@@ -576,6 +576,68 @@ TEST_F(TotalsBookTest, ChainOfCorrectionsEndsAtTheLastVersion) {
   EXPECT_THAT(book_->TakeChanged(), ElementsAre(0, 2, 5, 6));
 }
 
+// Ballot caps: register + 5% same-day additions per station, from the
+// definition: 101 1,050; 102 840; 103 525; 201 1,260; 202 630; 203 945.
+TEST_F(TotalsBookTest, BallotCapsComeFromTheDefinitionNotFromProtocols) {
+  EXPECT_EQ(At(0).ballot_cap_expected(), 5250u);  // national
+  EXPECT_EQ(At(1).ballot_cap_expected(), 2415u);  // r-north
+  EXPECT_EQ(At(5).ballot_cap_expected(), 2835u);  // d-3
+  EXPECT_EQ(At(6).ballot_cap_expected(), 1890u);  // smd-1
+  for (uint32_t entry = 0; entry < book_->size(); ++entry) {
+    EXPECT_EQ(At(entry).ballot_cap_reported(), 0u) << entry;
+  }
+  // A registered line above the register does not change the cap counted.
+  const v1::StationProtocol first =
+      Protocol("list", 101, 1, {{"party-a", 900}}, 0, 0, 1040, 1050);
+  book_->Apply(nullptr, false, first, false);
+  EXPECT_EQ(At(0).ballot_cap_reported(), 1050u);
+  EXPECT_EQ(At(1).ballot_cap_reported(), 1050u);
+  EXPECT_EQ(At(3).ballot_cap_reported(), 1050u);
+  EXPECT_EQ(At(2).ballot_cap_reported(), 0u);
+  // Corrections keep it: the station has reported once.
+  const v1::StationProtocol second =
+      Protocol("list", 101, 2, {{"party-a", 10}}, 0, 0, 10, 1000);
+  book_->Apply(&first, false, second, false);
+  EXPECT_EQ(At(0).ballot_cap_reported(), 1050u);
+  book_->Apply(nullptr, false,
+               Protocol("smd-1", 102, 1, {{"cand-x", 5}}, 0, 0, 5, 800), false);
+  EXPECT_EQ(At(6).ballot_cap_reported(), 840u);
+  EXPECT_EQ(At(0).ballot_cap_reported(), 1050u);
+
+  // Restored as stored; the reported cap is cleared by Reset.
+  TotalsBook restored(*index_);
+  ASSERT_TRUE(restored.Restore(At(0)).ok());
+  EXPECT_EQ(restored.ToProto(0).ballot_cap_reported(), 1050u);
+  book_->Reset();
+  EXPECT_EQ(At(0).ballot_cap_reported(), 0u);
+  EXPECT_EQ(At(0).ballot_cap_expected(), 5250u);
+}
+
+TEST_F(TotalsBookTest, RestoreChecksTheBallotCaps) {
+  book_->Apply(nullptr, false,
+               Protocol("list", 101, 1, {{"party-a", 900}}, 0, 0, 900, 1000),
+               false);
+  v1::Totals stored = At(0);
+  TotalsBook target(*index_);
+  // Stored before the fields existed: accepted, the reported cap 0 (which
+  // only widens the ranges).
+  v1::Totals old = stored;
+  old.clear_ballot_cap_expected();
+  old.clear_ballot_cap_reported();
+  ASSERT_TRUE(target.Restore(old).ok());
+  EXPECT_EQ(target.ToProto(0).ballot_cap_expected(), 5250u);
+  EXPECT_EQ(target.ToProto(0).ballot_cap_reported(), 0u);
+
+  v1::Totals bad = stored;
+  bad.set_ballot_cap_expected(5251);
+  EXPECT_THAT(target.Restore(bad).message(), HasSubstr("expected ballot cap"));
+  bad = stored;
+  bad.set_ballot_cap_reported(5251);
+  EXPECT_THAT(target.Restore(bad).message(), HasSubstr("reported ballot cap"));
+  EXPECT_THAT(target.Differences(*book_),
+              ::testing::Contains(HasSubstr("ballot_cap_reported 0 != 1050")));
+}
+
 TEST(TotalsBookNoDistrictTest, StationWithoutDistrictHasNoDistrictEntry) {
   v1::ElectionDefinition d = SmallDefinition(/*with_district_contests=*/false);
   v1::PollingStation* abroad = d.add_stations();
