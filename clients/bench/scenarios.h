@@ -15,7 +15,7 @@ namespace tally::bench {
 
 struct BenchConfig {
   std::string work_dir;
-  std::string aggregator_bin, collector_bin, relay_bin;
+  std::string aggregator_bin, collector_bin, relay_bin, tallyctl_bin;
   std::string pg_bin_dir;
   // Words put before the aggregator's command line (a profiler, e.g.
   // "valgrind --tool=callgrind").
@@ -60,6 +60,12 @@ struct BenchConfig {
   // scale and recovery
   std::vector<std::string> scale_shapes = {"india", "indonesia"};
   double scale_fraction = 1.0;
+
+  // the transparency log ("reference": the embedded 2023 election; other
+  // shapes as scale, times log_fraction)
+  std::vector<std::string> log_shapes = {"reference", "indonesia"};
+  double log_fraction = 1.0;
+  uint32_t log_proofs = 1000;  // inclusion proofs, and consistency proofs
 };
 
 void RunIngestScenario(const BenchConfig& config, const Workload& workload,
@@ -69,6 +75,9 @@ void RunTwoHopScenario(const BenchConfig& config, const Workload& workload,
 void RunFeedScenario(const BenchConfig& config, const Workload& workload,
                      Report& report);
 void RunScaleScenario(const BenchConfig& config, Report& report);
+// The log's proofs (latency, nodes read) and `tallyctl audit` of a whole
+// night (clients/bench/log_scenario.cc).
+void RunLogScenario(const BenchConfig& config, Report& report);
 void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
                             Report& report);
 
