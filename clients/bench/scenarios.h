@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "clients/bench/report.h"
 #include "clients/bench/workload.h"
 
@@ -67,6 +68,12 @@ struct BenchConfig {
   double log_fraction = 1.0;
   uint32_t log_proofs = 1000;  // inclusion proofs, and consistency proofs
 };
+
+// How long a stopped aggregator may take to exit before it is killed: 30 s,
+// or 10 minutes under a profiler (--aggregator_prefix), whose clean stop
+// (flushing the memtables) is tens of times slower and whose profile is
+// written only by a process that exits.
+absl::Duration AggregatorStopGrace(const BenchConfig& config);
 
 void RunIngestScenario(const BenchConfig& config, const Workload& workload,
                        Report& report);
