@@ -201,6 +201,17 @@ rocksdb::ColumnFamilyOptions MakeFamilyOptions(
     // first version, a missing history) skips files without reading them.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.whole_key_filtering = true;
+    // Filters and indexes in 4 KiB partitions under a small pinned top
+    // level: a lookup brings one partition into the cache, not the whole
+    // filter of its file (hundreds of KiB at 4 million protocols, more
+    // than a shard of the cache holds). With whole filters, the reads of
+    // an audit (every stored version, in log order) evicted and re-read a
+    // filter for almost every key: 0.46 ms of CPU per leaf.
+    table.partition_filters = true;
+    table.index_type =
+        rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+    table.metadata_block_size = 4096;
+    table.pin_top_level_index_and_filter = true;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   if (prefix_bytes > 0) {
