@@ -22,12 +22,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "clients/bench/child_process.h"
 #include "clients/bench/ingest_load.h"
@@ -40,13 +38,6 @@
 
 namespace tally::bench {
 namespace {
-
-void Progress(const std::string& text) {
-  fprintf(
-      stderr, "[bench %s] %s\n",
-      absl::FormatTime("%H:%M:%S", absl::Now(), absl::UTCTimeZone()).c_str(),
-      text.c_str());
-}
 
 // Records the nodes a proof asks for and answers zero hashes: the count of
 // log_nodes keys the service's one MultiGet reads for the same proof.
@@ -260,9 +251,7 @@ ProofFigures MeasureConsistency(v1::Log::Stub& stub, const v1::TreeHead& latest,
 void RunLogScenario(const BenchConfig& config, Report& report) {
   for (const std::string& shape : config.log_shapes) {
     const std::string name = absl::StrCat("log ", shape);
-    const std::string dir = absl::StrCat(config.work_dir, "/log-", shape);
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+    const std::string dir = FreshDir(config, "log-" + shape);
     Progress(name + ": generating the night");
     absl::StatusOr<Workload> workload =
         LogWorkload(shape, config.log_fraction, dir + "/definition.json");
@@ -270,15 +259,8 @@ void RunLogScenario(const BenchConfig& config, Report& report) {
       report.AddError(absl::StrCat(name, ": ", workload.status().message()));
       continue;
     }
-    std::vector<std::string> argv = config.aggregator_prefix;
-    argv.insert(argv.end(),
-                {config.aggregator_bin, "--data_dir=" + dir + "/db",
-                 "--listen=127.0.0.1:0", "--admin_listen=127.0.0.1:0",
-                 "--insecure", "--definition=" + workload->definition_path});
-    argv.insert(argv.end(), config.aggregator_flags.begin(),
-                config.aggregator_flags.end());
-    absl::StatusOr<Server> aggregator =
-        StartServer(argv, dir + "/aggregator.log", absl::Minutes(10), true);
+    absl::StatusOr<Server> aggregator = StartAggregator(
+        config, dir, workload->definition_path, "aggregator.log");
     if (!aggregator.ok()) {
       report.AddError(absl::StrCat(name, ": ", aggregator.status().message()));
       continue;
@@ -294,7 +276,7 @@ void RunLogScenario(const BenchConfig& config, Report& report) {
     options.address = aggregator->address;
     options.streams = 16;
     options.batch = 256;
-    options.window = std::clamp<uint32_t>(config.window / options.batch, 1, 64);
+    options.window = BatchesInFlight(config.window, options.batch);
     options.max_time = absl::Hours(2);
     options.collector_prefix = "log";
     Progress(absl::StrCat(name, ": ingesting ", workload->total, " protocols"));
@@ -322,7 +304,7 @@ void RunLogScenario(const BenchConfig& config, Report& report) {
     if (!status.ok() || keys.log_keys().empty()) {
       report.AddError(absl::StrCat(
           name, ": the log's head and key: ", status.error_message()));
-      aggregator->process.Stop(absl::Minutes(1));
+      aggregator->process.Stop(AggregatorStopGrace(config));
       continue;
     }
     const v1::TreeHead& head = latest.signed_head().head();
@@ -384,11 +366,8 @@ void RunLogScenario(const BenchConfig& config, Report& report) {
       report.AddError(absl::StrCat(name, ": ", error));
     }
     report.Add(std::move(row));
-    aggregator->process.Stop(absl::Minutes(2));
-    if (!config.keep) {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    }
+    aggregator->process.Stop(AggregatorStopGrace(config));
+    RemoveDir(config, dir);
   }
 }
 

@@ -28,7 +28,6 @@
 #include "tally/v1/feed.grpc.pb.h"
 
 namespace tally::bench {
-namespace {
 
 // A stream keeps about `window` protocols unacknowledged, as whole batches:
 // 4 batches of 256, 64 of 16 or of 1 (the aggregator reads at most
@@ -38,7 +37,9 @@ uint32_t BatchesInFlight(uint32_t window, uint32_t batch) {
   return std::clamp<uint32_t>(window / std::max<uint32_t>(batch, 1), 1, 64);
 }
 
+namespace {
 constexpr absl::Duration kStartTimeout = absl::Minutes(10);
+}  // namespace
 
 void Progress(const std::string& text) {
   fprintf(
@@ -76,8 +77,6 @@ absl::StatusOr<Server> StartAggregator(const BenchConfig& config,
   return StartServer(argv, absl::StrCat(dir, "/", log_name), kStartTimeout,
                      true);
 }
-
-}  // namespace
 
 absl::Duration AggregatorStopGrace(const BenchConfig& config) {
   return config.aggregator_prefix.empty() ? absl::Seconds(30)

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "clients/bench/child_process.h"
 #include "clients/bench/report.h"
 #include "clients/bench/workload.h"
 
@@ -68,6 +70,24 @@ struct BenchConfig {
   double log_fraction = 1.0;
   uint32_t log_proofs = 1000;  // inclusion proofs, and consistency proofs
 };
+
+// Helpers shared by the scenarios' files.
+// Batches a stream keeps unacknowledged: about `window` protocols, as
+// whole batches, between 1 and 64 of them.
+uint32_t BatchesInFlight(uint32_t window, uint32_t batch);
+// A timestamped progress line on stderr.
+void Progress(const std::string& text);
+// work_dir/name, emptied.
+std::string FreshDir(const BenchConfig& config, const std::string& name);
+// Removes `dir` unless --keep.
+void RemoveDir(const BenchConfig& config, const std::string& dir);
+// Starts the aggregator (behind config.aggregator_prefix, with
+// config.aggregator_flags) on dir/db, logging to dir/log_name; with the
+// definition file unless `definition_path` is empty.
+absl::StatusOr<Server> StartAggregator(const BenchConfig& config,
+                                       const std::string& dir,
+                                       const std::string& definition_path,
+                                       const std::string& log_name);
 
 // How long a stopped aggregator may take to exit before it is killed: 30 s,
 // or 10 minutes under a profiler (--aggregator_prefix), whose clean stop
