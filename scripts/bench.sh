@@ -5,7 +5,8 @@
 # JSON), build/bench/results.txt (the table and progress) and
 # build/bench/micro.json (micro-benchmarks of the commit path).
 #   scripts/bench.sh                      the whole suite (about 17 minutes
-#                                         on 2 cores)
+#                                         on 2 cores, plus 5-10 for the
+#                                         transparency log's scenario)
 #   scripts/bench.sh --scenarios ingest   one scenario; any tally-bench flag
 #                                         passes through (--help lists them)
 #   BUILD_DIR=dir scripts/bench.sh        build somewhere else than build/

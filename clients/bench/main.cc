@@ -1,7 +1,7 @@
 // tally-bench: runs the real tally binaries on 127.0.0.1 and a PostgreSQL
 // 15 peer, and prints what they achieve: JSON (--out) and a table.
 //
-//   tally-bench [--scenarios ingest,two_hop,feed,scale,replication]
+//   tally-bench [--scenarios ingest,two_hop,feed,scale,replication,log]
 //               [--out FILE]
 //
 // Scenario sizes are flags; the defaults finish on a 2-core machine in
@@ -27,7 +27,7 @@
 #include "clients/bench/scenarios.h"
 #include "clients/bench/workload.h"
 
-ABSL_FLAG(std::string, scenarios, "ingest,two_hop,feed,scale,replication",
+ABSL_FLAG(std::string, scenarios, "ingest,two_hop,feed,scale,replication,log",
           "comma-separated: ingest (tally and PostgreSQL), two_hop, feed, "
           "scale (with recovery), replication (single node beside 3 "
           "replicas on etcd, and leader kills)");
@@ -90,6 +90,13 @@ ABSL_FLAG(uint32_t, feed_batch, 100, "feed: protocols per ingest batch");
 ABSL_FLAG(double, feed_seconds, 15, "feed: seconds of ingest per run");
 ABSL_FLAG(std::string, scale_shapes, "india,indonesia",
           "scale: synthetic national elections to ingest and restart");
+ABSL_FLAG(std::string, log_shapes, "reference,indonesia",
+          "log: nights whose log is measured (reference: the embedded 2023 "
+          "election; indonesia, india, bench: as scale)");
+ABSL_FLAG(double, log_fraction, 1.0,
+          "log: fraction of the synthetic shapes' stations");
+ABSL_FLAG(uint32_t, log_proofs, 1000,
+          "log: inclusion proofs timed, and as many consistency proofs");
 ABSL_FLAG(double, scale_fraction, 1.0,
           "scale: fraction of the real station counts");
 
@@ -144,7 +151,7 @@ std::string DiskOf(const std::string& path) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "tally-bench [--scenarios ingest,two_hop,feed,scale,replication] "
+      "tally-bench [--scenarios ingest,two_hop,feed,scale,replication,log] "
       "[--out FILE]");
   absl::ParseCommandLine(argc, argv);
   using tally::bench::BenchConfig;
@@ -160,6 +167,7 @@ int main(int argc, char** argv) {
   config.aggregator_bin = bin + "/services/aggregator/tally-aggregator";
   config.collector_bin = bin + "/services/collector/tally-collector";
   config.relay_bin = bin + "/services/relay/tally-relay";
+  config.tallyctl_bin = bin + "/clients/tallyctl/tallyctl";
   config.pg_bin_dir = absl::GetFlag(FLAGS_pg_bin_dir);
   config.keep = absl::GetFlag(FLAGS_keep);
   config.aggregator_flags = absl::StrSplit(
@@ -187,14 +195,18 @@ int main(int argc, char** argv) {
   config.scale_shapes =
       absl::StrSplit(absl::GetFlag(FLAGS_scale_shapes), ',', absl::SkipEmpty());
   config.scale_fraction = absl::GetFlag(FLAGS_scale_fraction);
+  config.log_shapes =
+      absl::StrSplit(absl::GetFlag(FLAGS_log_shapes), ',', absl::SkipEmpty());
+  config.log_fraction = absl::GetFlag(FLAGS_log_fraction);
+  config.log_proofs = absl::GetFlag(FLAGS_log_proofs);
   config.replication_streams = absl::GetFlag(FLAGS_replication_streams);
   config.replication_batch = absl::GetFlag(FLAGS_replication_batch);
   config.failover_kills = absl::GetFlag(FLAGS_failover_kills);
   config.failover_interval_seconds =
       absl::GetFlag(FLAGS_failover_interval_seconds);
   config.failover_rate = absl::GetFlag(FLAGS_failover_rate);
-  for (const std::string& binary :
-       {config.aggregator_bin, config.collector_bin, config.relay_bin}) {
+  for (const std::string& binary : {config.aggregator_bin, config.collector_bin,
+                                    config.relay_bin, config.tallyctl_bin}) {
     if (access(binary.c_str(), X_OK) != 0) {
       fprintf(stderr, "tally-bench: %s is missing (build it, or --bin_dir)\n",
               binary.c_str());
@@ -249,6 +261,7 @@ int main(int argc, char** argv) {
     }
   }
   if (wants("scale")) RunScaleScenario(config, report);
+  if (wants("log")) RunLogScenario(config, report);
   tally::bench::AddTargets(report);
 
   const std::string json = report.Json();

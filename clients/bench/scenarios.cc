@@ -28,7 +28,6 @@
 #include "tally/v1/feed.grpc.pb.h"
 
 namespace tally::bench {
-namespace {
 
 // A stream keeps about `window` protocols unacknowledged, as whole batches:
 // 4 batches of 256, 64 of 16 or of 1 (the aggregator reads at most
@@ -38,7 +37,9 @@ uint32_t BatchesInFlight(uint32_t window, uint32_t batch) {
   return std::clamp<uint32_t>(window / std::max<uint32_t>(batch, 1), 1, 64);
 }
 
+namespace {
 constexpr absl::Duration kStartTimeout = absl::Minutes(10);
+}  // namespace
 
 void Progress(const std::string& text) {
   fprintf(
@@ -76,6 +77,13 @@ absl::StatusOr<Server> StartAggregator(const BenchConfig& config,
   return StartServer(argv, absl::StrCat(dir, "/", log_name), kStartTimeout,
                      true);
 }
+
+absl::Duration AggregatorStopGrace(const BenchConfig& config) {
+  return config.aggregator_prefix.empty() ? absl::Seconds(30)
+                                          : absl::Minutes(10);
+}
+
+namespace {
 
 double Metric(const absl::flat_hash_map<std::string, double>& metrics,
               const std::string& name) {
@@ -189,7 +197,7 @@ void RunIngestScenario(const BenchConfig& config, const Workload& workload,
       }
       tally_rate[name] = Rate(result.acked, result.seconds);
       report.Add(std::move(row));
-      aggregator->process.Stop(absl::Seconds(30));
+      aggregator->process.Stop(AggregatorStopGrace(config));
       RemoveDir(config, dir);
     }
   }
@@ -507,7 +515,7 @@ void RunTwoHopScenario(const BenchConfig& config, const Workload& workload,
         .Set("failed_calls", static_cast<int64_t>(failed_calls.load()));
     report.Add(std::move(row));
     for (Server& c : collector_servers) c.process.Stop(absl::Seconds(30));
-    aggregator->process.Stop(absl::Seconds(30));
+    aggregator->process.Stop(AggregatorStopGrace(config));
     RemoveDir(config, dir);
   }
 }
@@ -619,7 +627,7 @@ void RunFeedScenario(const BenchConfig& config, const Workload& workload,
                static_cast<double>(stats.bytes) / (1024.0 * 1024.0));
       report.Add(std::move(row));
       if (via_relay) relay->process.Stop(absl::Seconds(30));
-      aggregator->process.Stop(absl::Seconds(30));
+      aggregator->process.Stop(AggregatorStopGrace(config));
       RemoveDir(config, dir);
     }
   }
@@ -733,6 +741,9 @@ void AddTargets(Report& report) {
   double batched = 0, unbatched = 0, two_hop = 0, pg_best = 0, pg_txn_best = 0;
   double lag_1000 = -1, lag_1000_relay = -1, restart_4m = -1;
   bool held_10000 = true, seen_10000 = false;
+  // The log at >= 4 million leaves: the worst inclusion proof p99 (ms);
+  // audit leaves/s at the largest night measured.
+  double proof_p99_4m = -1, audit_rate = -1, audit_leaves = 0;
   for (const Row& row : report.rows()) {
     const double rate = row.Number("protocols_per_second");
     if (row.scenario == "ingest" && row.system == "tally") {
@@ -756,6 +767,13 @@ void AddTargets(Report& report) {
       const Value* held = row.Find("held");
       seen_10000 = true;
       held_10000 = held_10000 && held != nullptr && std::get<bool>(*held);
+    }
+    if (row.scenario == "log" && row.Number("leaves") >= 4'000'000) {
+      proof_p99_4m = std::max(proof_p99_4m, row.Number("inclusion_p99_ms"));
+    }
+    if (row.scenario == "log" && row.Number("leaves") > audit_leaves) {
+      audit_leaves = row.Number("leaves");
+      audit_rate = row.Number("audit_leaves_per_second");
     }
     if (row.scenario == "recovery" &&
         row.Number("stored_protocols") >= 4'000'000) {
@@ -788,6 +806,10 @@ void AddTargets(Report& report) {
       seen_10000);
   add("restart to serving, >= 4M protocols (s)", "< 2", restart_4m,
       restart_4m >= 0 && restart_4m < 2, restart_4m >= 0);
+  add("inclusion proof p99, >= 4M leaves (ms)", "< 5", proof_p99_4m,
+      proof_p99_4m >= 0 && proof_p99_4m < 5, proof_p99_4m >= 0);
+  add("tallyctl audit, largest night (leaves/s)", ">= 200000", audit_rate,
+      audit_rate >= 200000, audit_rate >= 0);
 }
 
 }  // namespace tally::bench

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "clients/bench/child_process.h"
 #include "clients/bench/report.h"
 #include "clients/bench/workload.h"
 
@@ -15,7 +18,7 @@ namespace tally::bench {
 
 struct BenchConfig {
   std::string work_dir;
-  std::string aggregator_bin, collector_bin, relay_bin;
+  std::string aggregator_bin, collector_bin, relay_bin, tallyctl_bin;
   std::string pg_bin_dir;
   // Words put before the aggregator's command line (a profiler, e.g.
   // "valgrind --tool=callgrind").
@@ -60,7 +63,37 @@ struct BenchConfig {
   // scale and recovery
   std::vector<std::string> scale_shapes = {"india", "indonesia"};
   double scale_fraction = 1.0;
+
+  // the transparency log ("reference": the embedded 2023 election; other
+  // shapes as scale, times log_fraction)
+  std::vector<std::string> log_shapes = {"reference", "indonesia"};
+  double log_fraction = 1.0;
+  uint32_t log_proofs = 1000;  // inclusion proofs, and consistency proofs
 };
+
+// Helpers shared by the scenarios' files.
+// Batches a stream keeps unacknowledged: about `window` protocols, as
+// whole batches, between 1 and 64 of them.
+uint32_t BatchesInFlight(uint32_t window, uint32_t batch);
+// A timestamped progress line on stderr.
+void Progress(const std::string& text);
+// work_dir/name, emptied.
+std::string FreshDir(const BenchConfig& config, const std::string& name);
+// Removes `dir` unless --keep.
+void RemoveDir(const BenchConfig& config, const std::string& dir);
+// Starts the aggregator (behind config.aggregator_prefix, with
+// config.aggregator_flags) on dir/db, logging to dir/log_name; with the
+// definition file unless `definition_path` is empty.
+absl::StatusOr<Server> StartAggregator(const BenchConfig& config,
+                                       const std::string& dir,
+                                       const std::string& definition_path,
+                                       const std::string& log_name);
+
+// How long a stopped aggregator may take to exit before it is killed: 30 s,
+// or 10 minutes under a profiler (--aggregator_prefix), whose clean stop
+// (flushing the memtables) is tens of times slower and whose profile is
+// written only by a process that exits.
+absl::Duration AggregatorStopGrace(const BenchConfig& config);
 
 void RunIngestScenario(const BenchConfig& config, const Workload& workload,
                        Report& report);
@@ -69,6 +102,9 @@ void RunTwoHopScenario(const BenchConfig& config, const Workload& workload,
 void RunFeedScenario(const BenchConfig& config, const Workload& workload,
                      Report& report);
 void RunScaleScenario(const BenchConfig& config, Report& report);
+// The log's proofs (latency, nodes read) and `tallyctl audit` of a whole
+// night (clients/bench/log_scenario.cc).
+void RunLogScenario(const BenchConfig& config, Report& report);
 void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
                             Report& report);
 

@@ -163,8 +163,20 @@ absl::StatusOr<Workload> BuildWorkload(const v1::DefinitionSpec& spec,
   const absl::Time started = absl::Now();
   absl::StatusOr<v1::ElectionDefinition> definition = GenerateDefinition(spec);
   if (!definition.ok()) return definition.status();
+  absl::StatusOr<Workload> workload =
+      WorkloadOf(*std::move(definition), definition_path, seed);
+  if (workload.ok()) {
+    workload->generate_seconds = absl::ToDoubleSeconds(absl::Now() - started);
+  }
+  return workload;
+}
+
+absl::StatusOr<Workload> WorkloadOf(v1::ElectionDefinition definition,
+                                    const std::string& definition_path,
+                                    uint64_t seed) {
+  const absl::Time started = absl::Now();
   Workload workload;
-  workload.definition = *std::move(definition);
+  workload.definition = std::move(definition);
   workload.definition_path = definition_path;
   {
     absl::StatusOr<std::string> json = DefinitionToJson(workload.definition);

@@ -53,6 +53,12 @@ absl::StatusOr<Workload> BuildWorkload(const v1::DefinitionSpec& spec,
                                        const std::string& definition_path,
                                        uint64_t seed);
 
+// The same for a given definition (e.g. the embedded reference election,
+// EmbeddedDefaultDefinition).
+absl::StatusOr<Workload> WorkloadOf(v1::ElectionDefinition definition,
+                                    const std::string& definition_path,
+                                    uint64_t seed);
+
 // Takes up to `count` protocols spread evenly over the regions: region r
 // gets its first count/regions (the remainder to the first regions).
 std::vector<std::vector<const EncodedProtocol*>> TakeEvenly(

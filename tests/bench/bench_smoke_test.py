@@ -27,7 +27,7 @@ def main():
     stations = 2000  # 4,000 protocols in the measurement election
     args = [
         bench, "--out", out, "--work_dir", os.path.join(work, "run"),
-        "--scenarios", "ingest,two_hop,feed,scale",
+        "--scenarios", "ingest,two_hop,feed,scale,log",
         "--stations", str(stations),
         "--streams", "1,4", "--batches", "1,16",
         "--ingest_protocols", "1600", "--ingest_max_seconds", "120",
@@ -38,6 +38,8 @@ def main():
         "--watchers", "10,30", "--watchers_per_connection", "8",
         "--feed_rate", "400", "--feed_batch", "20", "--feed_seconds", "2",
         "--scale_shapes", "india,indonesia", "--scale_fraction", "0.001",
+        "--log_shapes", "indonesia", "--log_fraction", "0.001",
+        "--log_proofs", "40",
     ]
     run = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          timeout=900)
@@ -107,6 +109,25 @@ def main():
         if r.get("restart_seconds", 0) <= 0 or \
                 r.get("restart_after_kill_seconds", 0) <= 0:
             fail("restart not measured: %s" % r)
+    log = of("log")
+    if len(log) != 1:
+        fail("expected 1 log row, got %d" % len(log))
+    for r in log:
+        # Every accepted protocol is a leaf; every proof verified against
+        # the signed roots; the audit agreed with the head and GetResults.
+        if not (r["protocols"] == r["leaves"] == expected[r["shape"]]):
+            fail("log counts: %s" % r)
+        # Consistency proofs start from earlier heads: none when the whole
+        # night went into one round.
+        kinds = ("inclusion", "consistency") if r["revisions"] > 1 else \
+            ("inclusion",)
+        for kind in kinds:
+            if not (r[kind + "_proofs"] == r[kind + "_verified"] == 40):
+                fail("%s proofs: %s" % (kind, r))
+            if not 0 < r[kind + "_nodes_read_max"] <= 2 * 13:
+                fail("%s proof nodes beyond 2 log2(n): %s" % (kind, r))
+        if r["audit_ok"] is not True or r["audit_leaves_per_second"] <= 0:
+            fail("audit: %s" % r)
     shutil.rmtree(work, ignore_errors=True)
     print("bench smoke test: %d rows checked" % len(rows))
     print("1 passed, 0 failed")
