@@ -265,26 +265,12 @@ void RunLogScenario(const BenchConfig& config, Report& report) {
       report.AddError(absl::StrCat(name, ": ", aggregator.status().message()));
       continue;
     }
-    std::vector<std::vector<const EncodedProtocol*>> slices(
-        workload->by_region.size());
-    for (size_t r = 0; r < slices.size(); ++r) {
-      for (const EncodedProtocol& p : workload->by_region[r]) {
-        slices[r].push_back(&p);
-      }
-    }
-    IngestOptions options;
-    options.address = aggregator->address;
-    options.streams = 16;
-    options.batch = 256;
-    options.window = BatchesInFlight(config.window, options.batch);
-    options.max_time = absl::Hours(2);
-    options.collector_prefix = "log";
     Progress(absl::StrCat(name, ": ingesting ", workload->total, " protocols"));
-    IngestResult ingest = RunIngest(options, workload->region_ids, slices);
+    IngestResult ingest =
+        IngestWholeNight(config, aggregator->address, *workload, "log");
     for (const std::string& error : ingest.errors) {
       report.AddError(absl::StrCat(name, ": ", error));
     }
-    slices.clear();
     workload->by_region.clear();
     workload->by_region.shrink_to_fit();
 

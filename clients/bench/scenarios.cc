@@ -41,6 +41,27 @@ namespace {
 constexpr absl::Duration kStartTimeout = absl::Minutes(10);
 }  // namespace
 
+IngestResult IngestWholeNight(const BenchConfig& config,
+                              const std::string& address,
+                              const Workload& workload,
+                              const std::string& collector_prefix) {
+  std::vector<std::vector<const EncodedProtocol*>> slices(
+      workload.by_region.size());
+  for (size_t r = 0; r < slices.size(); ++r) {
+    for (const EncodedProtocol& p : workload.by_region[r]) {
+      slices[r].push_back(&p);
+    }
+  }
+  IngestOptions options;
+  options.address = address;
+  options.streams = 16;
+  options.batch = 256;
+  options.window = BatchesInFlight(config.window, options.batch);
+  options.max_time = absl::Hours(2);
+  options.collector_prefix = collector_prefix;
+  return RunIngest(options, workload.region_ids, slices);
+}
+
 void Progress(const std::string& text) {
   fprintf(
       stderr, "[bench %s] %s\n",
@@ -665,23 +686,10 @@ void RunScaleScenario(const BenchConfig& config, Report& report) {
     }
     const double first_start_seconds =
         absl::ToDoubleSeconds(absl::Now() - first_start);
-    std::vector<std::vector<const EncodedProtocol*>> slices(
-        workload->by_region.size());
-    for (size_t r = 0; r < slices.size(); ++r) {
-      for (const EncodedProtocol& p : workload->by_region[r]) {
-        slices[r].push_back(&p);
-      }
-    }
     const auto before = ScrapeMetrics(aggregator->admin);
-    IngestOptions options;
-    options.address = aggregator->address;
-    options.streams = 16;
-    options.batch = 256;
-    options.window = BatchesInFlight(config.window, options.batch);
-    options.max_time = absl::Hours(2);
-    options.collector_prefix = "scale";
     Progress(absl::StrCat("scale ", shape, ": ingesting"));
-    IngestResult result = RunIngest(options, workload->region_ids, slices);
+    IngestResult result =
+        IngestWholeNight(config, aggregator->address, *workload, "scale");
     const auto after = ScrapeMetrics(aggregator->admin);
     Row row{"scale", "tally", {}};
     row.Set("shape", shape)

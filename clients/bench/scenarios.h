@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clients/bench/child_process.h"
+#include "clients/bench/ingest_load.h"
 #include "clients/bench/report.h"
 #include "clients/bench/workload.h"
 
@@ -88,6 +89,14 @@ absl::StatusOr<Server> StartAggregator(const BenchConfig& config,
                                        const std::string& dir,
                                        const std::string& definition_path,
                                        const std::string& log_name);
+
+// Sends a whole generated night to the aggregator at `address` as the
+// scale-size runs do: 16 streams of 256-protocol batches, one collector
+// per region named `collector_prefix`-N, for at most two hours.
+IngestResult IngestWholeNight(const BenchConfig& config,
+                              const std::string& address,
+                              const Workload& workload,
+                              const std::string& collector_prefix);
 
 // How long a stopped aggregator may take to exit before it is killed: 30 s,
 // or 10 minutes under a profiler (--aggregator_prefix), whose clean stop
