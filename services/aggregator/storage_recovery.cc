@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/status_copy.h"
 #include "services/observability/structured_log.h"
 
 namespace tally::aggregator {
@@ -48,11 +49,9 @@ void StorageRecovery::Stop() {
 
 absl::Status StorageRecovery::status() const {
   absl::MutexLock lock(&mu_);
-  // A copy of its own, not a shared reference to status_'s message: the
-  // recovery thread replaces status_ while callers (the admin endpoint,
-  // Ingest streams) still read theirs, and absl::Status counts the shared
-  // message's references partly inside the library.
-  return absl::Status(status_.code(), status_.message());
+  // The recovery thread replaces status_ while callers (the admin
+  // endpoint, Ingest streams) still read theirs.
+  return DetachedCopy(status_);
 }
 
 void StorageRecovery::OnCommitFailed(const absl::Status& status)

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/status_copy.h"
 #include "services/domain/protocol_digest.h"
 #include "services/observability/structured_log.h"
 
@@ -102,11 +103,9 @@ void OutboxWriter::NoteWrite(const absl::Status& status) {
 
 absl::Status OutboxWriter::write_status() const {
   absl::MutexLock lock(&health_mu_);
-  // A copy of its own, not a shared reference to write_status_'s message:
-  // the writer thread replaces write_status_ while the admin endpoint still
-  // reads its copy, and absl::Status counts the shared message's
-  // references partly inside the library, out of ThreadSanitizer's sight.
-  return absl::Status(write_status_.code(), write_status_.message());
+  // The writer thread replaces write_status_ while the admin endpoint
+  // still reads its copy.
+  return DetachedCopy(write_status_);
 }
 
 OutboxWriter::OutboxWriter(storage::CollectorStore* store,

@@ -35,6 +35,14 @@
 
 namespace tally::rpc {
 
+// Whether this build runs under ThreadSanitizer (for tests that must leave
+// out what its slowdown makes meaningless).
+#ifdef TALLY_RPC_TSAN
+inline constexpr bool kThreadSanitizer = true;
+#else
+inline constexpr bool kThreadSanitizer = false;
+#endif
+
 inline void HandToGrpc(const void* reactor) {
 #ifdef TALLY_RPC_TSAN
   __tsan_release(const_cast<void*>(reactor));

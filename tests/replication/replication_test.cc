@@ -39,6 +39,7 @@
 #include "services/domain/definition_generator.h"
 #include "services/domain/election_index.h"
 #include "services/rpc/channel.h"
+#include "services/rpc/reactor_hand_off.h"
 #include "services/transparency/ed25519.h"
 #include "services/transparency/tree_head.h"
 #include "tally/v1/aggregator.grpc.pb.h"
@@ -49,18 +50,6 @@
 
 namespace tally {
 namespace {
-
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kThreadSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
 
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::HasSubstr;
@@ -703,7 +692,7 @@ TEST_F(ReplicationTest, SkewedClocksChangeNothing) {
   if (access(kLibFaketime, R_OK) != 0) {
     GTEST_SKIP() << "libfaketime is not installed (Debian package faketime)";
   }
-  if (kThreadSanitizer) {
+  if (rpc::kThreadSanitizer) {
     // ThreadSanitizer's runtime is linked into the executable and
     // intercepts clock_gettime before the preloaded libfaketime can
     // initialise: the replica stops in "unexpected recursive calls to
