@@ -15,7 +15,12 @@ scripts/install-deps.sh
 mode=${1:-}
 build_dir=build
 tsan_reports=""
-cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTALLY_WERROR=ON)
+# Line tables only (-g1), not full debug info: every backtrace, sanitizer
+# report and profile still names file and line, and the suite's builds
+# compile about a third faster and link far smaller objects. Configure a
+# build of your own for a debugger that shows variables.
+cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTALLY_WERROR=ON
+            "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG")
 ctest_args=()
 run=()
 case "$mode" in
