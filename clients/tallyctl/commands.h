@@ -32,6 +32,8 @@ int RunVerify(const std::vector<std::string>& args);
 int RunWatch(const std::vector<std::string>& args);
 // tallyctl replicas: GetReplicaStatus of every replica of --aggregator.
 int RunReplicas(const std::vector<std::string>& args);
+// tallyctl forensics [--contest C] [--scope S] [--json]: warning signs.
+int RunForensics(const std::vector<std::string>& args);
 
 // The transparency log: tallyctl audit / prove --station ID / witness.
 int RunAudit(const std::vector<std::string>& args);

@@ -26,6 +26,8 @@ constexpr char kUsage[] =
     "  verify       recompute every total from the stored protocols "
     "(online, or --db DIR offline)\n"
     "  replicas     role and position of each replica of --aggregator\n"
+    "  forensics    statistical warning signs of a contest and scope "
+    "(heat map)\n"
     "  submit       send protocols from .jsonl or .csv files to a collector\n"
     "  simulate     play an election night against the collectors (or "
     "write it\n"
@@ -52,6 +54,7 @@ constexpr Command kCommands[] = {
     {"watch", tally::cli::RunWatch},
     {"verify", tally::cli::RunVerify},
     {"replicas", tally::cli::RunReplicas},
+    {"forensics", tally::cli::RunForensics},
     {"submit", tally::cli::RunSubmit},
     {"simulate", tally::cli::RunSimulate},
     {"audit", tally::cli::RunAudit},

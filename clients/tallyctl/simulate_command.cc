@@ -39,6 +39,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/simulator/anomalies.h"
 #include "clients/simulator/night_generator.h"
 #include "clients/tallyctl/commands.h"
 #include "clients/tallyctl/grpc_client.h"
@@ -71,6 +72,13 @@ ABSL_FLAG(std::string, target, "",
           "official 2023 result, built in)");
 ABSL_FLAG(std::string, write_dir, "",
           "simulate: write REGION.jsonl files here instead of submitting");
+ABSL_FLAG(std::vector<std::string>, anomaly, {},
+          "simulate: plant falsification signatures for the election "
+          "forensics, comma-separated: stuffing:REGION[:PERCENT] (extra "
+          "ballots for the leader at PERCENT% of the region's stations, "
+          "default 5), round_numbers:REGION (turnouts and leading shares "
+          "written as whole percentages); the totals then no longer match "
+          "the target result");
 ABSL_FLAG(bool, list_regions, false,
           "simulate: print the definition's region ids and exit");
 
@@ -382,7 +390,8 @@ int RunSimulate(const std::vector<std::string>& args) {
                  "usage: tallyctl simulate [--collectors region=HOST:PORT,...] "
                  "[--collectors_file FILE] [--seed N] [--speed F] "
                  "[--corrections_percent P] [--duplicates_percent P] "
-                 "[--target FILE] [--write_dir DIR] [--list_regions]\n");
+                 "[--target FILE] [--anomaly KIND:REGION[:PERCENT],...] "
+                 "[--write_dir DIR] [--list_regions]\n");
     return kExitBadInput;
   }
   absl::StatusOr<std::unique_ptr<ElectionIndex>> index = LoadIndex();
@@ -408,6 +417,17 @@ int RunSimulate(const std::vector<std::string>& args) {
   absl::StatusOr<std::vector<v1::StationProtocol>> truth =
       sim::GenerateTruth(**index, options);
   if (!truth.ok()) return Fail(truth.status());
+  for (const std::string& text : absl::GetFlag(FLAGS_anomaly)) {
+    absl::StatusOr<sim::Anomaly> anomaly = sim::ParseAnomaly(text);
+    if (!anomaly.ok()) return Fail(anomaly.status());
+    absl::StatusOr<uint64_t> stations =
+        sim::PlantAnomaly(**index, *anomaly, options.seed, &*truth);
+    if (!stations.ok()) return Fail(stations.status());
+    std::fprintf(stderr,
+                 "tallyctl simulate: planted %s at %llu stations: the totals "
+                 "will not match the target result\n",
+                 text.c_str(), static_cast<unsigned long long>(*stations));
+  }
   const std::vector<sim::Submission> plan = sim::PlanNight(*truth, options);
   uint64_t planned_duplicates = 0;
   for (const sim::Submission& submission : plan) {

@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "clients/tallyctl/client_flags.h"
 #include "clients/tallyctl/commands.h"
+#include "clients/tallyctl/forensics_view.h"
 #include "clients/tallyctl/grpc_client.h"
 #include "clients/tallyctl/results_view.h"
 #include "services/domain/proto_json.h"
@@ -236,6 +237,15 @@ int RunWatch(const std::vector<std::string>& args) {
           changed = true;
           break;
         case v1::WatchResponse::kEvent:
+          // Forensics flags that change are told as they happen (on
+          // stderr, beside the view).
+          if (!json) {
+            for (const v1::ScopeFlags& f : response.event().forensics_flags()) {
+              std::fputs(RenderFlagChange(names, response.event().revision(), f)
+                             .c_str(),
+                         stderr);
+            }
+          }
           for (const auto& t : response.event().totals()) view.Add(t);
           for (const auto& a : response.event().allocations()) view.Add(a);
           view.SetProgress(response.event().progress());

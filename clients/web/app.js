@@ -217,6 +217,9 @@
           message[inner.replace(/_([a-z])/g, (_, c) => c.toUpperCase())];
     }
     handlers[kind](message || {});
+    // Other sections of the page (forensics.js) follow the same feed.
+    window.dispatchEvent(new CustomEvent('tally:feed',
+        { detail: { kind, message: message || {} } }));
     lastMessageAt = Date.now();
     scheduleRender();
   }

@@ -605,6 +605,51 @@ grpc::ServerUnaryReactor* AggregatorService::GetResults(
   return Reply(context, grpc::Status::OK);
 }
 
+grpc::ServerUnaryReactor* AggregatorService::GetForensics(
+    grpc::CallbackServerContext* context,
+    const v1::GetForensicsRequest* request,
+    v1::GetForensicsResponse* response) {
+  const ElectionIndex& index = state_->index();
+  const ContestInfo* contest = nullptr;
+  if (request->contest_id().empty()) {
+    if (index.contests().empty()) {
+      return Reply(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                         "the election has no contests"));
+    }
+    contest = &index.contests().front();
+  } else {
+    contest = index.FindContest(request->contest_id());
+    if (contest == nullptr) {
+      return Reply(context, ContestNotFound(request->contest_id()));
+    }
+  }
+  absl::ReaderMutexLock lock(&state_->mu);
+  const TotalsBook& totals = state_->totals_view();
+  uint32_t entry = totals.ContestEntry(contest->index);
+  if (ScopeGiven(request->scope())) {
+    std::optional<uint32_t> found =
+        totals.Find(contest->contest->id(), request->scope());
+    if (!found.has_value()) {
+      return Reply(
+          context,
+          grpc::Status(
+              grpc::StatusCode::NOT_FOUND,
+              absl::StrCat("contest \"", contest->contest->id(),
+                           "\" has no scope ",
+                           common::Echo(ScopeText(request->scope())))));
+    }
+    entry = *found;
+  }
+  *response->mutable_forensics() = state_->Forensics(entry);
+  for (const v1::ForensicsFlag& flag : state_->forensics_flags(entry)) {
+    *response->add_flags() = flag;
+  }
+  for (v1::ScopeFlags& flagged : state_->FlaggedScopes()) {
+    *response->add_flagged_scopes() = std::move(flagged);
+  }
+  return Reply(context, grpc::Status::OK);
+}
+
 grpc::ServerUnaryReactor* AggregatorService::GetStation(
     grpc::CallbackServerContext* context, const v1::GetStationRequest* request,
     v1::GetStationResponse* response) {

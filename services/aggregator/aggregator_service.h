@@ -86,6 +86,10 @@ class AggregatorService : public v1::Aggregator::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetReplicaStatusRequest* request,
       v1::ReplicaStatus* response) override;
+  grpc::ServerUnaryReactor* GetForensics(
+      grpc::CallbackServerContext* context,
+      const v1::GetForensicsRequest* request,
+      v1::GetForensicsResponse* response) override;
 
   uint64_t open_streams() const { return open_streams_.load(); }
 

@@ -1,10 +1,12 @@
 #include "services/aggregator/aggregator_state.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "services/aggregator/store_node_reader.h"
 #include "services/domain/contest_allocation.h"
+#include "services/domain/forensics_messages.h"
 #include "services/transparency/merkle.h"
 #include "services/transparency/tree_head.h"
 
@@ -12,8 +14,12 @@ namespace tally::aggregator {
 
 AggregatorState::AggregatorState(std::unique_ptr<ElectionIndex> index,
                                  LogSigning signing)
-    : index_(std::move(index)), signing_(std::move(signing)), totals_(*index_) {
+    : index_(std::move(index)),
+      signing_(std::move(signing)),
+      totals_(*index_),
+      forensics_(totals_) {
   allocations_.resize(index_->contests().size());
+  flags_.resize(totals_.size());
   for (const ContestInfo& contest : index_->contests()) {
     protocols_expected_ += contest.stations_expected;
   }
@@ -37,6 +43,8 @@ absl::StatusOr<std::unique_ptr<AggregatorState>> AggregatorState::Recover(
 
 absl::Status AggregatorState::Rebuild(storage::AggregatorStore& store) {
   totals_.Reset();
+  forensics_.Reset();
+  flags_.assign(totals_.size(), {});
   latest_.clear();  // keeps its buckets: sized for every protocol
   cursors_.clear();
   reported_contests_.clear();
@@ -107,7 +115,84 @@ absl::Status AggregatorState::LoadLocked(storage::AggregatorStore& store,
   // Stored totals carry their own revisions; nothing is pending.
   totals_.TakeChanged();
   for (uint32_t c = 0; c < contests; ++c) RecomputeAllocation(c);
+  status = LoadForensicsLocked(store);
+  if (!status.ok()) return status;
   return LoadLogLocked(store);
+}
+
+absl::Status AggregatorState::LoadForensicsLocked(
+    storage::AggregatorStore& store) {
+  if (!latest_.empty()) {
+    absl::Status status = store.ForEachProtocolVersion(
+        [&](const storage::ProtocolKey& key, uint32_t version,
+            const v1::ProtocolVersion& stored) {
+          const auto it = latest_.find(key);
+          if (it != latest_.end() && it->second.version == version) {
+            forensics_.Apply(nullptr, stored.protocol());
+          }
+          return absl::OkStatus();
+        });
+    if (!status.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "reading the counted protocols for the election forensics: ",
+          status.message()));
+    }
+  }
+  for (uint32_t entry = 0; entry < totals_.size(); ++entry) {
+    const v1::Contest& contest =
+        *index_->contests()[totals_.address(entry).contest].contest;
+    flags_[entry] =
+        FlagMessages(EvaluateForensics(forensics_.entry(entry), contest));
+  }
+  return absl::OkStatus();
+}
+
+void AggregatorState::UpdateForensicsFlags(const std::vector<uint32_t>& entries,
+                                           v1::Event* event) {
+  for (uint32_t entry : entries) {
+    const v1::Contest& contest =
+        *index_->contests()[totals_.address(entry).contest].contest;
+    std::vector<v1::ForensicsFlag> flags =
+        FlagMessages(EvaluateForensics(forensics_.entry(entry), contest));
+    const std::vector<v1::ForensicsFlag>& before = flags_[entry];
+    const bool same =
+        flags.size() == before.size() &&
+        std::equal(flags.begin(), flags.end(), before.begin(),
+                   [](const v1::ForensicsFlag& a, const v1::ForensicsFlag& b) {
+                     // The message carries the numbers, which move with
+                     // every station: a flag changes when its kind, choice
+                     // or severity does.
+                     return a.kind() == b.kind() &&
+                            a.choice_id() == b.choice_id() &&
+                            a.severity() == b.severity();
+                   });
+    flags_[entry] = std::move(flags);
+    if (!same) *event->add_forensics_flags() = ScopeFlagsOf(entry);
+  }
+}
+
+v1::ScopeFlags AggregatorState::ScopeFlagsOf(uint32_t entry) const {
+  const TotalsAddress& address = totals_.address(entry);
+  v1::ScopeFlags out;
+  out.set_contest_id(index_->contests()[address.contest].contest->id());
+  *out.mutable_scope() = totals_.ScopeOf(address);
+  for (const v1::ForensicsFlag& flag : flags_[entry]) *out.add_flags() = flag;
+  return out;
+}
+
+v1::ScopeForensics AggregatorState::Forensics(uint32_t entry) const {
+  const TotalsAddress& address = totals_.address(entry);
+  return ScopeForensicsMessage(forensics_.entry(entry),
+                               *index_->contests()[address.contest].contest,
+                               totals_.ScopeOf(address), revision_);
+}
+
+std::vector<v1::ScopeFlags> AggregatorState::FlaggedScopes() const {
+  std::vector<v1::ScopeFlags> out;
+  for (uint32_t entry = 0; entry < flags_.size(); ++entry) {
+    if (!flags_[entry].empty()) out.push_back(ScopeFlagsOf(entry));
+  }
+  return out;
 }
 
 absl::Status AggregatorState::LoadLogLocked(storage::AggregatorStore& store) {
@@ -218,6 +303,7 @@ feed::SnapshotView AggregatorState::Snapshot() const {
   view.allocations.assign(allocations_.begin(), allocations_.end());
   view.progress = Progress();
   view.signed_head = signed_head_;
+  view.forensics_flags = FlaggedScopes();
   return view;
 }
 

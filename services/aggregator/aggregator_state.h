@@ -7,7 +7,10 @@
 // frontier and the digest of every total) and the signed head of the
 // current revision, rebuilt with the rest and checked against the stored
 // head: the tree's size and root and the totals digest must be what that
-// head signed, or the store is refused as damaged.
+// head signed, or the store is refused as damaged. The election forensics
+// statistics are not stored: they are rebuilt at start from the stored
+// latest versions (one scan of the versions), as they would have been
+// summed.
 #ifndef TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
 #define TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
 
@@ -23,12 +26,14 @@
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/latest_loader.h"
 #include "services/domain/election_index.h"
+#include "services/domain/forensics.h"
 #include "services/domain/totals_book.h"
 #include "services/feed/watch_hub.h"
 #include "services/transparency/ed25519.h"
 #include "services/transparency/log_appender.h"
 #include "storage/aggregator_store.h"
 #include "tally/v1/feed.pb.h"
+#include "tally/v1/forensics.pb.h"
 #include "tally/v1/results.pb.h"
 
 namespace tally::aggregator {
@@ -87,6 +92,14 @@ class AggregatorState {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     signed_head_ = std::move(head);
   }
+  // Election forensics: updated with the totals, protocol by protocol.
+  ForensicsBook& forensics() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return forensics_;
+  }
+  // Evaluates the flags of `entries` (the totals entries a round changed)
+  // and adds the scopes whose flags changed to `event`.
+  void UpdateForensicsFlags(const std::vector<uint32_t>& entries,
+                            v1::Event* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Recomputes the seat allocation of one contest (own scope) from its
   // totals, with bounds for the ballots still outstanding.
   const v1::SeatAllocation& RecomputeAllocation(uint32_t contest_index)
@@ -116,6 +129,16 @@ class AggregatorState {
     return signed_head_;
   }
   const LogSigning& log_signing() const { return signing_; }
+  // The forensics of one totals entry at revision(), and its flags.
+  v1::ScopeForensics Forensics(uint32_t entry) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
+  const std::vector<v1::ForensicsFlag>& forensics_flags(uint32_t entry) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return flags_[entry];
+  }
+  // Every flagged (contest, scope), in entry order.
+  std::vector<v1::ScopeFlags> FlaggedScopes() const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
 
   // A consistent copy of everything a watcher's snapshot needs (takes the
   // reader lock).
@@ -132,6 +155,11 @@ class AggregatorState {
   absl::Status LoadLocked(storage::AggregatorStore& store,
                           const LatestSource& latest)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The forensics of the stored latest versions, and their flags.
+  absl::Status LoadForensicsLocked(storage::AggregatorStore& store)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  v1::ScopeFlags ScopeFlagsOf(uint32_t entry) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu);
   // The log's appender from the stored frontier and the loaded totals, and
   // the current revision's head, checked against both.
   absl::Status LoadLogLocked(storage::AggregatorStore& store)
@@ -142,6 +170,9 @@ class AggregatorState {
   std::unique_ptr<transparency::LogAppender> log_ ABSL_GUARDED_BY(mu);
   v1::SignedTreeHead signed_head_ ABSL_GUARDED_BY(mu);
   TotalsBook totals_ ABSL_GUARDED_BY(mu);
+  ForensicsBook forensics_ ABSL_GUARDED_BY(mu);
+  // Per totals entry: its current flags (empty when not flagged).
+  std::vector<std::vector<v1::ForensicsFlag>> flags_ ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<storage::ProtocolKey, storage::LatestValue> latest_
       ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::string, uint64_t> cursors_ ABSL_GUARDED_BY(mu);

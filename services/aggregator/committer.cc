@@ -379,6 +379,7 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
         state_->totals().Apply(previous,
                                latest != nullptr && latest->has_anomalies,
                                protocol, anomalies);
+        state_->forensics().Apply(previous, protocol);
         v1::StationUpdate* update = round.event.add_stations();
         update->set_contest_id(protocol.contest_id());
         update->set_station_id(protocol.station_id());
@@ -430,7 +431,9 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
         TotalsBook& totals = state_->totals();
         totals.StampChanged(round.revision);
         std::vector<uint8_t> contest_changed(index.contests().size(), 0);
-        for (uint32_t entry : totals.TakeChanged()) {
+        const std::vector<uint32_t> changed = totals.TakeChanged();
+        state_->UpdateForensicsFlags(changed, &round.event);
+        for (uint32_t entry : changed) {
           const TotalsAddress& address = totals.address(entry);
           v1::Totals message = totals.ToProto(entry);
           state_->log().SetTotals(message);

@@ -104,4 +104,15 @@ bool ElectionIndex::StationVotesIn(const v1::PollingStation& station,
          station.district_id() == contest.district_id();
 }
 
+int ChoicePosition(const ContestInfo& contest, const v1::ChoiceVotes& line,
+                   int line_position) {
+  const v1::Contest& definition = *contest.contest;
+  if (line_position < definition.choices_size() &&
+      definition.choices(line_position).id() == line.choice_id()) {
+    return line_position;
+  }
+  const auto it = contest.choice_index.find(line.choice_id());
+  return it == contest.choice_index.end() ? -1 : static_cast<int>(it->second);
+}
+
 }  // namespace tally

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "tally/v1/election.pb.h"
+#include "tally/v1/protocol.pb.h"
 
 namespace tally {
 
@@ -25,6 +26,12 @@ struct ContestInfo {
   // most ballots validation accepts for the contest when it caps them.
   uint64_t ballot_cap_expected = 0;
 };
+
+// The position in the contest of a protocol's vote line, which is usually
+// at its own position (`line_position`): checked first, then looked up. -1
+// for a choice the contest does not have.
+int ChoicePosition(const ContestInfo& contest, const v1::ChoiceVotes& line,
+                   int line_position);
 
 class ElectionIndex {
  public:

@@ -23,19 +23,6 @@
 namespace tally {
 namespace {
 
-// The choice position of one vote line, or -1 for a choice the contest does
-// not have (validated protocols never carry one; such a line is ignored).
-int ChoicePosition(const ContestInfo& contest, const v1::ChoiceVotes& line,
-                   int line_position) {
-  const v1::Contest& definition = *contest.contest;
-  if (line_position < definition.choices_size() &&
-      definition.choices(line_position).id() == line.choice_id()) {
-    return line_position;
-  }
-  const auto it = contest.choice_index.find(line.choice_id());
-  return it == contest.choice_index.end() ? -1 : static_cast<int>(it->second);
-}
-
 v1::ScopeKind Normalized(v1::ScopeKind kind) {
   return kind == v1::SCOPE_KIND_UNSPECIFIED ? v1::SCOPE_KIND_NATIONAL : kind;
 }
@@ -150,6 +137,15 @@ size_t TotalsBook::Targets(uint32_t contest, const StationPlace& place,
   return 3;
 }
 
+size_t TotalsBook::EntriesFor(const v1::StationProtocol& protocol,
+                              uint32_t out[3]) const {
+  const ContestInfo* contest = index_.FindContest(protocol.contest_id());
+  if (contest == nullptr) return 0;
+  const auto station = stations_.find(protocol.station_id());
+  if (station == stations_.end()) return 0;
+  return Targets(contest->index, station->second, out);
+}
+
 void TotalsBook::MarkChanged(uint32_t entry) {
   if (is_changed_[entry]) return;
   is_changed_[entry] = 1;
@@ -179,6 +175,8 @@ void TotalsBook::Apply(const v1::StationProtocol* previous,
   auto apply = [&](const v1::StationProtocol& protocol, uint64_t sign) {
     for (int i = 0; i < protocol.votes_size(); ++i) {
       const v1::ChoiceVotes& line = protocol.votes(i);
+      // -1 for a choice the contest does not have (validated protocols
+      // never carry one; such a line is ignored).
       const int position = ChoicePosition(*contest, line, i);
       if (position < 0) continue;
       for (size_t t = 0; t < count; ++t) {

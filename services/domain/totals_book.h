@@ -49,11 +49,20 @@ class TotalsBook {
   void Apply(const v1::StationProtocol* previous, bool previous_anomalies,
              const v1::StationProtocol& current, bool current_anomalies);
 
+  // The entries a protocol of its contest and station lands in (at most 3,
+  // the contest's own scope first), written to `out`; 0 when Apply would
+  // ignore it (unknown contest or station, or a station that does not vote
+  // in the contest).
+  size_t EntriesFor(const v1::StationProtocol& protocol, uint32_t out[3]) const;
+  const ElectionIndex& index() const { return index_; }
+
   // Entries changed since the last TakeChanged(), each once, in entry order.
   std::vector<uint32_t> TakeChanged();
 
   size_t size() const;
   const TotalsAddress& address(uint32_t entry) const;
+  // The published scope of an address.
+  v1::Scope ScopeOf(const TotalsAddress& address) const;
   // The entry as the published message (contest_id, scope, choices in the
   // contest's order, counts, revision of its last change, and the shares of
   // the contest's share base: vote_shares.h).
@@ -131,7 +140,6 @@ class TotalsBook {
   void MarkChanged(uint32_t entry);
   // "national", "region/<id>" or "district/<id>".
   std::string ScopeText(const TotalsAddress& address) const;
-  v1::Scope ScopeOf(const TotalsAddress& address) const;
 
   const ElectionIndex& index_;
   std::vector<Entry> entries_;

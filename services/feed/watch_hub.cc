@@ -133,8 +133,11 @@ class Filter {
         if (SelectsContest(s.contest_id())) *out->add_stations() = s;
       }
     }
+    for (const v1::ScopeFlags& f : event.forensics_flags()) {
+      if (Selects(f.contest_id(), f.scope())) *out->add_forensics_flags() = f;
+    }
     if (out->totals_size() == 0 && out->allocations_size() == 0 &&
-        out->stations_size() == 0) {
+        out->stations_size() == 0 && out->forensics_flags_size() == 0) {
       return nullptr;
     }
     out->set_revision(event.revision());
@@ -205,6 +208,11 @@ std::vector<ResponsePtr> SnapshotResponses(const SnapshotView& view,
       for (const v1::SeatAllocation& a : view.allocations) {
         if (filter.Selects(a.contest_id(), a.scope())) {
           *snapshot->add_allocations() = a;
+        }
+      }
+      for (const v1::ScopeFlags& f : view.forensics_flags) {
+        if (filter.Selects(f.contest_id(), f.scope())) {
+          *snapshot->add_forensics_flags() = f;
         }
       }
     }

@@ -51,6 +51,8 @@ struct SnapshotView {
   // The transparency log's signed head of `revision` (empty at 0), sent
   // on every Snapshot message unchanged.
   v1::SignedTreeHead signed_head;
+  // Every flagged (contest, scope) at `revision` (election forensics).
+  std::vector<v1::ScopeFlags> forensics_flags;
 };
 
 // Where replayed events come from (the aggregator's store; a relay's

@@ -120,6 +120,23 @@ absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
   return request;
 }
 
+absl::StatusOr<v1::GetForensicsRequest> ForensicsRequestFrom(
+    const QueryParams& params) {
+  v1::GetForensicsRequest request;
+  absl::StatusOr<std::optional<std::string>> contest =
+      Single(params, "contest");
+  if (!contest.ok()) return contest.status();
+  if (contest->has_value()) request.set_contest_id(**contest);
+  absl::StatusOr<std::optional<std::string>> scope = Single(params, "scope");
+  if (!scope.ok()) return scope.status();
+  if (scope->has_value()) {
+    absl::StatusOr<v1::Scope> parsed = ScopeParam(**scope);
+    if (!parsed.ok()) return parsed.status();
+    *request.mutable_scope() = *std::move(parsed);
+  }
+  return request;
+}
+
 absl::StatusOr<v1::WatchRequest> WatchRequestFrom(
     const QueryParams& params,
     const std::optional<std::string>& last_event_id) {

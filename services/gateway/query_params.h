@@ -28,6 +28,11 @@ absl::StatusOr<v1::GetElectionRequest> ElectionRequestFrom(
 absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
     const QueryParams& params);
 
+// /v1/forensics: contest=<id> (default: the first contest),
+// scope=national|region/<id>|district/<id>; each at most once.
+absl::StatusOr<v1::GetForensicsRequest> ForensicsRequestFrom(
+    const QueryParams& params);
+
 // /v1/watch: contest and scope (each may repeat: any of them),
 // from_revision. `last_event_id` is the Last-Event-ID header when present;
 // it wins over from_revision (a browser resuming). Neither: 0, a snapshot.

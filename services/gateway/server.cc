@@ -98,6 +98,7 @@ struct GatewayServer::Parts {
   // (text), a station's inclusion proof (JSON).
   void TreeHead(const httplib::Request& request, httplib::Response& response,
                 bool checkpoint);
+  void Forensics(const httplib::Request& request, httplib::Response& response);
   void Proof(const httplib::Request& request, httplib::Response& response);
   void Health(httplib::Response& response);
   void Static(const httplib::Request& request, httplib::Response& response);
@@ -116,6 +117,7 @@ void GatewayServer::Parts::Route(const httplib::Request& request,
   }
   if (path == "/v1/election") return Election(request, response);
   if (path == "/v1/results") return Results(request, response);
+  if (path == "/v1/forensics") return Forensics(request, response);
   if (path == "/v1/tree-head") return TreeHead(request, response, false);
   if (path == "/v1/checkpoint") return TreeHead(request, response, true);
   if (path == "/v1/proof") return Proof(request, response);
@@ -131,8 +133,9 @@ void GatewayServer::Parts::Route(const httplib::Request& request,
     return SetJsonError(response, 404,
                         absl::StrCat("no endpoint ", common::Echo(path),
                                      "; the API has /v1/election, "
-                                     "/v1/results, /v1/watch, /v1/tree-head, "
-                                     "/v1/checkpoint and /v1/proof"));
+                                     "/v1/results, /v1/forensics, /v1/watch, "
+                                     "/v1/tree-head, /v1/checkpoint and "
+                                     "/v1/proof"));
   }
   Static(request, response);
 }
@@ -162,6 +165,21 @@ void GatewayServer::Parts::Results(const httplib::Request& request,
       [&](v1::Aggregator::Stub& stub, grpc::ClientContext* context) {
         answer.Clear();
         return stub.GetResults(context, *call, &answer);
+      });
+  if (!outcome.status.ok()) return SetGrpcError(response, outcome);
+  SetJson(response, answer);
+}
+
+void GatewayServer::Parts::Forensics(const httplib::Request& request,
+                                     httplib::Response& response) {
+  absl::StatusOr<v1::GetForensicsRequest> call =
+      ForensicsRequestFrom(request.params);
+  if (!call.ok()) return SetJsonError(response, 400, call.status().message());
+  v1::GetForensicsResponse answer;
+  const Upstream::Outcome outcome = upstream->CallAggregator(
+      [&](v1::Aggregator::Stub& stub, grpc::ClientContext* context) {
+        answer.Clear();
+        return stub.GetForensics(context, *call, &answer);
       });
   if (!outcome.status.ok()) return SetGrpcError(response, outcome);
   SetJson(response, answer);
@@ -213,6 +231,8 @@ void GatewayServer::Parts::CountRequest(const httplib::Request& request,
     endpoint = "election";
   } else if (path == "/v1/results") {
     endpoint = "results";
+  } else if (path == "/v1/forensics") {
+    endpoint = "forensics";
   } else if (path == "/v1/watch") {
     endpoint = "watch";
   } else if (path == "/v1/tree-head") {

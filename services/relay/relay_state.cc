@@ -37,6 +37,11 @@ void RelayState::Reset(feed::SnapshotView view,
   allocations_ = std::move(view.allocations);
   progress_ = std::move(view.progress);
   signed_head_ = std::move(view.signed_head);
+  forensics_flags_.clear();
+  for (v1::ScopeFlags& flags : view.forensics_flags) {
+    const Key key = KeyOf(flags.contest_id(), flags.scope());
+    forensics_flags_[key] = std::move(flags);
+  }
   totals_index_.clear();
   allocations_index_.clear();
   for (size_t i = 0; i < totals_.size(); ++i) {
@@ -81,6 +86,15 @@ absl::Status RelayState::Apply(std::shared_ptr<const v1::Event> event) {
       allocations_[it->second] = a;
     }
   }
+  // Each carries its scope's new full set of flags; empty: unflagged.
+  for (const v1::ScopeFlags& f : event->forensics_flags()) {
+    const Key key = KeyOf(f.contest_id(), f.scope());
+    if (f.flags().empty()) {
+      forensics_flags_.erase(key);
+    } else {
+      forensics_flags_[key] = f;
+    }
+  }
   if (event->has_progress()) progress_ = event->progress();
   // Passed on as the aggregator signed it: the relay holds no key.
   signed_head_ = event->signed_head();
@@ -98,6 +112,9 @@ feed::SnapshotView RelayState::Snapshot() const {
   view.allocations = allocations_;
   view.progress = progress_;
   view.signed_head = signed_head_;
+  for (const auto& [key, flags] : forensics_flags_) {
+    view.forensics_flags.push_back(flags);
+  }
   return view;
 }
 

@@ -71,6 +71,8 @@ class RelayState : public feed::EventSource {
   v1::Progress progress_ ABSL_GUARDED_BY(mu_);
   // The signed head of revision_, as the upstream sent it.
   v1::SignedTreeHead signed_head_ ABSL_GUARDED_BY(mu_);
+  // The flagged (contest, scope)s (election forensics) at revision_.
+  std::map<Key, v1::ScopeFlags> forensics_flags_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<const v1::Event>> ring_ ABSL_GUARDED_BY(mu_);
 };
 

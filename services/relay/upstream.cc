@@ -257,6 +257,9 @@ absl::Status Upstream::RunStream(const rpc::Replicas::Target& upstream,
         for (v1::SeatAllocation& a : *snapshot->mutable_allocations()) {
           pending.allocations.push_back(std::move(a));
         }
+        for (v1::ScopeFlags& f : *snapshot->mutable_forensics_flags()) {
+          pending.forensics_flags.push_back(std::move(f));
+        }
         if (snapshot->has_progress()) pending.progress = snapshot->progress();
         if (snapshot->has_signed_head()) {
           pending.signed_head = std::move(*snapshot->mutable_signed_head());
