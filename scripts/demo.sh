@@ -4,9 +4,10 @@
 # collector per region, a relay and the HTTP gateway with the live results
 # page) on 127.0.0.1, plays the night at high speed through
 # every collector while `tallyctl watch` shows totals and seats filling in,
-# and ends with the final national result, the 98-seat composition (69 list
-# + 29 district seats) and a recount of every total from the stored
-# protocols.
+# and ends with the final national result, the 98-seat composition by
+# nominating party (69 list + 29 district seats; the demo fails unless it is
+# the official one, deploy/elections/kz-2023.composition.json) and a recount
+# of every total from the stored protocols.
 #
 #   DEMO_SPEED   simulated seconds per real second (default 600: the six
 #                hours after polls close play in about 40 seconds)
@@ -182,6 +183,14 @@ fi
 echo
 echo "== Final result =="
 "${tallyctl}" results "${flags[@]}" --aggregator "${aggregator}"
+
+echo
+echo "== Chamber composition (seats by nominating party) =="
+"${tallyctl}" composition "${flags[@]}" --aggregator "${aggregator}"
+# The demo fails unless the night ends on the official composition.
+expected_composition=deploy/elections/kz-2023.composition.json
+"${tallyctl}" composition "${flags[@]}" --aggregator "${aggregator}" --json |
+  python3 scripts/check_composition.py "${expected_composition}"
 
 echo
 echo "== Recount of every total from the stored protocols =="

@@ -27,7 +27,10 @@
 //    Their results are random: per contest a Dirichlet-like draw of choice
 //    weights, small against-all and invalid shares, and per-region and
 //    per-station jitter; each station's ballots are split by largest
-//    remainder over its jittered weights.
+//    remainder over its jittered weights. A contest with a known winner
+//    (ResultTarget.winners) gets the same draw, except that the winner's
+//    strength is twice the strongest other choice's and its region bias is
+//    at least 100%, so that it leads in every region and wins.
 //
 // Randomness. SplitMix64 streams keyed by the seed and a purpose ("turnout",
 // "bias/<contest>", ...), integers mapped to ranges by Lemire's exact
@@ -420,9 +423,10 @@ Turnout DefaultTurnout(const Layout& layout, uint32_t percent, uint64_t seed) {
 
 // A plausible random result for a contest without a target, on the base
 // turnout.
+// `winner`: the index of the choice that must win, or -1.
 ContestCounts RandomCounts(const ElectionIndex& index, const Layout& layout,
                            const v1::Contest& contest, const Turnout& turnout,
-                           uint64_t seed) {
+                           uint64_t seed, int winner) {
   SplitMix64 rng = StreamFor(seed, absl::StrCat("result/", contest.id()));
   const size_t choices = static_cast<size_t>(contest.choices_size());
   const size_t k = choices + 2;
@@ -432,6 +436,15 @@ ContestCounts RandomCounts(const ElectionIndex& index, const Layout& layout,
   for (uint64_t& w : strength) {
     const uint64_t u = rng.Uniform(10, 100);
     w = u * u;
+  }
+  if (winner >= 0) {
+    uint64_t strongest_other = 1;
+    for (size_t c = 0; c < choices; ++c) {
+      if (c != static_cast<size_t>(winner)) {
+        strongest_other = std::max(strongest_other, strength[c]);
+      }
+    }
+    strength[winner] = 2 * strongest_other;
   }
   const uint64_t strength_sum =
       std::accumulate(strength.begin(), strength.end(), uint64_t{0});
@@ -450,6 +463,7 @@ ContestCounts RandomCounts(const ElectionIndex& index, const Layout& layout,
                                                  std::vector<uint64_t>(k));
   for (auto& row : region_bias) {
     for (uint64_t& b : row) b = rng.Uniform(70, 130);
+    if (winner >= 0) row[winner] = std::max<uint64_t>(row[winner], 100);
   }
 
   ContestCounts out;
@@ -620,6 +634,47 @@ std::vector<bool> PickShare(size_t n, uint32_t percent, SplitMix64* rng) {
   return picked;
 }
 
+// The known winners of the targets (ResultTarget.winners): contest id ->
+// choice index. Each contest must be a single-seat contest without a target
+// of its own, named by one target only, and the choice on its ballot.
+absl::StatusOr<absl::flat_hash_map<std::string, int>> CheckWinners(
+    const ElectionIndex& index, const std::vector<v1::ResultTarget>& targets,
+    const absl::flat_hash_set<std::string>& targeted) {
+  absl::flat_hash_map<std::string, int> winners;
+  for (const v1::ResultTarget& target : targets) {
+    for (const auto& [contest_id, choice_id] : target.winners()) {
+      const std::string where =
+          absl::StrCat("target for contest \"", target.contest_id(),
+                       "\": winner of contest \"", contest_id, "\"");
+      const ContestInfo* info = index.FindContest(contest_id);
+      if (info == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": the contest is not defined in the election"));
+      }
+      if (info->contest->seats() != 1 ||
+          info->contest->kind() == v1::CONTEST_KIND_PARTY_LIST) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": only single-seat contests have a winner"));
+      }
+      if (targeted.contains(contest_id)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": the contest has a target, which decides its winner"));
+      }
+      const auto choice = info->choice_index.find(choice_id);
+      if (choice == info->choice_index.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": choice \"", choice_id, "\" is not on the ballot"));
+      }
+      if (!winners.try_emplace(contest_id, static_cast<int>(choice->second))
+               .second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": the contest has more than one winner"));
+      }
+    }
+  }
+  return winners;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<v1::StationProtocol>> GenerateTruth(
@@ -637,6 +692,9 @@ absl::StatusOr<std::vector<v1::StationProtocol>> GenerateTruth(
     }
     targets[target.contest_id()] = &target;
   }
+  absl::StatusOr<absl::flat_hash_map<std::string, int>> winners =
+      CheckWinners(index, options.targets, seen);
+  if (!winners.ok()) return winners.status();
 
   const Layout layout = BuildLayout(index);
   const auto& contests = index.definition().contests();
@@ -667,8 +725,9 @@ absl::StatusOr<std::vector<v1::StationProtocol>> GenerateTruth(
       AppendProtocols(layout, contest, index, plan.turnout, plan.counts,
                       received, &truth);
     } else {
-      const ContestCounts counts =
-          RandomCounts(index, layout, contest, base, options.seed);
+      const ContestCounts counts = RandomCounts(
+          index, layout, contest, base, options.seed,
+          winners->contains(contest.id()) ? winners->at(contest.id()) : -1);
       AppendProtocols(layout, contest, index, base, counts, received, &truth);
     }
   }

@@ -19,7 +19,8 @@ namespace tally::sim {
 struct NightOptions {
   uint64_t seed = 2023;
   // Targets for national contests; a national contest without a target and
-  // every district contest get a plausible random result instead.
+  // every district contest get a plausible random result instead, in which
+  // a known winner (ResultTarget.winners) gets the most votes.
   std::vector<v1::ResultTarget> targets;
   // Turnout of contests without a target, percent of registered voters.
   uint32_t default_turnout_percent = 55;

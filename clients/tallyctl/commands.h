@@ -27,6 +27,9 @@ int RunDefinition(const std::vector<std::string>& args);
 
 // tallyctl results / station ID / verify [--db DIR] / watch.
 int RunResults(const std::vector<std::string>& args);
+// tallyctl composition [--json]: seats by nominating party over every
+// contest (services/domain/composition.h), from the aggregator's results.
+int RunComposition(const std::vector<std::string>& args);
 int RunStation(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 int RunWatch(const std::vector<std::string>& args);

@@ -21,6 +21,8 @@ constexpr char kUsage[] =
     "--input)\n"
     "  definition   generate | check | summary of election definitions\n"
     "  results      totals and seats from the aggregator\n"
+    "  composition  seats by nominating party over every contest "
+    "(list + districts)\n"
     "  station      a station's protocols and their version history\n"
     "  watch        the live feed (terminal view, or --json lines)\n"
     "  verify       recompute every total from the stored protocols "
@@ -50,6 +52,7 @@ constexpr Command kCommands[] = {
     {"seats", tally::cli::RunSeats},
     {"definition", tally::cli::RunDefinition},
     {"results", tally::cli::RunResults},
+    {"composition", tally::cli::RunComposition},
     {"station", tally::cli::RunStation},
     {"watch", tally::cli::RunWatch},
     {"verify", tally::cli::RunVerify},

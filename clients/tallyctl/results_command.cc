@@ -1,6 +1,8 @@
-// tallyctl results | station | verify: reading the aggregator.
+// tallyctl results | composition | station | verify: reading the
+// aggregator.
 //
 //   tallyctl results [--contest C] [--scope S] [--all_scopes] [--json]
+//   tallyctl composition [--json]
 //   tallyctl station ID [--contest C] [--json]
 //   tallyctl verify [--db DIR] [--json]
 // verify without --db asks the running aggregator; with --db it opens the
@@ -17,6 +19,7 @@
 #include "clients/tallyctl/commands.h"
 #include "clients/tallyctl/grpc_client.h"
 #include "clients/tallyctl/results_view.h"
+#include "services/domain/composition.h"
 #include "services/domain/election_index.h"
 #include "services/domain/proto_json.h"
 #include "services/domain/scope_text.h"
@@ -109,8 +112,63 @@ int RunResults(const std::vector<std::string>& args) {
                 RenderContest(names, result.totals(), allocation).c_str());
   }
   if (allocations.size() > 1) {
-    std::printf("\n%s", RenderComposition(names, allocations).c_str());
+    std::printf("\n%s", RenderComposition(
+                            ComputeComposition(names.definition(), allocations))
+                            .c_str());
   }
+  return kExitOk;
+}
+
+int RunComposition(const std::vector<std::string>& args) {
+  if (args.size() > 1)
+    return UsageError("composition", "unexpected argument " + args[1]);
+  // Every contest at its own scope (the default request), and the
+  // definition that names the parties.
+  v1::GetResultsResponse response;
+  v1::GetElectionResponse election;
+  CallTarget used;
+  grpc::Status status = CallAggregator(
+      [&](v1::Aggregator::Stub& stub) {
+        response.Clear();
+        return stub.GetResults(CallContext().get(), v1::GetResultsRequest(),
+                               &response);
+      },
+      &used);
+  if (status.ok()) {
+    status = CallAggregator(
+        [&](v1::Aggregator::Stub& stub) {
+          election.Clear();
+          return stub.GetElection(CallContext().get(), v1::GetElectionRequest(),
+                                  &election);
+        },
+        &used);
+  }
+  if (!status.ok()) {
+    return ReportFailure("composition", status, used.server,
+                         used.channel.get());
+  }
+  std::vector<const v1::SeatAllocation*> allocations;
+  for (const v1::ContestResults& result : response.results()) {
+    if (result.has_allocation()) allocations.push_back(&result.allocation());
+  }
+  const v1::ChamberComposition composition =
+      ComputeComposition(election.definition(), allocations);
+  if (absl::GetFlag(FLAGS_json)) {
+    // Every field, zeros included: the form scripts rely on
+    // (docs/ARCHITECTURE.md, "Chamber composition").
+    absl::StatusOr<std::string> json =
+        ToJson(composition, {.pretty = true, .print_defaults = true});
+    if (!json.ok()) {
+      std::fprintf(stderr, "tallyctl composition: %s\n",
+                   std::string(json.status().message()).c_str());
+      return kExitFailure;
+    }
+    std::fputs(json->c_str(), stdout);
+    return kExitOk;
+  }
+  std::printf("%s, revision %llu\n\n%s", election.definition().name().c_str(),
+              static_cast<unsigned long long>(response.revision()),
+              RenderComposition(composition).c_str());
   return kExitOk;
 }
 

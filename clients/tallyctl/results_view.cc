@@ -38,20 +38,6 @@ std::string ElectionNames::choice(const std::string& contest_id,
   return choice_id;
 }
 
-std::string ElectionNames::SeatHolder(const std::string& choice_id) const {
-  // Choice ids are shared across contests (a party's list and its district
-  // candidates), so the seats add up by id. A nationwide contest's choice
-  // names the party; a district choice names one candidate, so an id found
-  // only in districts is shown as itself.
-  for (const v1::Contest& contest : definition_.contests()) {
-    if (!contest.district_id().empty()) continue;
-    for (const v1::Choice& choice : contest.choices()) {
-      if (choice.id() == choice_id) return choice.name();
-    }
-  }
-  return choice_id;
-}
-
 std::string ElectionNames::scope(const v1::Scope& scope) const {
   const auto& names =
       scope.kind() == v1::SCOPE_KIND_REGION ? regions_ : districts_;
@@ -239,31 +225,17 @@ std::string RenderContestLine(const ElectionNames& names,
       allocation != nullptr && !allocation->provisional() ? ", final" : "");
 }
 
-std::string RenderComposition(
-    const ElectionNames& names,
-    const std::vector<const v1::SeatAllocation*>& allocations) {
-  std::map<std::string, uint32_t> seats;
-  std::map<std::string, std::string> label;
-  uint32_t total = 0, filled = 0;
-  for (const v1::SeatAllocation* allocation : allocations) {
-    total += allocation->seats();
-    for (const v1::ChoiceSeats& choice : allocation->choices()) {
-      if (choice.seats() == 0) continue;
-      seats[choice.choice_id()] += choice.seats();
-      filled += choice.seats();
-      label.try_emplace(choice.choice_id(),
-                        names.SeatHolder(choice.choice_id()));
-    }
-  }
-  std::vector<std::pair<std::string, uint32_t>> rows(seats.begin(),
-                                                     seats.end());
-  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-    return a.second > b.second;
-  });
+std::string RenderComposition(const v1::ChamberComposition& composition) {
   std::string out = absl::StrFormat(
-      "Seats by choice over all contests: %d of %d allocated\n", filled, total);
-  for (const auto& [id, count] : rows) {
-    absl::StrAppendFormat(&out, "  %-40s %5d\n", label[id], count);
+      "Chamber composition: %d of %d seats allocated%s\n",
+      composition.allocated_seats(), composition.seats(),
+      composition.provisional() ? " (provisional)" : " (final)");
+  absl::StrAppendFormat(&out, "  %-40s %5s %9s %5s\n", "party", "list",
+                        "districts", "seats");
+  for (const v1::PartySeats& party : composition.parties()) {
+    absl::StrAppendFormat(&out, "  %-40s %5d %9d %5d\n", party.name(),
+                          party.list_seats(), party.district_seats(),
+                          party.seats());
   }
   return out;
 }

@@ -25,9 +25,6 @@ class ElectionNames {
   const v1::Contest* contest(const std::string& id) const;
   std::string choice(const std::string& contest_id,
                      const std::string& choice_id) const;
-  // Who holds seats of `choice_id` over all contests: the party's name
-  // from a nationwide contest, else the id itself.
-  std::string SeatHolder(const std::string& choice_id) const;
   std::string scope(const v1::Scope& scope) const;
 
  private:
@@ -53,11 +50,9 @@ std::string RenderContestLine(const ElectionNames& names,
                               const v1::Totals& totals,
                               const v1::SeatAllocation* allocation);
 
-// Seats per choice id summed over every contest (e.g. a chamber's list and
-// district seats by party), largest first.
-std::string RenderComposition(
-    const ElectionNames& names,
-    const std::vector<const v1::SeatAllocation*>& allocations);
+// The composition table (services/domain/composition.h): seats by
+// nominating party, list and district seats, self-nominated as a row.
+std::string RenderComposition(const v1::ChamberComposition& composition);
 
 }  // namespace tally::cli
 

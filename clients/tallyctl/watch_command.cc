@@ -27,6 +27,7 @@
 #include "clients/tallyctl/forensics_view.h"
 #include "clients/tallyctl/grpc_client.h"
 #include "clients/tallyctl/results_view.h"
+#include "services/domain/composition.h"
 #include "services/domain/proto_json.h"
 #include "services/domain/scope_text.h"
 #include "tally/v1/aggregator.grpc.pb.h"
@@ -88,7 +89,10 @@ class View {
       }
     }
     if (allocations.size() > 1) {
-      absl::StrAppend(&out, RenderComposition(names, allocations), "\n");
+      absl::StrAppend(&out,
+                      RenderComposition(
+                          ComputeComposition(names.definition(), allocations)),
+                      "\n");
     }
     if (!districts.empty()) absl::StrAppend(&out, "Districts\n", districts);
     return out;

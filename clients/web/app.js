@@ -97,6 +97,10 @@
   const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f',
     '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
   const UNDECIDED = '#d9dce1';
+  // The composition row of the self-nominated candidates: a key no choice
+  // id can take (ids are [a-z0-9-]).
+  const SELF = '(self-nominated)';
+  const SELF_COLOUR = '#7f7f7f';
 
   // A candidate's name without a trailing "(district)" qualifier, so that
   // choices sharing an id across districts read as one group.
@@ -117,9 +121,10 @@
     const primary = lists.sort((a, b) => b.seats - a.seats)[0] ||
         national[0] || contests[0] || null;
 
-    // Parties: every choice of a party-list contest, by choice id. A choice
-    // of any other contest with the same id stands for that party (a
-    // party's district candidate); other ids form groups of their own.
+    // Parties: every choice of a party-list contest, by choice id, then the
+    // self-nominated. Choices of other contests with ids of their own form
+    // groups for display; their seats go to their nominating party
+    // (seatParty).
     const parties = new Map();
     let paletteIndex = 0;
     const addParty = (choice, fromList) => {
@@ -134,6 +139,7 @@
     if (primary) primary.choices.forEach((ch) => addParty(ch, true));
     contests.filter((c) => c.kind === KIND_LIST)
         .forEach((c) => c.choices.forEach((ch) => addParty(ch, true)));
+    parties.set(SELF, { id: SELF, name: 'Self-nominated', colour: SELF_COLOUR });
     contests.forEach((c) => c.choices.forEach((ch) => addParty(ch, false)));
 
     // The house: every seat of every contest that fills seats in it (a
@@ -747,8 +753,19 @@
     hemicycle = { house, circles };
   }
 
+  // The party a seat of `contest` won by `choiceId` counts for: a list's
+  // choice is the party; a candidate's is the party that nominated them
+  // (Choice.party_id), or the self-nominated row. The same rule as
+  // services/domain/composition.h (`tallyctl composition`).
+  function seatParty(contest, choiceId) {
+    if (contest.kind === KIND_LIST) return choiceId;
+    const choice = contest.choices.find((ch) => ch.id === choiceId);
+    return choice?.partyId || SELF;
+  }
+
   // Seats per party: list seats from each list contest's allocation, one
-  // seat per single-winner contest to its winner or current leader.
+  // seat per single-winner contest to its winner's (or current leader's)
+  // nominating party.
   function seatCounts(model) {
     const counts = new Map();  // party id -> { list, district }
     const add = (id, field, n) => {
@@ -779,7 +796,7 @@
       }
       let given = 0;
       for (const w of winners) {
-        add(w.choiceId, 'district', num(w.seats));
+        add(seatParty(contest, w.choiceId), 'district', num(w.seats));
         given += num(w.seats);
       }
       undecided += Math.max(0, contest.seats - given);
@@ -794,7 +811,8 @@
       buildHemicycle(model.house);
     }
     const { counts, undecided } = seatCounts(model);
-    // Party order: the definition's, so blocks keep their place.
+    // Party order: the definition's, so blocks keep their place (the
+    // self-nominated after the parties).
     const order = [...model.parties.keys()].filter((id) => counts.has(id));
     for (const id of counts.keys()) if (!order.includes(id)) order.push(id);
     let i = 0;
@@ -812,7 +830,9 @@
       const split = [];
       if (c.list) split.push(`${c.list} list`);
       if (c.district) split.push(`${c.district} single-mandate`);
-      legend.append(el('li', { 'data-party-id': id, 'data-seats': String(total) },
+      legend.append(el('li', { 'data-party-id': id === SELF ? '' : id,
+        'data-self-nominated': String(id === SELF), 'data-seats': String(total),
+        'data-list-seats': String(c.list), 'data-district-seats': String(c.district) },
           el('span', { class: 'swatch', style: `background:${party.colour}` }),
           el('span', { class: 'name' }, party.name),
           el('span', { class: 'count' }, String(total)),
@@ -823,7 +843,8 @@
       delete hemicycle.circles[i].dataset.party;
     }
     if (undecided > 0) {
-      legend.append(el('li', { 'data-party-id': '', 'data-seats': String(undecided) },
+      legend.append(el('li', { 'data-party-id': '', 'data-undecided': 'true',
+        'data-seats': String(undecided) },
           el('span', { class: 'swatch', style: `background:${UNDECIDED}` }),
           el('span', { class: 'name' }, 'Not yet decided'),
           el('span', { class: 'count' }, String(undecided)),
@@ -838,8 +859,10 @@
       return a && !a.provisional;
     });
     $('seat-note').textContent = single === 0 ? '' : final ?
-      'Single-mandate seats: the winner of each district.' :
-      'Single-mandate seats go to the candidate currently leading.';
+      'Single-mandate seats: the party that nominated each district\'s ' +
+        'winner, or self-nominated.' :
+      'Single-mandate seats go to the party of the candidate currently ' +
+        'leading, or self-nominated.';
   }
 
   // ---- regions -------------------------------------------------------------

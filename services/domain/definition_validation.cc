@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -302,6 +303,13 @@ class DefinitionChecker {
   }
 
   void CheckContests() {
+    // The parties a candidate may name as nominating party (party_id).
+    for (const v1::Contest& contest : d_.contests()) {
+      if (contest.kind() != v1::CONTEST_KIND_PARTY_LIST) continue;
+      for (const v1::Choice& choice : contest.choices()) {
+        if (!choice.id().empty()) list_parties_.insert(choice.id());
+      }
+    }
     absl::flat_hash_map<std::string, int> ids;
     for (int i = 0; i < d_.contests_size(); ++i) {
       const v1::Contest& contest = d_.contests(i);
@@ -437,6 +445,16 @@ class DefinitionChecker {
             absl::StrCat("colour ", common::QuoteEcho(choice.colour()),
                          " is not #rrggbb"));
       }
+      if (choice.party_id().empty()) continue;
+      if (contest.kind() == v1::CONTEST_KIND_PARTY_LIST) {
+        Add(choice_where,
+            "party_id must be empty in a party-list contest (its choices are "
+            "the parties)");
+      } else if (!list_parties_.contains(choice.party_id())) {
+        Add(choice_where,
+            absl::StrCat("party_id ", common::QuoteEcho(choice.party_id()),
+                         " is not a choice of any party-list contest"));
+      }
     }
   }
 
@@ -465,6 +483,7 @@ class DefinitionChecker {
   absl::flat_hash_map<std::string, int> districts_;
   // District id -> number of stations that name it.
   absl::flat_hash_map<std::string, int> district_stations_;
+  absl::flat_hash_set<std::string> list_parties_;
 };
 
 }  // namespace

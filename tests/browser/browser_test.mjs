@@ -7,7 +7,9 @@
 // second it must have updated in place (no reload). The page must show the
 // transparency log's signed root of /v1/tree-head, and its "check a
 // station" must verify a counted station's inclusion proof (and refuse an
-// unknown station). The percentages on the page must be the shares
+// unknown station). The chamber composition on the page (seats by
+// nominating party, list and district seats, self-nominated as a row) must
+// be the one `tallyctl composition --json` computes. The percentages on the page must be the shares
 // /v1/results publishes (rounded half up to two decimals) of the base the
 // page names ("party votes + against all"); when every station has
 // reported (--regions all), they must be the official percentages of
@@ -340,6 +342,42 @@ async function checkPage(page, base, contestId, stations, house, phase,
   return shown;
 }
 
+// The chamber composition on the page (the seat legend) against `tallyctl
+// composition --json`: the same rows (party, list seats, district seats,
+// total; self-nominated as its own row), in any order. Retried until they
+// agree, as the page and the aggregator settle independently.
+async function checkComposition(page, aggregatorAddress) {
+  const rowsText = (rows) => rows.map((r) =>
+    `${r.party || 'self-nominated'} ${r.list}+${r.district}=${r.seats}`)
+      .sort().join(', ');
+  let last = null;
+  return waitFor('the page to show the composition of tallyctl composition',
+      SETTLE_MS, async () => {
+        const json = JSON.parse(runTool(['composition', '--insecure',
+          '--aggregator', aggregatorAddress, '--json'], 30_000));
+        const want = rowsText((json.parties || []).map((r) => ({
+          party: r.self_nominated ? '' : r.party_id, list: num(r.list_seats),
+          district: num(r.district_seats), seats: num(r.seats) })));
+        const shown = rowsText(await page.evaluate(() => [...document
+            .querySelectorAll('#seat-legend li:not([data-undecided])')]
+            .map((li) => ({ party: li.dataset.selfNominated === 'true' ? '' :
+              li.dataset.partyId, list: Number(li.dataset.listSeats),
+              district: Number(li.dataset.districtSeats),
+              seats: Number(li.dataset.seats) }))));
+        const heading = await page.evaluate(() =>
+          document.querySelector('#seats-section h2')?.textContent || '');
+        last = { want, shown, heading };
+        return want === shown && heading.includes('composition') ?
+          last : undefined;
+      }, 200).catch((error) => {
+    if (last) {
+      error.message += `; the page shows "${last.shown}" under ` +
+          `"${last.heading}", tallyctl composition says "${last.want}"`;
+    }
+    throw error;
+  });
+}
+
 // The transparency log on the page: the signed root of /v1/tree-head, and
 // "check a station" verifying a proof in the browser.
 async function checkLog(page, base, contestId, protocols) {
@@ -528,6 +566,8 @@ async function main() {
     if (!(second.stationsReported > first.stationsReported)) {
       fail('stations reported did not increase on the page');
     }
+    const composition = await checkComposition(page, aggregatorAddress);
+    log(`composition on the page: ${composition.shown}`);
     await checkLog(page, base, listContest.id,
         phases[1].flatMap((p) => p.protocols)).catch((error) => {
       if (pageErrors.length) {

@@ -115,5 +115,33 @@ TEST(RenderContest, NoVotesYetShowsNoPercentages) {
   EXPECT_THAT(table, ContainsRegex("against all +0 +-\n"));
 }
 
+TEST(RenderComposition, ListsSeatsByPartyWithListAndDistrictParts) {
+  v1::ChamberComposition composition;
+  composition.set_seats(98);
+  composition.set_allocated_seats(98);
+  v1::PartySeats* amanat = composition.add_parties();
+  amanat->set_party_id("amanat");
+  amanat->set_name("Amanat");
+  amanat->set_list_seats(40);
+  amanat->set_district_seats(22);
+  amanat->set_seats(62);
+  v1::PartySeats* self = composition.add_parties();
+  self->set_self_nominated(true);
+  self->set_name("Self-nominated");
+  self->set_district_seats(7);
+  self->set_seats(7);
+  const std::string table = RenderComposition(composition);
+  EXPECT_THAT(table, HasSubstr("Chamber composition: 98 of 98 seats "
+                               "allocated (final)\n"));
+  EXPECT_THAT(table, ContainsRegex("party +list +districts +seats\n"));
+  EXPECT_THAT(table, ContainsRegex("Amanat +40 +22 +62\n"));
+  EXPECT_THAT(table, ContainsRegex("Self-nominated +0 +7 +7\n"));
+
+  composition.set_provisional(true);
+  composition.set_allocated_seats(70);
+  EXPECT_THAT(RenderComposition(composition),
+              HasSubstr("70 of 98 seats allocated (provisional)"));
+}
+
 }  // namespace
 }  // namespace tally::cli

@@ -327,6 +327,10 @@ TEST(TallyctlUnreachable, EveryServerCommandNamesTheAddressAndWhatToCheck) {
       // TLS or not, a refused connection is a refused connection.
       {"results --aggregator " + at,
        "tallyctl results: no aggregator" + to_aggregator},
+      {"composition --insecure --aggregator " + at,
+       "tallyctl composition: no aggregator" + to_aggregator},
+      {"composition --json --insecure --aggregator " + at,
+       "tallyctl composition: no aggregator" + to_aggregator},
       {"station 101 --insecure --aggregator " + at,
        "tallyctl station: no aggregator" + to_aggregator},
       {"verify --insecure --aggregator " + at,

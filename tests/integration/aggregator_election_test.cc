@@ -44,6 +44,7 @@ using ::google::protobuf::util::MessageDifferencer;
 using testing::AllResults;
 using testing::ExpectAllTotalsEqualTruth;
 using testing::ExpectedScopeCount;
+using testing::ExpectOfficialComposition;
 using testing::ExpectOfficialListSeats;
 using testing::ExpectOfficialPercentages;
 using ::testing::HasSubstr;
@@ -254,6 +255,7 @@ TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
   ExpectAllTotalsEqualTruth(ref, *results);
   ExpectOfficialListSeats(*results);
   ExpectOfficialPercentages(ref, *results);
+  ExpectOfficialComposition(ref, *results);
 
   // A corrected list protocol keeps both versions, the second counted.
   const sim::Submission* correction = nullptr;

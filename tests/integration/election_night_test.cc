@@ -194,6 +194,7 @@ class ElectionNightTest : public ::testing::Test {
     testing::ExpectAllTotalsEqualTruth(*ref_, *results);
     testing::ExpectOfficialListSeats(*results);
     testing::ExpectOfficialPercentages(*ref_, *results);
+    testing::ExpectOfficialComposition(*ref_, *results);
     absl::StatusOr<v1::VerifyResponse> verified =
         testing::VerifyOnline(*aggregator_stub_, absl::Minutes(5));
     ASSERT_TRUE(verified.ok()) << verified.status();

@@ -1,7 +1,9 @@
 #include "tests/support/election_checks.h"
 
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -9,6 +11,8 @@
 #include "clients/simulator/night_generator.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "services/domain/composition.h"
+#include "services/domain/proto_json.h"
 #include "services/domain/rational.h"
 #include "services/rpc/status.h"
 #include "tests/support/ingest_session.h"
@@ -92,6 +96,30 @@ void ExpectOfficialListSeats(const v1::GetResultsResponse& results) {
       {"amanat", 40}, {"auyl", 8}, {"respublica", 6}, {"aq-jol", 6},
       {"qhp", 5},     {"jsdp", 4}, {"baytaq", 0}};
   EXPECT_EQ(seats, official);
+}
+
+void ExpectOfficialComposition(const ReferenceElection& ref,
+                               const v1::GetResultsResponse& results) {
+  std::ifstream in(TALLY_SOURCE_DIR
+                   "/deploy/elections/kz-2023.composition.json");
+  ASSERT_TRUE(in.good()) << "cannot read kz-2023.composition.json";
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::ChamberComposition official;
+  ASSERT_TRUE(ParseJson(text.str(), &official).ok());
+  std::vector<const v1::SeatAllocation*> allocations;
+  for (const v1::ContestResults& entry : results.results()) {
+    if (entry.has_allocation()) allocations.push_back(&entry.allocation());
+  }
+  v1::ChamberComposition actual =
+      ComputeComposition(ref.index->definition(), allocations);
+  EXPECT_GT(actual.revision(), 0u);
+  actual.clear_revision();
+  for (v1::PartySeats& party : *actual.mutable_parties()) party.clear_colour();
+  std::string differences;
+  MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&differences);
+  EXPECT_TRUE(differencer.Compare(official, actual)) << differences;
 }
 
 namespace {

@@ -42,6 +42,14 @@ void ExpectOfficialListSeats(const v1::GetResultsResponse& results);
 void ExpectOfficialPercentages(const ReferenceElection& ref,
                                const v1::GetResultsResponse& results);
 
+// Seats by nominating party over every contest (ComputeComposition) are
+// the official final composition of the Mazhilis
+// (deploy/elections/kz-2023.composition.json: Amanat 62, Auyl 8,
+// self-nominated 7, Respublica 6, Aq Jol 6, People's Party 5, JSDP 4).
+// Needs Truth::kOfficialResult (its district winners) and a final night.
+void ExpectOfficialComposition(const ReferenceElection& ref,
+                               const v1::GetResultsResponse& results);
+
 // The aggregator's online recount.
 absl::StatusOr<v1::VerifyResponse> VerifyOnline(v1::Aggregator::Stub& stub,
                                                 absl::Duration timeout);

@@ -386,6 +386,30 @@ std::vector<RuleCase> RuleCases() {
        },
        {"contests[2] (id \"smd-2\"): choices[1] (id \"cand-y\"): name is "
         "required"}},
+      {"ChoicePartyOfTheList",
+       [](auto* d) {
+         d->mutable_contests(2)->mutable_choices(0)->set_party_id("party-a");
+       },
+       {}},
+      {"ChoicePartyUnknown",
+       [](auto* d) {
+         d->mutable_contests(2)->mutable_choices(1)->set_party_id("party-z");
+       },
+       {"contests[2] (id \"smd-2\"): choices[1] (id \"cand-y\"): party_id "
+        "\"party-z\" is not a choice of any party-list contest"}},
+      {"ChoicePartyIsNotAContestsOwnChoice",
+       [](auto* d) {
+         d->mutable_contests(2)->mutable_choices(1)->set_party_id("cand-x");
+       },
+       {"contests[2] (id \"smd-2\"): choices[1] (id \"cand-y\"): party_id "
+        "\"cand-x\" is not a choice of any party-list contest"}},
+      {"ChoicePartyOnAPartyList",
+       [](auto* d) {
+         d->mutable_contests(0)->mutable_choices(1)->set_party_id("party-a");
+       },
+       {"contests[0] (id \"list\"): choices[1] (id \"party-b\"): party_id "
+        "must be empty in a party-list contest (its choices are the "
+        "parties)"}},
       {"ChoiceColourWord",
        [](auto* d) {
          d->mutable_contests(0)->mutable_choices(0)->set_colour("red");

@@ -272,6 +272,48 @@ TEST(GenerateTruth, DistrictContestsHavePlausibleResults) {
   }
 }
 
+// The official result names every district's winner (ResultTarget.winners):
+// each wins its district, which with the list seats gives the chamber of
+// the definition's notes.
+TEST(GenerateTruth, KnownDistrictWinnersWin) {
+  ASSERT_REFERENCE(ref);
+  ASSERT_EQ(ref.target.winners_size(), 29);
+  const v1::Scope national;
+  for (const auto& [contest_id, winner] : ref.target.winners()) {
+    const v1::Totals totals =
+        SumTruth(*ref.index, ref.truth, contest_id, national);
+    uint64_t winner_votes = 0, best_other = 0;
+    for (const v1::ChoiceTotal& c : totals.choices()) {
+      if (c.choice_id() == winner) {
+        winner_votes = c.votes();
+      } else {
+        best_other = std::max(best_other, c.votes());
+      }
+    }
+    EXPECT_GT(winner_votes, best_other) << contest_id << " " << winner;
+    EXPECT_GT(winner_votes, totals.against_all()) << contest_id;
+  }
+}
+
+TEST(GenerateTruth, RejectsImpossibleWinners) {
+  ASSERT_REFERENCE(ref);
+  auto generate = [&](const v1::ResultTarget& target) {
+    return GenerateTruth(*ref.index, OfficialOptions(target)).status();
+  };
+  v1::ResultTarget target = ref.target;
+  (*target.mutable_winners())["smd-99"] = "amanat";
+  EXPECT_THAT(generate(target).message(), HasSubstr("not defined"));
+
+  target = ref.target;
+  (*target.mutable_winners())["mazhilis-list"] = "amanat";
+  EXPECT_THAT(generate(target).message(), HasSubstr("single-seat"));
+
+  target = ref.target;
+  (*target.mutable_winners())["smd-02"] = "nobody";
+  EXPECT_THAT(generate(target).message(),
+              HasSubstr("choice \"nobody\" is not on the ballot"));
+}
+
 TEST(GenerateTruth, DeterministicForASeed) {
   ASSERT_REFERENCE(ref);
   absl::StatusOr<std::vector<v1::StationProtocol>> again =
