@@ -57,7 +57,7 @@ echo "== The election: ${election} (${spec}) =="
 mkdir -p "$(dirname "${definition}")"
 "${tallyctl}" definition generate --spec "${spec}" --output "${definition}" >/dev/null
 "${tallyctl}" definition summary --definition "${definition}"
-stations="$(python3 -c 'import json, sys; print(f"{len(json.load(open(sys.argv[1]))["stations"]):,}")' "${definition}")"
+stations="$(python3 -c 'import json, sys; print(format(len(json.load(open(sys.argv[1]))["stations"]), ","))' "${definition}")"
 
 echo
 echo "== Starting the local cluster in ${rundir} =="
