@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A local tally cluster on 127.0.0.1: one tally-aggregator, one
-# tally-collector per region of the embedded reference election, a
+# tally-collector per region of the election (the embedded reference
+# election, or the definition file given with --definition), a
 # tally-relay following the aggregator's feed and a tally-gateway serving
 # the web page (reads from the aggregator, the feed through the relay),
 # each with its own directory, log and PID file under RUNDIR. Ports are picked
@@ -18,6 +19,7 @@
 # `cluster.sh leader` prints the leader's replica id and PID.
 #
 #   cluster.sh start  [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha]
+#                     [--definition DEF.json]
 #   cluster.sh stop   [--dir RUNDIR]
 #   cluster.sh status [--dir RUNDIR]
 #   cluster.sh leader [--dir RUNDIR]
@@ -43,6 +45,7 @@ fresh=0
 insecure=0
 ha=0
 replica=""
+definition_flags=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -50,6 +53,9 @@ while [[ $# -gt 0 ]]; do
     --fresh) fresh=1; shift ;;
     --insecure) insecure=1; shift ;;
     --ha) ha=1; shift ;;
+    --definition)
+      definition_flags=(--definition "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")")
+      shift 2 ;;
     [0-9]) replica="$1"; shift ;;
     *) echo "cluster.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -186,7 +192,7 @@ start_replicas() {
       --advertise "127.0.0.1:${port}" --replica_id "aggregator-${n}" \
       --etcd_endpoints "${etcd_endpoints}" "${etcd_tls[@]}" \
       "${aggregator_tls[@]}" --admin_listen 127.0.0.1:0 \
-      --data_dir "${dir}/data" >"${dir}/command"
+      --data_dir "${dir}/data" "${definition_flags[@]}" >"${dir}/command"
     run_replica "${dir}"
   done
   for n in 0 1 2; do
@@ -275,7 +281,7 @@ start() {
     "${rundir}/relay.txt" "${rundir}/gateway.txt" "${rundir}/admin.txt"
 
   local regions
-  regions="$("${tallyctl_bin}" simulate --list_regions)" ||
+  regions="$("${tallyctl_bin}" simulate --list_regions "${definition_flags[@]}")" ||
     die "cannot list the regions"
 
   # Transport flags of each kind of process, TLS unless --insecure.
@@ -318,7 +324,8 @@ start() {
     # free loopback port; the addresses go to ${rundir}/admin.txt.
     "${aggregator_bin}" --listen 127.0.0.1:0 "${aggregator_tls[@]}" \
       --admin_listen 127.0.0.1:0 \
-      --data_dir "${rundir}/aggregator/data" >>"${log}" 2>&1 &
+      --data_dir "${rundir}/aggregator/data" "${definition_flags[@]}" \
+      >>"${log}" 2>&1 &
     echo $! >"${rundir}/aggregator.pid"
     if ! aggregator="$(wait_serving "${log}" "${rundir}/aggregator.pid" \
       tally-aggregator)"; then
@@ -345,7 +352,8 @@ start() {
     fi
     "${collector_bin}" --region "${region}" --data_dir "${dir}/data" \
       --listen 127.0.0.1:0 --aggregator "${aggregator}" "${collector_tls[@]}" \
-      --admin_listen 127.0.0.1:0 >>"${dir}/collector.log" 2>&1 &
+      --admin_listen 127.0.0.1:0 "${definition_flags[@]}" \
+      >>"${dir}/collector.log" 2>&1 &
     echo $! >"${dir}/collector.pid"
   done
   local lines=""
@@ -559,7 +567,7 @@ case "${command}" in
   status) status ;;
   leader) leader ;;
   *)
-    echo "usage: cluster.sh start|stop|status|leader|restart-replica N [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha]" >&2
+    echo "usage: cluster.sh start|stop|status|leader|restart-replica N [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha] [--definition DEF.json]" >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""scripts/check_composition.py: a match passes, any difference fails.
+"""scripts/check-composition.py: a match passes, any difference fails.
 
   check_composition_test.py SOURCE_DIR
 """
@@ -13,7 +13,7 @@ import unittest
 
 SOURCE = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(__file__), "..", "..")
-SCRIPT = os.path.join(SOURCE, "scripts", "check_composition.py")
+SCRIPT = os.path.join(SOURCE, "scripts", "check-composition.py")
 EXPECTED = os.path.join(SOURCE, "deploy", "elections",
                         "kz-2023.composition.json")
 

@@ -14,6 +14,7 @@
 #include "services/domain/composition.h"
 #include "services/domain/proto_json.h"
 #include "services/domain/rational.h"
+#include "services/domain/vote_shares.h"
 #include "services/rpc/status.h"
 #include "tests/support/ingest_session.h"
 
@@ -139,22 +140,29 @@ std::string PercentLike(const v1::Rational& share, const std::string& like) {
 
 void ExpectOfficialPercentages(const ReferenceElection& ref,
                                const v1::GetResultsResponse& results) {
+  const std::string& contest_id = ref.target.contest_id();
+  const ContestInfo* info = ref.index->FindContest(contest_id);
+  ASSERT_NE(info, nullptr) << contest_id;
+  const v1::Contest* contest = info->contest;
   const v1::Totals* totals = nullptr;
   for (const v1::ContestResults& entry : results.results()) {
-    if (entry.totals().contest_id() == kList &&
+    if (entry.totals().contest_id() == contest_id &&
         entry.totals().scope().kind() == v1::SCOPE_KIND_NATIONAL) {
       totals = &entry.totals();
     }
   }
-  ASSERT_NE(totals, nullptr) << "no national totals of " << kList;
-  ASSERT_EQ(ref.target.contest_id(), kList);
+  ASSERT_NE(totals, nullptr) << "no national totals of " << contest_id;
   ASSERT_EQ(static_cast<int>(ref.target.percent_size()), totals->choices_size())
-      << "the official result file lists a percentage for every list";
-  ASSERT_FALSE(ref.target.against_all_percent().empty());
-  EXPECT_EQ(totals->share_base(), v1::VOTE_BASE_VALID_VOTES);
-  // The base is party votes + against all, from the official counts.
-  uint64_t base = ref.target.against_all();
+      << "the official result file lists a percentage for every choice";
+  // The base the definition names, from the official counts: the votes for
+  // the choices, plus against all, plus invalid ballots.
+  const v1::VoteBase share_base =
+      ResolvedVoteBase(contest->rule().share_base());
+  EXPECT_EQ(totals->share_base(), share_base);
+  uint64_t base = 0;
   for (const auto& [choice, votes] : ref.target.votes()) base += votes;
+  if (share_base != v1::VOTE_BASE_LIST_VOTES) base += ref.target.against_all();
+  if (share_base == v1::VOTE_BASE_BALLOTS_CAST) base += ref.target.invalid();
   for (const v1::ChoiceTotal& choice : totals->choices()) {
     const auto official = ref.target.percent().find(choice.choice_id());
     ASSERT_NE(official, ref.target.percent().end()) << choice.choice_id();
@@ -164,11 +172,48 @@ void ExpectOfficialPercentages(const ReferenceElection& ref,
     EXPECT_EQ(PercentLike(choice.share(), official->second), official->second)
         << choice.choice_id();
   }
+  if (!contest->against_all_on_ballot()) {
+    EXPECT_TRUE(ref.target.against_all_percent().empty());
+    EXPECT_FALSE(totals->has_against_all_share());
+    return;
+  }
+  ASSERT_FALSE(ref.target.against_all_percent().empty());
   ASSERT_TRUE(totals->has_against_all_share());
   EXPECT_EQ(totals->against_all_share().denominator(), base);
   EXPECT_EQ(PercentLike(totals->against_all_share(),
                         ref.target.against_all_percent()),
             ref.target.against_all_percent());
+}
+
+void ExpectOfficialOutcome(const ReferenceElection& ref,
+                           const v1::GetResultsResponse& results) {
+  const std::string& contest_id = ref.target.contest_id();
+  ASSERT_GT(ref.target.seats_size(), 0)
+      << "the official result file lists no seats";
+  const v1::SeatAllocation* allocation = nullptr;
+  for (const v1::ContestResults& entry : results.results()) {
+    if (entry.totals().contest_id() == contest_id &&
+        entry.totals().scope().kind() == v1::SCOPE_KIND_NATIONAL &&
+        entry.has_allocation()) {
+      allocation = &entry.allocation();
+    }
+  }
+  ASSERT_NE(allocation, nullptr) << "no allocation for " << contest_id;
+  EXPECT_EQ(allocation->status(), v1::ALLOCATION_STATUS_ALLOCATED);
+  EXPECT_FALSE(allocation->provisional());
+  EXPECT_EQ(allocation->range_basis(), v1::RANGE_BASIS_FINAL);
+  std::map<std::string, uint32_t> seats;
+  uint32_t total = 0;
+  for (const v1::ChoiceSeats& choice : allocation->choices()) {
+    EXPECT_EQ(choice.min_seats(), choice.seats()) << choice.choice_id();
+    EXPECT_EQ(choice.max_seats(), choice.seats()) << choice.choice_id();
+    if (choice.seats() > 0) seats[choice.choice_id()] = choice.seats();
+    total += choice.seats();
+  }
+  const std::map<std::string, uint32_t> official(ref.target.seats().begin(),
+                                                 ref.target.seats().end());
+  EXPECT_EQ(seats, official);
+  EXPECT_EQ(total, allocation->seats());
 }
 
 absl::StatusOr<v1::VerifyResponse> VerifyOnline(v1::Aggregator::Stub& stub,

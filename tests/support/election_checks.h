@@ -34,11 +34,12 @@ void ExpectAllTotalsEqualTruth(const ReferenceElection& ref,
 // The national list has the official 2023 seats, final (bounds collapsed).
 void ExpectOfficialListSeats(const v1::GetResultsResponse& results);
 
-// The national list's published shares are the official percentages of
-// ref.target (deploy/elections/kz-2023.result.json: "percent",
-// "against_all_percent") when rounded half up to as many decimals, of the
-// base the definition names (party votes + against all in 2023), whose
-// votes are the target's. Needs Truth::kOfficialResult and a final night.
+// The target contest's published national shares are the official
+// percentages of ref.target (deploy/elections/NAME.result.json: "percent",
+// and "against_all_percent" when against all is on the ballot) when rounded
+// half up to as many decimals, of the base the contest's share_base names
+// (party votes + against all in 2023), whose votes are the target's. Needs
+// official truth and a final night.
 void ExpectOfficialPercentages(const ReferenceElection& ref,
                                const v1::GetResultsResponse& results);
 
@@ -49,6 +50,12 @@ void ExpectOfficialPercentages(const ReferenceElection& ref,
 // Needs Truth::kOfficialResult (its district winners) and a final night.
 void ExpectOfficialComposition(const ReferenceElection& ref,
                                const v1::GetResultsResponse& results);
+
+// The target contest's national allocation is final and exactly the
+// official seats of ref.target ("seats": choice id -> seats, the winner's 1
+// for a single-winner contest).
+void ExpectOfficialOutcome(const ReferenceElection& ref,
+                           const v1::GetResultsResponse& results);
 
 // The aggregator's online recount.
 absl::StatusOr<v1::VerifyResponse> VerifyOnline(v1::Aggregator::Stub& stub,

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "clients/simulator/night_generator.h"
@@ -12,17 +13,32 @@
 namespace tally::testing {
 namespace {
 
-absl::Status LoadOfficialResult(v1::ResultTarget* target) {
-  std::ifstream in(TALLY_SOURCE_DIR "/deploy/elections/kz-2023.result.json");
+std::string ReadSource(const std::string& path) {
+  std::ifstream in(TALLY_SOURCE_DIR "/" + path);
   std::stringstream text;
   text << in.rdbuf();
-  return ParseJson(text.str(), target);
+  return text.str();
 }
 
-std::unique_ptr<ReferenceElection> Build(uint64_t seed, Truth kind) {
+absl::Status LoadOfficialResult(const std::string& name,
+                                v1::ResultTarget* target) {
+  return ParseJson(ReadSource("deploy/elections/" + name + ".result.json"),
+                   target);
+}
+
+absl::StatusOr<v1::ElectionDefinition> DefinitionOf(const std::string& name) {
+  if (name.empty()) return EmbeddedDefaultDefinition();
+  absl::StatusOr<v1::DefinitionSpec> spec = ParseDefinitionSpecJson(
+      ReadSource("deploy/elections/" + name + ".spec.json"));
+  if (!spec.ok()) return spec.status();
+  return GenerateDefinition(*spec);
+}
+
+// `name` empty: the embedded reference election (kz-2023).
+std::unique_ptr<ReferenceElection> Build(const std::string& name, uint64_t seed,
+                                         Truth kind) {
   auto ref = std::make_unique<ReferenceElection>();
-  absl::StatusOr<v1::ElectionDefinition> definition =
-      EmbeddedDefaultDefinition();
+  absl::StatusOr<v1::ElectionDefinition> definition = DefinitionOf(name);
   if (!definition.ok()) {
     ref->status = definition.status();
     return ref;
@@ -37,7 +53,8 @@ std::unique_ptr<ReferenceElection> Build(uint64_t seed, Truth kind) {
   sim::NightOptions options;
   options.seed = seed;
   if (kind == Truth::kOfficialResult) {
-    ref->status = LoadOfficialResult(&ref->target);
+    ref->status =
+        LoadOfficialResult(name.empty() ? "kz-2023" : name, &ref->target);
     if (!ref->status.ok()) return ref;
     options.targets = {ref->target};
   }
@@ -64,7 +81,18 @@ const ReferenceElection& Reference(uint64_t seed, Truth truth) {
                                     std::unique_ptr<ReferenceElection>>();
   absl::MutexLock lock(&mu);
   std::unique_ptr<ReferenceElection>& entry = (*built)[{seed, truth}];
-  if (entry == nullptr) entry = Build(seed, truth);
+  if (entry == nullptr) entry = Build("", seed, truth);
+  return *entry;
+}
+
+const ReferenceElection& PublishedElection(const std::string& name,
+                                           uint64_t seed) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* built = new std::map<std::pair<std::string, uint64_t>,
+                                    std::unique_ptr<ReferenceElection>>();
+  absl::MutexLock lock(&mu);
+  std::unique_ptr<ReferenceElection>& entry = (*built)[{name, seed}];
+  if (entry == nullptr) entry = Build(name, seed, Truth::kOfficialResult);
   return *entry;
 }
 

@@ -48,6 +48,13 @@ struct ReferenceElection {
 const ReferenceElection& Reference(uint64_t seed,
                                    Truth truth = Truth::kPlausible);
 
+// Another published election of deploy/elections, by name (for example
+// "kz-2021"): the definition generated from NAME.spec.json and truth that
+// sums exactly to the official NAME.result.json (in `target`). Built once
+// per (name, seed) per test process, like Reference.
+const ReferenceElection& PublishedElection(const std::string& name,
+                                           uint64_t seed);
+
 }  // namespace tally::testing
 
 #endif  // TALLY_TESTS_SUPPORT_REFERENCE_ELECTION_H_

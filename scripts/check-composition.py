@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares a chamber composition with the expected one.
 
-  tallyctl composition --json | scripts/check_composition.py EXPECTED.json
+  tallyctl composition --json | scripts/check-composition.py EXPECTED.json
 
 Both are tally.v1.ChamberComposition in JSON (proto field names; the
 expected file, for example deploy/elections/kz-2023.composition.json, is the
