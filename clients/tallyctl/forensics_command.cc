@@ -11,7 +11,6 @@
 #include "clients/tallyctl/forensics_view.h"
 #include "clients/tallyctl/grpc_client.h"
 #include "clients/tallyctl/results_view.h"
-#include "services/domain/proto_json.h"
 #include "services/domain/scope_text.h"
 #include "tally/v1/aggregator.grpc.pb.h"
 
@@ -45,24 +44,9 @@ int RunForensics(const std::vector<std::string>& args) {
   if (!status.ok()) {
     return ReportFailure("forensics", status, used.server, used.channel.get());
   }
-  if (absl::GetFlag(FLAGS_json)) {
-    absl::StatusOr<std::string> json = ToJson(response, {.pretty = true});
-    if (!json.ok()) {
-      std::fprintf(stderr, "tallyctl forensics: %s\n",
-                   std::string(json.status().message()).c_str());
-      return kExitFailure;
-    }
-    std::fputs(json->c_str(), stdout);
-    return kExitOk;
-  }
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(response);
   v1::GetElectionResponse election;
-  status = CallAggregator(
-      [&](v1::Aggregator::Stub& stub) {
-        election.Clear();
-        return stub.GetElection(CallContext().get(), v1::GetElectionRequest(),
-                                &election);
-      },
-      &used);
+  status = FetchElection(&election, &used);
   if (!status.ok()) {
     return ReportFailure("forensics", status, used.server, used.channel.get());
   }

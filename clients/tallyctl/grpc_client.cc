@@ -1,12 +1,14 @@
 #include "clients/tallyctl/grpc_client.h"
 
 #include <cstdio>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "clients/tallyctl/client_flags.h"
 #include "clients/tallyctl/commands.h"
+#include "services/domain/proto_json.h"
 #include "services/rpc/channel.h"
 #include "services/rpc/status.h"
 #include "services/rpc/unreachable.h"
@@ -153,6 +155,28 @@ int ReportFailure(const std::string& command, const grpc::Status& status,
     default:
       return kExitFailure;
   }
+}
+
+grpc::Status FetchElection(v1::GetElectionResponse* election,
+                           CallTarget* used) {
+  return CallAggregator(
+      [&](v1::Aggregator::Stub& stub) {
+        election->Clear();
+        return stub.GetElection(CallContext().get(), v1::GetElectionRequest(),
+                                election);
+      },
+      used);
+}
+
+int PrintJson(const google::protobuf::Message& message) {
+  absl::StatusOr<std::string> json = ToJson(message, {.pretty = true});
+  if (!json.ok()) {
+    std::fprintf(stderr, "tallyctl: %s\n",
+                 std::string(json.status().message()).c_str());
+    return kExitFailure;
+  }
+  std::fputs(json->c_str(), stdout);
+  return kExitOk;
 }
 
 }  // namespace tally::cli

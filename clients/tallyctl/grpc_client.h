@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
 #include "services/rpc/replicas.h"
 #include "tally/v1/aggregator.grpc.pb.h"
@@ -69,6 +70,14 @@ struct CallTarget {
 grpc::Status CallAggregator(
     const std::function<grpc::Status(v1::Aggregator::Stub& stub)>& call,
     CallTarget* used);
+
+// GetElection through CallAggregator: the definition in force, for the
+// names that commands print.
+grpc::Status FetchElection(v1::GetElectionResponse* election, CallTarget* used);
+
+// Prints `message` as indented protobuf JSON on stdout; kExitOk, or
+// kExitFailure with the reason on stderr.
+int PrintJson(const google::protobuf::Message& message);
 
 // When `status` says the call never reached `server`: "no aggregator at
 // 127.0.0.1:7400 (connection refused); start one, or pass --aggregator

@@ -35,17 +35,6 @@ ABSL_FLAG(std::string, db, "",
 namespace tally::cli {
 namespace {
 
-int PrintJson(const google::protobuf::Message& message) {
-  absl::StatusOr<std::string> json = ToJson(message, {.pretty = true});
-  if (!json.ok()) {
-    std::fprintf(stderr, "tallyctl: %s\n",
-                 std::string(json.status().message()).c_str());
-    return kExitFailure;
-  }
-  std::fputs(json->c_str(), stdout);
-  return kExitOk;
-}
-
 int UsageError(const std::string& command, const std::string& message) {
   std::fprintf(stderr, "tallyctl %s: %s\n", command.c_str(), message.c_str());
   return kExitBadInput;
@@ -79,13 +68,7 @@ int RunResults(const std::vector<std::string>& args) {
   if (absl::GetFlag(FLAGS_json)) return PrintJson(response);
 
   v1::GetElectionResponse election;
-  status = CallAggregator(
-      [&](v1::Aggregator::Stub& stub) {
-        election.Clear();
-        return stub.GetElection(CallContext().get(), v1::GetElectionRequest(),
-                                &election);
-      },
-      &used);
+  status = FetchElection(&election, &used);
   if (!status.ok()) {
     return ReportFailure("results", status, used.server, used.channel.get());
   }
@@ -135,13 +118,7 @@ int RunComposition(const std::vector<std::string>& args) {
       },
       &used);
   if (status.ok()) {
-    status = CallAggregator(
-        [&](v1::Aggregator::Stub& stub) {
-          election.Clear();
-          return stub.GetElection(CallContext().get(), v1::GetElectionRequest(),
-                                  &election);
-        },
-        &used);
+    status = FetchElection(&election, &used);
   }
   if (!status.ok()) {
     return ReportFailure("composition", status, used.server,

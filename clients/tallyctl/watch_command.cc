@@ -175,13 +175,7 @@ int RunWatch(const std::vector<std::string>& args) {
   if (!json) {
     v1::GetElectionResponse election;
     CallTarget used;
-    if (CallAggregator(
-            [&](v1::Aggregator::Stub& stub) {
-              return stub.GetElection(CallContext().get(),
-                                      v1::GetElectionRequest(), &election);
-            },
-            &used)
-            .ok()) {
+    if (FetchElection(&election, &used).ok()) {
       definition = election.definition();
     }
   }

@@ -32,6 +32,8 @@
     const n = Number(v ?? 0);
     return Number.isFinite(n) ? n : 0;
   };
+  // The same helpers for the page's other scripts (forensics.js).
+  window.tallyJson = { camelize, num };
 
   // Enum values arrive as names; accept numbers too.
   const SCOPE_KINDS = ['SCOPE_KIND_UNSPECIFIED', 'SCOPE_KIND_NATIONAL',

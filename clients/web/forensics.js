@@ -12,20 +12,8 @@
   const REFRESH_MS = 3000;
   const $ = (id) => document.getElementById(id);
 
-  function camelize(value) {
-    if (Array.isArray(value)) return value.map(camelize);
-    if (value === null || typeof value !== 'object') return value;
-    const out = {};
-    for (const [key, item] of Object.entries(value)) {
-      out[key.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())] =
-          camelize(item);
-    }
-    return out;
-  }
-  const num = (v) => {
-    const n = Number(v ?? 0);
-    return Number.isFinite(n) ? n : 0;
-  };
+  // app.js (loaded first) shares its protobuf JSON helpers.
+  const { camelize, num } = window.tallyJson;
   const KIND_WORDS = {
     FORENSICS_FLAG_KIND_INTEGER_TURNOUT: 'whole-percent turnouts',
     FORENSICS_FLAG_KIND_INTEGER_SHARE: 'whole-percent shares',

@@ -100,19 +100,29 @@ absl::StatusOr<v1::GetElectionRequest> ElectionRequestFrom(
   return request;
 }
 
-absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
-    const QueryParams& params) {
-  v1::GetResultsRequest request;
+// contest=<id> and scope=<text>, each at most once, into a request's
+// contest_id and scope (left unset when absent).
+template <typename Request>
+absl::Status ContestAndScope(const QueryParams& params, Request* request) {
   absl::StatusOr<std::optional<std::string>> contest =
       Single(params, "contest");
   if (!contest.ok()) return contest.status();
-  if (contest->has_value()) request.set_contest_id(**contest);
+  if (contest->has_value()) request->set_contest_id(**contest);
   absl::StatusOr<std::optional<std::string>> scope = Single(params, "scope");
   if (!scope.ok()) return scope.status();
   if (scope->has_value()) {
     absl::StatusOr<v1::Scope> parsed = ScopeParam(**scope);
     if (!parsed.ok()) return parsed.status();
-    *request.mutable_scope() = *std::move(parsed);
+    *request->mutable_scope() = *std::move(parsed);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
+    const QueryParams& params) {
+  v1::GetResultsRequest request;
+  if (absl::Status status = ContestAndScope(params, &request); !status.ok()) {
+    return status;
   }
   absl::StatusOr<bool> all_scopes = Flag(params, "all_scopes");
   if (!all_scopes.ok()) return all_scopes.status();
@@ -123,16 +133,8 @@ absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
 absl::StatusOr<v1::GetForensicsRequest> ForensicsRequestFrom(
     const QueryParams& params) {
   v1::GetForensicsRequest request;
-  absl::StatusOr<std::optional<std::string>> contest =
-      Single(params, "contest");
-  if (!contest.ok()) return contest.status();
-  if (contest->has_value()) request.set_contest_id(**contest);
-  absl::StatusOr<std::optional<std::string>> scope = Single(params, "scope");
-  if (!scope.ok()) return scope.status();
-  if (scope->has_value()) {
-    absl::StatusOr<v1::Scope> parsed = ScopeParam(**scope);
-    if (!parsed.ok()) return parsed.status();
-    *request.mutable_scope() = *std::move(parsed);
+  if (absl::Status status = ContestAndScope(params, &request); !status.ok()) {
+    return status;
   }
   return request;
 }
