@@ -55,7 +55,7 @@ for party in "Amanat .* 40" "Auyl .* 8" "Respublica .* 6" "Aq Jol .* 6" \
   grep -Eq "^  ${party}( |$)" "${rundir}/results.txt" ||
     fail "official seats not reproduced (${party}): $(cat "${rundir}/results.txt")"
 done
-grep -q "98 of 98 allocated" "${rundir}/results.txt" || fail "98 seats"
+grep -q "98 of 98 seats allocated" "${rundir}/results.txt" || fail "98 seats"
 "${tallyctl}" verify "${flags[@]}" --aggregator "${aggregator}" | tee "${rundir}/verify.txt"
 grep -q " 0 differences" "${rundir}/verify.txt" || fail "verify"
 
