@@ -224,10 +224,17 @@ std::vector<ForensicsFlag> EvaluateForensics(
     const uint64_t samples = choice.SecondDigitSamples();
     if (samples < thresholds.second_digit_min_samples) continue;
     const double chi2 = choice.SecondDigitChiSquare();
-    if (chi2 < thresholds.second_digit_chi2_warning) continue;
+    const double effect = chi2 / static_cast<double>(samples);
+    if (chi2 < thresholds.second_digit_chi2_warning ||
+        effect < thresholds.second_digit_min_effect) {
+      continue;
+    }
+    const bool strong = chi2 >= thresholds.second_digit_chi2_strong &&
+                        effect >= thresholds.second_digit_strong_effect;
     flags.push_back(ForensicsFlag{
         ForensicsFlagKind::kSecondDigit,
-        severity(chi2, thresholds.second_digit_chi2_strong), choice_id(c),
+        strong ? ForensicsSeverity::kStrong : ForensicsSeverity::kWarning,
+        choice_id(c),
         absl::StrFormat("the second digits of %s's %d station counts depart "
                         "from Benford's second-digit law (chi-square %.1f, 9 "
                         "degrees of freedom)",

@@ -179,10 +179,16 @@ struct ForensicsThresholds {
   // Second digits: chi-square with 9 degrees of freedom over at least this
   // many counts. Far above the textbook p-values: small parties' counts of
   // 10 to 99 are not Benford-distributed even when honest (clean nights
-  // reach 99).
+  // reach 99 in a region, 192 over the whole country).
   double second_digit_chi2_warning = 120;
   double second_digit_chi2_strong = 200;
   uint64_t second_digit_min_samples = 100;
+  // ... and an effect size (chi-square / counts) of at least this much: a
+  // small, honest departure from the law passes any fixed chi-square once
+  // there are thousands of counts (a clean night's smallest party over the
+  // whole country: 149 over 6,988 counts, 0.021).
+  double second_digit_min_effect = 0.05;
+  double second_digit_strong_effect = 0.1;
   // Turnout-share: share points gained per turnout point, with at least
   // this correlation, over at least this many stations (clean nights reach
   // a slope of 0.043 and a correlation of 0.17; 5% of a region's stations

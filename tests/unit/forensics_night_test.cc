@@ -42,8 +42,8 @@ struct Maxima {
   double tail = 0;
 };
 
-// Per region of the first (nationwide) contest: in how many seeds it was
-// flagged, and by which kinds.
+// Per region of the first (nationwide) contest, and for the whole country:
+// in how many seeds it was flagged, and by which kinds.
 struct Outcome {
   Maxima maxima;
   std::map<std::string, uint64_t> flagged_seeds;
@@ -79,13 +79,21 @@ Outcome RunNights(const std::optional<std::string>& anomaly) {
     for (const v1::StationProtocol& protocol : *truth) {
       book.Apply(nullptr, protocol);
     }
+    // Every region, then the whole country (as "national").
+    std::vector<v1::Scope> scopes;
     for (const v1::Region& region : index.definition().regions()) {
       v1::Scope scope;
       scope.set_kind(v1::SCOPE_KIND_REGION);
       scope.set_id(region.id());
+      scopes.push_back(scope);
+    }
+    scopes.emplace_back().set_kind(v1::SCOPE_KIND_NATIONAL);
+    for (const v1::Scope& scope : scopes) {
+      const std::string name =
+          scope.id().empty() ? std::string("national") : scope.id();
       const std::optional<uint32_t> entry =
           totals.Find(contest.contest->id(), scope);
-      EXPECT_TRUE(entry.has_value()) << region.id();
+      EXPECT_TRUE(entry.has_value()) << name;
       if (!entry.has_value()) continue;
       const std::vector<ForensicsFlag> flags =
           EvaluateForensics(book.entry(*entry), *contest.contest);
@@ -111,9 +119,9 @@ Outcome RunNights(const std::optional<std::string>& anomaly) {
       ++outcome.pairs;
       if (flags.empty()) continue;
       ++outcome.flagged_pairs;
-      ++outcome.flagged_seeds[region.id()];
+      ++outcome.flagged_seeds[name];
       for (const ForensicsFlag& flag : flags) {
-        ++outcome.kinds[region.id()][flag.kind];
+        ++outcome.kinds[name][flag.kind];
       }
     }
   }
