@@ -1,7 +1,8 @@
 // tally-bench: runs the real tally binaries on 127.0.0.1 and a PostgreSQL
 // 15 peer, and prints what they achieve: JSON (--out) and a table.
 //
-//   tally-bench [--scenarios ingest,two_hop,feed,scale,replication,log]
+//   tally-bench [--scenarios
+//   ingest,two_hop,feed,scale,replication,log,forensics]
 //               [--out FILE]
 //
 // Scenario sizes are flags; the defaults finish on a 2-core machine in
@@ -27,10 +28,13 @@
 #include "clients/bench/scenarios.h"
 #include "clients/bench/workload.h"
 
-ABSL_FLAG(std::string, scenarios, "ingest,two_hop,feed,scale,replication,log",
+ABSL_FLAG(std::string, scenarios,
+          "ingest,two_hop,feed,scale,replication,log,forensics",
           "comma-separated: ingest (tally and PostgreSQL), two_hop, feed, "
           "scale (with recovery), replication (single node beside 3 "
-          "replicas on etcd, and leader kills)");
+          "replicas on etcd, and leader kills), log (the transparency "
+          "log's proofs and audit), forensics (ingest with the election "
+          "forensics off and on)");
 ABSL_FLAG(uint32_t, replication_streams, 4,
           "replication: collector streams of the throughput comparison");
 ABSL_FLAG(uint32_t, replication_batch, 256,
@@ -95,6 +99,8 @@ ABSL_FLAG(std::string, log_shapes, "reference,indonesia",
           "election; indonesia, india, bench: as scale)");
 ABSL_FLAG(double, log_fraction, 1.0,
           "log: fraction of the synthetic shapes' stations");
+ABSL_FLAG(uint32_t, forensics_rounds, 3,
+          "forensics: rounds of ingests with --forensics=false and =true");
 ABSL_FLAG(uint32_t, log_proofs, 1000,
           "log: inclusion proofs timed, and as many consistency proofs");
 ABSL_FLAG(double, scale_fraction, 1.0,
@@ -151,7 +157,8 @@ std::string DiskOf(const std::string& path) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "tally-bench [--scenarios ingest,two_hop,feed,scale,replication,log] "
+      "tally-bench [--scenarios "
+      "ingest,two_hop,feed,scale,replication,log,forensics] "
       "[--out FILE]");
   absl::ParseCommandLine(argc, argv);
   using tally::bench::BenchConfig;
@@ -199,6 +206,7 @@ int main(int argc, char** argv) {
       absl::StrSplit(absl::GetFlag(FLAGS_log_shapes), ',', absl::SkipEmpty());
   config.log_fraction = absl::GetFlag(FLAGS_log_fraction);
   config.log_proofs = absl::GetFlag(FLAGS_log_proofs);
+  config.forensics_rounds = absl::GetFlag(FLAGS_forensics_rounds);
   config.replication_streams = absl::GetFlag(FLAGS_replication_streams);
   config.replication_batch = absl::GetFlag(FLAGS_replication_batch);
   config.failover_kills = absl::GetFlag(FLAGS_failover_kills);
@@ -235,7 +243,7 @@ int main(int argc, char** argv) {
   });
 
   if (wants("ingest") || wants("two_hop") || wants("feed") ||
-      wants("replication")) {
+      wants("replication") || wants("forensics")) {
     auto spec = tally::bench::ShapeSpec("bench", absl::GetFlag(FLAGS_stations));
     if (!spec.ok()) {
       fprintf(stderr, "tally-bench: %s\n",
@@ -259,6 +267,7 @@ int main(int argc, char** argv) {
     if (wants("replication")) {
       RunReplicationScenario(config, *workload, report);
     }
+    if (wants("forensics")) RunForensicsScenario(config, *workload, report);
   }
   if (wants("scale")) RunScaleScenario(config, report);
   if (wants("log")) RunLogScenario(config, report);

@@ -41,6 +41,21 @@ namespace {
 constexpr absl::Duration kStartTimeout = absl::Minutes(10);
 }  // namespace
 
+double Rate(uint64_t count, double seconds) {
+  return seconds > 0 ? static_cast<double>(count) / seconds : 0;
+}
+
+// What an ingest run acknowledged and how fast, for any scenario that
+// ingests through RunIngest.
+void AddIngestFigures(Row& row, IngestResult& result) {
+  row.Set("protocols", static_cast<int64_t>(result.acked))
+      .Set("accepted", static_cast<int64_t>(result.accepted))
+      .Set("seconds", result.seconds)
+      .Set("protocols_per_second", Rate(result.acked, result.seconds))
+      .Set("ack_p50_ms", result.ack_latency.PercentileMs(50))
+      .Set("ack_p99_ms", result.ack_latency.PercentileMs(99));
+}
+
 IngestResult IngestWholeNight(const BenchConfig& config,
                               const std::string& address,
                               const Workload& workload,
@@ -125,21 +140,6 @@ void AddRoundFigures(Row& row,
   row.Set("commit_rounds", static_cast<int64_t>(rounds));
   row.Set("protocols_per_round", rounds > 0 ? protocols / rounds : 0.0);
   row.Set("round_ms_mean", rounds > 0 ? seconds / rounds * 1000 : 0.0);
-}
-
-double Rate(uint64_t count, double seconds) {
-  return seconds > 0 ? static_cast<double>(count) / seconds : 0;
-}
-
-// What an ingest run acknowledged and how fast, for any scenario that
-// ingests through RunIngest.
-void AddIngestFigures(Row& row, IngestResult& result) {
-  row.Set("protocols", static_cast<int64_t>(result.acked))
-      .Set("accepted", static_cast<int64_t>(result.accepted))
-      .Set("seconds", result.seconds)
-      .Set("protocols_per_second", Rate(result.acked, result.seconds))
-      .Set("ack_p50_ms", result.ack_latency.PercentileMs(50))
-      .Set("ack_p99_ms", result.ack_latency.PercentileMs(99));
 }
 
 // GetResults for every contest and scope: the read a results page or a
@@ -752,6 +752,7 @@ void AddTargets(Report& report) {
   // The log at >= 4 million leaves: the worst inclusion proof p99 (ms);
   // audit leaves/s at the largest night measured.
   double proof_p99_4m = -1, audit_rate = -1, audit_leaves = 0;
+  double forensics_cost = -100;
   for (const Row& row : report.rows()) {
     const double rate = row.Number("protocols_per_second");
     if (row.scenario == "ingest" && row.system == "tally") {
@@ -782,6 +783,9 @@ void AddTargets(Report& report) {
     if (row.scenario == "log" && row.Number("leaves") > audit_leaves) {
       audit_leaves = row.Number("leaves");
       audit_rate = row.Number("audit_leaves_per_second");
+    }
+    if (row.scenario == "forensics") {
+      forensics_cost = row.Number("throughput_cost_percent");
     }
     if (row.scenario == "recovery" &&
         row.Number("stored_protocols") >= 4'000'000) {
@@ -818,6 +822,8 @@ void AddTargets(Report& report) {
       proof_p99_4m >= 0 && proof_p99_4m < 5, proof_p99_4m >= 0);
   add("tallyctl audit, largest night (leaves/s)", ">= 200000", audit_rate,
       audit_rate >= 200000, audit_rate >= 0);
+  add("ingest cost of the election forensics (%)", "<= 5", forensics_cost,
+      forensics_cost <= 5, forensics_cost > -100);
 }
 
 }  // namespace tally::bench

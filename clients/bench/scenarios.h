@@ -70,6 +70,9 @@ struct BenchConfig {
   std::vector<std::string> log_shapes = {"reference", "indonesia"};
   double log_fraction = 1.0;
   uint32_t log_proofs = 1000;  // inclusion proofs, and consistency proofs
+
+  // forensics: rounds of (off, on) ingests of ingest_protocols each
+  uint32_t forensics_rounds = 3;
 };
 
 // Helpers shared by the scenarios' files.
@@ -89,6 +92,13 @@ absl::StatusOr<Server> StartAggregator(const BenchConfig& config,
                                        const std::string& dir,
                                        const std::string& definition_path,
                                        const std::string& log_name);
+
+// count / seconds (0 for no time).
+double Rate(uint64_t count, double seconds);
+// What an ingest run acknowledged and how fast (protocols, accepted,
+// seconds, protocols_per_second, ack p50/p99), for any scenario that
+// ingests through RunIngest.
+void AddIngestFigures(Row& row, IngestResult& result);
 
 // Sends a whole generated night to the aggregator at `address` as the
 // scale-size runs do: 16 streams of 256-protocol batches, one collector
@@ -114,6 +124,11 @@ void RunScaleScenario(const BenchConfig& config, Report& report);
 // The log's proofs (latency, nodes read) and `tallyctl audit` of a whole
 // night (clients/bench/log_scenario.cc).
 void RunLogScenario(const BenchConfig& config, Report& report);
+// The cost of the election forensics: the ingest of the same protocols with
+// --forensics=false and =true, alternated over `forensics_rounds` rounds,
+// side by side (clients/bench/forensics_scenario.cc).
+void RunForensicsScenario(const BenchConfig& config, const Workload& workload,
+                          Report& report);
 void RunReplicationScenario(const BenchConfig& config, const Workload& workload,
                             Report& report);
 

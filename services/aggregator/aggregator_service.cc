@@ -609,6 +609,12 @@ grpc::ServerUnaryReactor* AggregatorService::GetForensics(
     grpc::CallbackServerContext* context,
     const v1::GetForensicsRequest* request,
     v1::GetForensicsResponse* response) {
+  if (!state_->forensics_enabled()) {
+    return Reply(context,
+                 grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                              "this aggregator keeps no election forensics "
+                              "(it runs with --forensics=false)"));
+  }
   const ElectionIndex& index = state_->index();
   const ContestInfo* contest = nullptr;
   if (request->contest_id().empty()) {

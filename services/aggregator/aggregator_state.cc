@@ -13,9 +13,10 @@
 namespace tally::aggregator {
 
 AggregatorState::AggregatorState(std::unique_ptr<ElectionIndex> index,
-                                 LogSigning signing)
+                                 LogSigning signing, bool forensics)
     : index_(std::move(index)),
       signing_(std::move(signing)),
+      forensics_enabled_(forensics),
       totals_(*index_),
       forensics_(totals_) {
   allocations_.resize(index_->contests().size());
@@ -27,9 +28,9 @@ AggregatorState::AggregatorState(std::unique_ptr<ElectionIndex> index,
 
 absl::StatusOr<std::unique_ptr<AggregatorState>> AggregatorState::Recover(
     std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store,
-    LatestLoader& latest, LogSigning signing) {
+    LatestLoader& latest, LogSigning signing, bool forensics) {
   std::unique_ptr<AggregatorState> state(
-      new AggregatorState(std::move(index), std::move(signing)));
+      new AggregatorState(std::move(index), std::move(signing), forensics));
   absl::MutexLock lock(&state->mu);
   absl::Status status = state->LoadLocked(
       store,
@@ -122,6 +123,7 @@ absl::Status AggregatorState::LoadLocked(storage::AggregatorStore& store,
 
 absl::Status AggregatorState::LoadForensicsLocked(
     storage::AggregatorStore& store) {
+  if (!forensics_enabled_) return absl::OkStatus();
   if (!latest_.empty()) {
     absl::Status status = store.ForEachProtocolVersion(
         [&](const storage::ProtocolKey& key, uint32_t version,
@@ -149,6 +151,7 @@ absl::Status AggregatorState::LoadForensicsLocked(
 
 void AggregatorState::UpdateForensicsFlags(const std::vector<uint32_t>& entries,
                                            v1::Event* event) {
+  if (!forensics_enabled_) return;
   for (uint32_t entry : entries) {
     const v1::Contest& contest =
         *index_->contests()[totals_.address(entry).contest].contest;

@@ -51,9 +51,11 @@ class AggregatorState {
   // and computes allocations. The store must hold `index`'s definition.
   // `latest` delivers the store's counted versions (the server starts
   // reading them before it loads the definition).
+  // `forensics`: keep the election forensics (off: forensics() is never
+  // updated and nothing is flagged).
   static absl::StatusOr<std::unique_ptr<AggregatorState>> Recover(
       std::unique_ptr<ElectionIndex> index, storage::AggregatorStore& store,
-      LatestLoader& latest, LogSigning signing);
+      LatestLoader& latest, LogSigning signing, bool forensics = true);
 
   // Rebuilds everything in memory from what is durable in the store, as
   // Recover does at start, into this state (readers keep their pointer):
@@ -129,6 +131,7 @@ class AggregatorState {
     return signed_head_;
   }
   const LogSigning& log_signing() const { return signing_; }
+  bool forensics_enabled() const { return forensics_enabled_; }
   // The forensics of one totals entry at revision(), and its flags.
   v1::ScopeForensics Forensics(uint32_t entry) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
@@ -145,7 +148,8 @@ class AggregatorState {
   feed::SnapshotView Snapshot() const ABSL_LOCKS_EXCLUDED(mu);
 
  private:
-  AggregatorState(std::unique_ptr<ElectionIndex> index, LogSigning signing);
+  AggregatorState(std::unique_ptr<ElectionIndex> index, LogSigning signing,
+                  bool forensics);
 
   // Calls fn for every chunk of the store's `latest` records.
   using LatestSource = std::function<absl::Status(
@@ -167,6 +171,7 @@ class AggregatorState {
 
   std::unique_ptr<ElectionIndex> index_;
   const LogSigning signing_;
+  const bool forensics_enabled_;
   std::unique_ptr<transparency::LogAppender> log_ ABSL_GUARDED_BY(mu);
   v1::SignedTreeHead signed_head_ ABSL_GUARDED_BY(mu);
   TotalsBook totals_ ABSL_GUARDED_BY(mu);

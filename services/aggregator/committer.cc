@@ -379,7 +379,9 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
         state_->totals().Apply(previous,
                                latest != nullptr && latest->has_anomalies,
                                protocol, anomalies);
-        state_->forensics().Apply(previous, protocol);
+        if (state_->forensics_enabled()) {
+          state_->forensics().Apply(previous, protocol);
+        }
         v1::StationUpdate* update = round.event.add_stations();
         update->set_contest_id(protocol.contest_id());
         update->set_station_id(protocol.station_id());

@@ -70,6 +70,10 @@ ABSL_FLAG(std::string, etcd_tls_key, "",
 ABSL_FLAG(std::string, peer_tls_ca, "",
           "PEM CA that verifies the other replicas when copying a store "
           "(default: --tls_client_ca); this replica presents --tls_cert");
+ABSL_FLAG(bool, forensics, true,
+          "keep the election forensics (GetForensics, flags in the feed); "
+          "false: none are computed, and a start does not scan the stored "
+          "protocols for them");
 ABSL_FLAG(std::string, log_signing_key, "",
           "Ed25519 key that signs the transparency log's tree heads (PKCS#8 "
           "PEM or a signed-note signer key); empty: a single aggregator "
@@ -201,6 +205,7 @@ absl::StatusOr<AggregatorConfig> ConfigFromFlags() {
   config.progress_interval =
       absl::Milliseconds(absl::GetFlag(FLAGS_progress_interval_ms));
   config.log_signing_key_path = absl::GetFlag(FLAGS_log_signing_key);
+  config.forensics = absl::GetFlag(FLAGS_forensics);
   config.log_witness_keys_path = absl::GetFlag(FLAGS_log_witness_keys);
   absl::StatusOr<AggregatorConfig> replicated = Replicated(std::move(config));
   if (!replicated.ok()) return replicated.status();

@@ -288,7 +288,8 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   absl::StatusOr<std::unique_ptr<AggregatorState>> state =
       AggregatorState::Recover(
           *std::move(index), *parts->store, latest,
-          LogSigning{*std::move(log_key), definition_digest_bytes});
+          LogSigning{*std::move(log_key), definition_digest_bytes},
+          config.forensics);
   if (!state.ok()) return state.status();
   parts->state = *std::move(state);
 

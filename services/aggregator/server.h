@@ -53,6 +53,11 @@ struct AggregatorConfig {
   // (--log_witness_keys: one C2SP note verifier key per line, "#"
   // comments). Empty: AddCosignature refuses every witness.
   std::string log_witness_keys_path;
+  // Election forensics (--forensics): kept with the totals, rebuilt at
+  // start. Off: GetForensics answers FAILED_PRECONDITION and the feed
+  // carries no flags (for a measurement of their cost, or a start that must
+  // not scan the stored protocols).
+  bool forensics = true;
   // Replicas: how often the leader truncates the log (tests shorten it).
   absl::Duration log_maintenance_interval = absl::Seconds(5);
 };

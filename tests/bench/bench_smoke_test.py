@@ -27,7 +27,7 @@ def main():
     stations = 2000  # 4,000 protocols in the measurement election
     args = [
         bench, "--out", out, "--work_dir", os.path.join(work, "run"),
-        "--scenarios", "ingest,two_hop,feed,scale,log",
+        "--scenarios", "ingest,two_hop,feed,scale,log,forensics",
         "--stations", str(stations),
         "--streams", "1,4", "--batches", "1,16",
         "--ingest_protocols", "1600", "--ingest_max_seconds", "120",
@@ -39,7 +39,7 @@ def main():
         "--feed_rate", "400", "--feed_batch", "20", "--feed_seconds", "2",
         "--scale_shapes", "india,indonesia", "--scale_fraction", "0.001",
         "--log_shapes", "indonesia", "--log_fraction", "0.001",
-        "--log_proofs", "40",
+        "--log_proofs", "40", "--forensics_rounds", "1",
     ]
     run = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          timeout=900)
@@ -128,6 +128,19 @@ def main():
                 fail("%s proof nodes beyond 2 log2(n): %s" % (kind, r))
         if r["audit_ok"] is not True or r["audit_leaves_per_second"] <= 0:
             fail("audit: %s" % r)
+    # Forensics off and on: the same 1600 protocols each (the last ingest
+    # configuration), then the summary with both rates.
+    runs = of("forensics_run")
+    if sorted(r["forensics"] for r in runs) != ["off", "on"]:
+        fail("forensics runs: %s" % runs)
+    for r in runs:
+        if not (r["protocols"] == r["accepted"] == 1600):
+            fail("forensics run counts: %s" % r)
+    summary = of("forensics")
+    if len(summary) != 1 or summary[0]["protocols_per_second_off"] <= 0 or \
+            summary[0]["protocols_per_second_on"] <= 0 or \
+            "throughput_cost_percent" not in summary[0]:
+        fail("forensics summary: %s" % summary)
     shutil.rmtree(work, ignore_errors=True)
     print("bench smoke test: %d rows checked" % len(rows))
     print("1 passed, 0 failed")

@@ -45,11 +45,12 @@ class ForensicsTest : public ::testing::Test {
     testing::RemoveTempDirUnlessFailed(data_dir_);
   }
 
-  void Start() {
+  void Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--data_dir", data_dir_, "--listen",
+                                     "127.0.0.1:0", "--insecure"};
+    args.insert(args.end(), extra.begin(), extra.end());
     absl::StatusOr<testing::Server> server = testing::StartServer(
-        AGGREGATOR_PATH,
-        {"--data_dir", data_dir_, "--listen", "127.0.0.1:0", "--insecure"},
-        data_dir_ + ".log", absl::Minutes(2));
+        AGGREGATOR_PATH, args, data_dir_ + ".log", absl::Minutes(2));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::make_unique<testing::Server>(*std::move(server));
     channel_ = rpc::MakeChannel(server_->address);
@@ -198,6 +199,22 @@ TEST_F(ForensicsTest, BadRequestsAreRefusedWithAReason) {
   EXPECT_EQ(response.forensics().contest_id(),
             Ref().index->contests().front().contest->id());
   EXPECT_EQ(response.forensics().scope().kind(), v1::SCOPE_KIND_NATIONAL);
+}
+
+TEST_F(ForensicsTest, SwitchedOffTheyAreRefusedWithTheReason) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--forensics=false"}));
+  Feeder feeder(server_->address, Ref().index.get());
+  ASSERT_TRUE(feeder.SendOne(Ref().truth.front()).ok());
+  v1::GetForensicsResponse response;
+  const grpc::Status status = Get("", "", &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "--forensics=false"))
+      << status.error_message();
+  // Switched on again over the same store: rebuilt from what is stored.
+  Stop();
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(Get("", "", &response).ok());
+  EXPECT_EQ(response.forensics().stations(), 1u);
 }
 
 }  // namespace
