@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -492,12 +493,14 @@ TEST_F(ReplicationTest, PausedLeaderIsFencedAndStepsDown) {
   EXPECT_FALSE(in_doubt_acknowledged)
       << "a deposed leader acknowledged: " << in_doubt_answer << "\n"
       << cluster_->log(old_leader);
+  // The role changes before the step-down is logged: wait for both.
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   absl::StatusOr<v1::ReplicaStatus> status;
   do {
     status = cluster_->Status(old_leader);
     if (status.ok() && status->role() == v1::ReplicaStatus::FOLLOWER &&
-        status->leader_address() == cluster_->address(*next)) {
+        status->leader_address() == cluster_->address(*next) &&
+        absl::StrContains(cluster_->log(old_leader), "no longer the leader")) {
       break;
     }
     absl::SleepFor(absl::Milliseconds(100));
