@@ -52,12 +52,8 @@ void RunForensicsScenario(const BenchConfig& config, const Workload& workload,
         continue;
       }
       const double cpu_before = ProcessCpuSeconds(aggregator->process.pid());
-      IngestOptions options;
-      options.address = aggregator->address;
-      options.streams = streams;
-      options.batch = batch;
-      options.window = BatchesInFlight(config.window, options.batch);
-      options.max_time = absl::Seconds(config.ingest_max_seconds);
+      IngestOptions options =
+          IngestRunOptions(config, aggregator->address, streams, batch);
       options.collector_prefix = "forensics";
       IngestResult result = RunIngest(options, workload.region_ids, slices);
       const double cpu =

@@ -56,6 +56,18 @@ void AddIngestFigures(Row& row, IngestResult& result) {
       .Set("ack_p99_ms", result.ack_latency.PercentileMs(99));
 }
 
+IngestOptions IngestRunOptions(const BenchConfig& config,
+                               const std::string& address, uint32_t streams,
+                               uint32_t batch) {
+  IngestOptions options;
+  options.address = address;
+  options.streams = streams;
+  options.batch = batch;
+  options.window = BatchesInFlight(config.window, options.batch);
+  options.max_time = absl::Seconds(config.ingest_max_seconds);
+  return options;
+}
+
 IngestResult IngestWholeNight(const BenchConfig& config,
                               const std::string& address,
                               const Workload& workload,
@@ -187,13 +199,9 @@ void RunIngestScenario(const BenchConfig& config, const Workload& workload,
       }
       const auto before = ScrapeMetrics(aggregator->admin);
       const double cpu_before = ProcessCpuSeconds(aggregator->process.pid());
-      IngestOptions options;
-      options.address = aggregator->address;
-      options.streams = streams;
-      options.batch = batch;
-      options.window = BatchesInFlight(config.window, options.batch);
-      options.max_time = absl::Seconds(config.ingest_max_seconds);
-      IngestResult result = RunIngest(options, workload.region_ids, slices);
+      IngestResult result = RunIngest(
+          IngestRunOptions(config, aggregator->address, streams, batch),
+          workload.region_ids, slices);
       const double cpu =
           ProcessCpuSeconds(aggregator->process.pid()) - cpu_before;
       const auto after = ScrapeMetrics(aggregator->admin);

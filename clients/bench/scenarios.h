@@ -100,6 +100,13 @@ double Rate(uint64_t count, double seconds);
 // ingests through RunIngest.
 void AddIngestFigures(Row& row, IngestResult& result);
 
+// An ingest run of the ingest scenario's shape: `streams` x `batch` to
+// `address`, config.window protocols in flight per stream, at most
+// config.ingest_max_seconds.
+IngestOptions IngestRunOptions(const BenchConfig& config,
+                               const std::string& address, uint32_t streams,
+                               uint32_t batch);
+
 // Sends a whole generated night to the aggregator at `address` as the
 // scale-size runs do: 16 streams of 256-protocol batches, one collector
 // per region named `collector_prefix`-N, for at most two hours.
