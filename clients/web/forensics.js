@@ -37,6 +37,8 @@
   const state = {
     names: new Map(),        // scope key -> name
     choices: new Map(),      // choice id -> name
+    contests: new Map(),     // contest id -> { name, district }
+    mainContest: '',         // the first contest: rows name only others
     flags: new Map(),        // `${contest}|${scope}` -> ScopeFlags
     forensics: null,         // the last GetForensicsResponse
     fetching: false,
@@ -136,13 +138,24 @@
     const entries = [...state.flags.entries()].sort((a, b) =>
       a[0].localeCompare(b[0]));
     for (const [k, scopeFlags] of entries) {
-      const scope = k.split('|')[1];
+      const [contest, scope] = k.split('|');
+      // A scope can be flagged in several contests (a district in the list
+      // and in its own contest): rows of other contests than the main one
+      // name theirs, a district's own contest by its name alone.
+      const other = contest && state.mainContest &&
+          contest !== state.mainContest ? state.contests.get(contest) ||
+            { name: contest, district: '' } : null;
+      const scopeName = state.names.get(scope) || scope;
+      const where = !other ? scopeName :
+        other.district && scope === `district/${other.district}` ?
+          other.name : `${scopeName} · ${other.name}`;
       for (const flag of scopeFlags.flags || []) {
         const tr = document.createElement('tr');
+        tr.dataset.contest = contest;
         tr.dataset.scope = scope;
         tr.dataset.kind = flag.kind || '';
         tr.dataset.severity = flag.severity || '';
-        const cells = [state.names.get(scope) || scope,
+        const cells = [where,
           KIND_WORDS[flag.kind] || flag.kind,
           flag.severity === 'FORENSICS_SEVERITY_STRONG' ? 'strong' : 'warning',
           flag.message || ''];
@@ -189,6 +202,11 @@
           state.names.set(`district/${district.id}`,
               district.name || district.id);
         }
+        for (const contest of def.contests || []) {
+          state.contests.set(contest.id, { name: contest.name || contest.id,
+            district: contest.districtId || '' });
+        }
+        state.mainContest = (def.contests || [])[0]?.id || '';
         for (const choice of (def.contests || [])[0]?.choices || []) {
           state.choices.set(choice.id, choice.name || choice.id);
         }

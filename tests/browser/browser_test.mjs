@@ -13,13 +13,17 @@
 // /v1/results publishes (rounded half up to two decimals) of the base the
 // page names ("party votes + against all"); when every station has
 // reported (--regions all), they must be the official percentages of
-// --official_result. Screenshots (desktop and phone) are written to
-// --out_dir.
+// --official_result. The "Warning signs" section must draw the national
+// fingerprint of /v1/forensics on its canvas and list exactly the flags of
+// /v1/forensics; with --anomaly the night is simulated with that planted
+// anomaly (`tallyctl simulate --anomaly`) and its region must be among the
+// flagged. Screenshots (desktop and phone) are written to --out_dir.
 //
 //   node browser_test.mjs --aggregator PATH --collector PATH --tallyctl PATH
 //        --gateway PATH --web_dir DIR --out_dir DIR
 //        [--official_result deploy/elections/kz-2023.result.json]
 //        [--chromium /usr/bin/chromium] [--regions a,b | all]
+//        [--anomaly KIND:REGION[:PERCENT]] [--shot_prefix browser_page]
 //        [--timeout_s 300] [--keep]
 //
 // Exits 0 on success, 1 on any failure (with the reason and the tails of the
@@ -42,6 +46,8 @@ const { values: opts } = parseArgs({
     official_result: { type: 'string', default: '' },
     chromium: { type: 'string', default: '/usr/bin/chromium' },
     regions: { type: 'string', default: '' },
+    anomaly: { type: 'string', default: '' },
+    shot_prefix: { type: 'string', default: 'browser_page' },
     timeout_s: { type: 'string', default: '300' },
     keep: { type: 'boolean', default: false },
   },
@@ -426,6 +432,89 @@ async function checkLog(page, base, contestId, protocols) {
   }
 }
 
+// The "Warning signs" section against /v1/forensics at the same moment:
+// visible, the national fingerprint drawn (as many cells as /v1/forensics
+// has, and painted pixels on the canvas), the caption's station count, the
+// plain sentence on what the signs mean, and the flag table holding exactly
+// the (scope, kind) pairs of every flagged scope. With a planted anomaly,
+// its region must be among the flagged, under its name. Retried until they
+// agree: the page refetches the statistics at most every few seconds.
+async function checkForensics(page, base, plantedRegion, regionNames) {
+  const scopeKey = (scope) => {
+    const kind = scope?.kind;
+    if (kind === 'SCOPE_KIND_REGION') return `region/${scope.id || ''}`;
+    if (kind === 'SCOPE_KIND_DISTRICT') return `district/${scope.id || ''}`;
+    return 'national';
+  };
+  let last = null;
+  const result = await waitFor('the warning signs on the page to match ' +
+      '/v1/forensics', SETTLE_MS, async () => {
+    const api = await getJson(base, '/v1/forensics');
+    const f = api.forensics || {};
+    const want = (api.flaggedScopes || []).flatMap((s) => (s.flags || [])
+        .map((flag) => `${scopeKey(s.scope)} ${flag.kind}`)).sort();
+    const shown = await page.evaluate(() => {
+      const section = document.getElementById('forensics-section');
+      const canvas = document.getElementById('forensics-heatmap');
+      const pixels = canvas.getContext('2d')
+          .getImageData(0, 0, canvas.width, canvas.height).data;
+      // The cells are blue on white: count pixels clearly bluer than grey.
+      let painted = 0;
+      for (let i = 0; i < pixels.length; i += 4) {
+        if (pixels[i + 2] - pixels[i] > 30) painted += 1;
+      }
+      return {
+        hidden: section.hidden,
+        flagged: Number(section.dataset.flagged),
+        cells: Number(canvas.dataset.cells),
+        painted,
+        caption: document.getElementById('forensics-caption').textContent,
+        sentence: section.querySelector('p').textContent.replace(/\s+/g, ' '),
+        noneShown: !document.getElementById('forensics-none').hidden,
+        rows: [...document.querySelectorAll('#forensics-table tbody tr')].map(
+            (tr) => ({ scope: tr.dataset.scope, kind: tr.dataset.kind,
+              where: tr.querySelector('th')?.textContent || '' })),
+      };
+    });
+    const rows = shown.rows.map((r) => `${r.scope} ${r.kind}`).sort();
+    last = { shown, want, stations: num(f.stations), cells:
+      (f.fingerprint || []).length };
+    const ok = !shown.hidden && shown.cells === last.cells &&
+        last.cells > 0 && shown.painted > 0 &&
+        shown.caption.includes(`${last.stations} stations`) &&
+        rows.join(', ') === want.join(', ') &&
+        shown.noneShown === (want.length === 0) &&
+        (!plantedRegion || want.some((w) => w.startsWith(
+            `region/${plantedRegion} `)));
+    return ok ? last : undefined;
+  }, 250).catch((error) => {
+    if (last) {
+      error.message += `; /v1/forensics: ${last.stations} stations, ` +
+          `${last.cells} cells, flags [${last.want.join(', ')}]; the page: ` +
+          `${JSON.stringify(last.shown)}`;
+    }
+    throw error;
+  });
+  const { shown } = result;
+  const problems = [];
+  if (!/not proof/.test(shown.sentence)) {
+    problems.push(`no plain sentence that the signs are not proof: "${shown.sentence}"`);
+  }
+  if (plantedRegion) {
+    const name = regionNames.get(plantedRegion) || plantedRegion;
+    const row = shown.rows.find((r) => r.scope === `region/${plantedRegion}`);
+    if (!row || !row.where.startsWith(name)) {
+      problems.push(`the planted region's row is "${row?.where}", not its ` +
+          `name "${name}"`);
+    }
+  }
+  if (problems.length) fail(`the warning signs: ${problems.join('; ')}`);
+  log(`warning signs: ${result.cells} fingerprint cells (${shown.painted} ` +
+      `painted pixels) over ${result.stations} stations; flags: ` +
+      `${result.want.join(', ') || 'none'}`);
+  return result;
+}
+
 // ---- main -----------------------------------------------------------------
 
 async function main() {
@@ -458,7 +547,8 @@ async function main() {
     log(`aggregator serving on ${aggregatorAddress}`);
 
     // The night's protocols, one file per region.
-    runTool(['simulate', '--write_dir', path.join(work, 'night')], 300_000);
+    runTool(['simulate', '--write_dir', path.join(work, 'night'),
+      ...(opts.anomaly ? ['--anomaly', opts.anomaly] : [])], 300_000);
     const files = fs.readdirSync(path.join(work, 'night'))
         .filter((f) => f.endsWith('.jsonl'))
         .map((f) => ({ region: f.slice(0, -'.jsonl'.length),
@@ -474,6 +564,10 @@ async function main() {
       // The two smallest regions: quick, and more than one region row.
       chosen = files.map((f) => ({ ...f, size: fs.statSync(f.file).size }))
           .sort((a, b) => a.size - b.size).slice(0, 2);
+    }
+    const planted = opts.anomaly.split(':')[1] || '';
+    if (planted && !chosen.some((r) => r.region === planted)) {
+      fail(`--anomaly plants in ${planted}, which --regions does not send`);
     }
 
     const gateway = startProcess('gateway', opts.gateway,
@@ -551,7 +645,7 @@ async function main() {
       camelize(JSON.parse(fs.readFileSync(opts.official_result, 'utf8'))) : null;
     const first = await checkPage(page, base, listContest.id, phase1Stations,
         house, 'phase 1', official);
-    const shot1 = path.join(outDir, 'browser_page_phase1.png');
+    const shot1 = path.join(outDir, `${opts.shot_prefix}_phase1.png`);
     await page.screenshot({ path: shot1, fullPage: true, animations: 'disabled' });
     log(`screenshot: ${shot1}`);
 
@@ -575,8 +669,11 @@ async function main() {
       }
       throw error;
     });
+    const regionNames = new Map((election.definition?.regions || [])
+        .map((r) => [r.id, r.name || r.id]));
+    await checkForensics(page, base, planted, regionNames);
     if (pageErrors.length) fail(`errors on the page:\n  ${pageErrors.join('\n  ')}`);
-    const shot = path.join(outDir, 'browser_page.png');
+    const shot = path.join(outDir, `${opts.shot_prefix}.png`);
     await page.screenshot({ path: shot, fullPage: true, animations: 'disabled' });
     log(`screenshot: ${shot}`);
 
@@ -597,7 +694,7 @@ async function main() {
     });
     if (!layout.stacked) fail('on a phone the seats are not below the list results');
     if (layout.overflow > 1) fail(`on a phone the page is ${layout.overflow}px too wide`);
-    const phoneShot = path.join(outDir, 'browser_page_phone.png');
+    const phoneShot = path.join(outDir, `${opts.shot_prefix}_phone.png`);
     await phonePage.screenshot({ path: phoneShot, fullPage: true, animations: 'disabled' });
     log(`screenshot: ${phoneShot}`);
     log('PASS');
