@@ -3,10 +3,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +42,19 @@ void WriteAll(const std::string& path, const std::string& data) {
   file << data;
 }
 
+// Removes a file when the scope ends, so the suite leaves nothing behind in
+// the temporary directory.
+class RemoveOnExit {
+ public:
+  explicit RemoveOnExit(std::string path) : path_(std::move(path)) {}
+  RemoveOnExit(const RemoveOnExit&) = delete;
+  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
+  ~RemoveOnExit() { std::remove(path_.c_str()); }
+
+ private:
+  std::string path_;
+};
+
 // Runs tallyctl with `args` (shell words, already quoted where needed) and
 // `input` on stdin.
 CommandResult Tallyctl(const std::string& args, const std::string& input = "") {
@@ -50,6 +65,7 @@ CommandResult Tallyctl(const std::string& args, const std::string& input = "") {
   const std::string in = stem + ".in";
   const std::string out = stem + ".out";
   const std::string err = stem + ".err";
+  const RemoveOnExit remove_in(in), remove_out(out), remove_err(err);
   WriteAll(in, input);
   const std::string command =
       absl::StrCat(TALLYCTL_PATH, " ", args, " <", in, " >", out, " 2>", err);
@@ -231,6 +247,7 @@ TEST(TallyctlDefinition, BuildGeneratedDefinitionIsValidAndReproducible) {
 
   const std::string again =
       ::testing::TempDir() + absl::StrCat("/", getpid(), "-kz-2023-again.json");
+  const RemoveOnExit remove_again(again);
   const CommandResult generate = Tallyctl(
       absl::StrCat("definition generate --spec ", TALLY_SOURCE_DIR,
                    "/deploy/elections/kz-2023.spec.json --output ", again));
@@ -248,6 +265,7 @@ TEST(TallyctlDefinition, BuildGeneratedDefinitionIsValidAndReproducible) {
 TEST(TallyctlDefinition, OtherSeedChangesStationsNotTotals) {
   const std::string other =
       ::testing::TempDir() + absl::StrCat("/", getpid(), "-kz-2023-seed7.json");
+  const RemoveOnExit remove_other(other);
   const CommandResult generate = Tallyctl(
       absl::StrCat("definition generate --seed 7 --spec ", TALLY_SOURCE_DIR,
                    "/deploy/elections/kz-2023.spec.json --output ", other));
@@ -263,6 +281,7 @@ TEST(TallyctlDefinition, OtherSeedChangesStationsNotTotals) {
 TEST(TallyctlDefinition, CheckListsEveryProblemAndExitsTwo) {
   const std::string path =
       ::testing::TempDir() + absl::StrCat("/", getpid(), "-broken.json");
+  const RemoveOnExit remove_path(path);
   WriteAll(path, R"({"id": "x", "name": "X", "date": "2023-02-30",
     "time_zone": "UTC",
     "regions": [{"id": "r1", "name": "R1"}],
@@ -282,6 +301,7 @@ TEST(TallyctlDefinition, CheckListsEveryProblemAndExitsTwo) {
 TEST(TallyctlDefinition, MalformedDefinitionJsonExitsTwo) {
   const std::string path =
       ::testing::TempDir() + absl::StrCat("/", getpid(), "-malformed.json");
+  const RemoveOnExit remove_path(path);
   WriteAll(path, R"({"id": "x", "regions": [)");
   const CommandResult run =
       Tallyctl(absl::StrCat("definition check --definition ", path));
@@ -316,6 +336,7 @@ TEST(TallyctlUnreachable, EveryServerCommandNamesTheAddressAndWhatToCheck) {
                    "HOST:PORT\n");
   const std::string protocols =
       ::testing::TempDir() + absl::StrCat("/", getpid(), "-one.jsonl");
+  const RemoveOnExit remove_protocols(protocols);
   WriteAll(protocols, kOneProtocol);
   struct Case {
     std::string args;
@@ -379,6 +400,7 @@ TEST(TallyctlUnreachable, SubmitSaysWhyItRetries) {
   ASSERT_NE(closed.port(), 0);
   const std::string protocols =
       ::testing::TempDir() + absl::StrCat("/", getpid(), "-retry.jsonl");
+  const RemoveOnExit remove_protocols(protocols);
   WriteAll(protocols, kOneProtocol);
   const CommandResult run =
       Tallyctl(absl::StrCat("submit --insecure --max_attempts 2 --collector ",
