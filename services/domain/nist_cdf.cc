@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -649,6 +650,21 @@ std::string ReportStatus(const v1::ElectionDefinition& definition,
     if (!complete) return "unofficial-partial";
   }
   return "unofficial-complete";
+}
+
+ExportInput MakeExportInput(const v1::ElectionDefinition& definition,
+                            v1::GetResultsResponse* results, ExportLevel level,
+                            const StationProtocols* stations) {
+  ExportInput input;
+  input.definition = &definition;
+  input.totals.reserve(static_cast<size_t>(results->results_size()));
+  for (v1::ContestResults& result : *results->mutable_results()) {
+    input.totals.push_back(std::move(*result.mutable_totals()));
+  }
+  input.revision = results->revision();
+  input.level = level;
+  input.stations = stations;
+  return input;
 }
 
 absl::StatusOr<std::string> NistCdfJson(const ExportInput& input) {

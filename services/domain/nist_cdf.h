@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "tally/v1/aggregator.pb.h"
 #include "tally/v1/election.pb.h"
 #include "tally/v1/protocol.pb.h"
 #include "tally/v1/results.pb.h"
@@ -81,6 +82,14 @@ struct ExportInput {
   std::string language = "und";
   bool pretty = true;
 };
+
+// The input of a report from GetResults' answer with all_scopes: its
+// totals (moved out of `results`) and revision; `definition` and
+// `stations` (may be null below the station level) must outlive it.
+// `generated` is left to the caller.
+ExportInput MakeExportInput(const v1::ElectionDefinition& definition,
+                            v1::GetResultsResponse* results, ExportLevel level,
+                            const StationProtocols* stations);
 
 // The ElectionReport as JSON. InvalidArgument when the input is incomplete
 // (no definition, station level without station protocols).

@@ -257,14 +257,8 @@ void GatewayServer::Parts::ExportNistCdf(const httplib::Request& request,
     }
   }
 
-  nist::ExportInput input;
-  input.definition = &election.definition();
-  for (v1::ContestResults& result : *results.mutable_results()) {
-    input.totals.push_back(std::move(*result.mutable_totals()));
-  }
-  input.revision = results.revision();
-  input.level = *level;
-  input.stations = &protocols;
+  nist::ExportInput input = nist::MakeExportInput(election.definition(),
+                                                  &results, *level, &protocols);
   input.generated = absl::Now();
   input.pretty = false;
   absl::StatusOr<std::string> json = nist::NistCdfJson(input);
