@@ -24,6 +24,7 @@ packages=(
   iptables libnetfilter-queue-dev          # tests/fault: NFQUEUE link impairment where the kernel has no netem
   python3-yaml                             # the deploy manifests test
   python3-cryptography                     # the transparency log's independent Python check (Ed25519)
+  python3-jsonschema                       # validates the NIST SP 1500-100 exports against the schema (scripts/check-nist-cdf.py)
   # tests/deploy/containers_test.py: the Dockerfile and the compose file
   # really run, rootful, with no container registry.
   podman                                   # builds the image, runs the containers

@@ -38,6 +38,10 @@ int RunReplicas(const std::vector<std::string>& args);
 // tallyctl forensics [--contest C] [--scope S] [--json]: warning signs.
 int RunForensics(const std::vector<std::string>& args);
 
+// tallyctl export --format nist-cdf [--level L] [--output FILE]: the
+// current revision as a NIST SP 1500-100 v2 JSON ElectionReport.
+int RunExport(const std::vector<std::string>& args);
+
 // The transparency log: tallyctl audit / prove --station ID / witness.
 int RunAudit(const std::vector<std::string>& args);
 int RunProve(const std::vector<std::string>& args);

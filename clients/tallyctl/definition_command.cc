@@ -27,7 +27,7 @@ ABSL_FLAG(std::string, spec, "", "definition generate: the spec to expand");
 ABSL_FLAG(int64_t, seed, -1,
           "definition generate: override the spec's seed (-1: keep it)");
 ABSL_FLAG(std::string, output, "",
-          "definition generate: write here instead of stdout");
+          "definition generate, export: write here instead of stdout");
 ABSL_FLAG(std::string, definition, "",
           "election definition JSON file (default: the embedded reference "
           "election)");

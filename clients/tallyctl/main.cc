@@ -30,6 +30,10 @@ constexpr char kUsage[] =
     "  replicas     role and position of each replica of --aggregator\n"
     "  forensics    statistical warning signs of a contest and scope "
     "(heat map)\n"
+    "  export       the results as a standard document (--format nist-cdf: "
+    "NIST\n"
+    "               SP 1500-100 v2 JSON; --level national|region|district|"
+    "station)\n"
     "  submit       send protocols from .jsonl or .csv files to a collector\n"
     "  simulate     play an election night against the collectors (or "
     "write it\n"
@@ -58,6 +62,7 @@ constexpr Command kCommands[] = {
     {"verify", tally::cli::RunVerify},
     {"replicas", tally::cli::RunReplicas},
     {"forensics", tally::cli::RunForensics},
+    {"export", tally::cli::RunExport},
     {"submit", tally::cli::RunSubmit},
     {"simulate", tally::cli::RunSimulate},
     {"audit", tally::cli::RunAudit},

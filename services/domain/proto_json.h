@@ -21,6 +21,10 @@ struct JsonStyle {
   // Print fields at their default value too (zero counts, false flags), so
   // consumers see every field.
   bool print_defaults = false;
+  // Map entries (a google.protobuf.Struct's keys among them) in key order
+  // rather than the map's unspecified order, so that equal messages print
+  // identically.
+  bool sorted_maps = false;
 };
 
 // JSON with proto field names (snake_case), as the definition files use.

@@ -172,6 +172,20 @@ absl::StatusOr<v1::WatchRequest> WatchRequestFrom(
   return request;
 }
 
+absl::StatusOr<nist::ExportLevel> ExportLevelFrom(const QueryParams& params) {
+  absl::StatusOr<std::optional<std::string>> text = Single(params, "level");
+  if (!text.ok()) return text.status();
+  if (!text->has_value()) return nist::ExportLevel::kNational;
+  absl::StatusOr<nist::ExportLevel> level = nist::ParseExportLevel(**text);
+  if (!level.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "query parameter level must be national, region, district or "
+        "station, not ",
+        common::QuoteEcho(**text)));
+  }
+  return level;
+}
+
 absl::StatusOr<v1::GetTreeHeadRequest> TreeHeadRequestFrom(
     const QueryParams& params) {
   absl::StatusOr<std::optional<uint64_t>> revision =

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/domain/nist_cdf.h"
 #include "tally/v1/aggregator.pb.h"
 #include "tally/v1/feed.pb.h"
 #include "tally/v1/log.pb.h"
@@ -38,6 +39,10 @@ absl::StatusOr<v1::GetForensicsRequest> ForensicsRequestFrom(
 // it wins over from_revision (a browser resuming). Neither: 0, a snapshot.
 absl::StatusOr<v1::WatchRequest> WatchRequestFrom(
     const QueryParams& params, const std::optional<std::string>& last_event_id);
+
+// /v1/export/nist-cdf.json: level=national|region|district|station
+// (default national), at most once.
+absl::StatusOr<nist::ExportLevel> ExportLevelFrom(const QueryParams& params);
 
 // /v1/tree-head and /v1/checkpoint: revision=<n> (default 0, the latest).
 absl::StatusOr<v1::GetTreeHeadRequest> TreeHeadRequestFrom(

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "httplib.h"
 #include "services/common/echo.h"
+#include "services/domain/nist_cdf.h"
 #include "services/gateway/http_json.h"
 #include "services/gateway/query_params.h"
 #include "services/gateway/static_files.h"
@@ -25,6 +26,7 @@ namespace tally::gateway {
 namespace {
 
 constexpr char kJson[] = "application/json";
+constexpr char kNistCdfPath[] = "/v1/export/nist-cdf.json";
 
 struct ListenAddress {
   std::string host;  // as given, brackets kept for IPv6
@@ -99,6 +101,10 @@ struct GatewayServer::Parts {
   void TreeHead(const httplib::Request& request, httplib::Response& response,
                 bool checkpoint);
   void Forensics(const httplib::Request& request, httplib::Response& response);
+  // The current revision as a NIST SP 1500-100 v2 ElectionReport
+  // (services/domain/nist_cdf.h), as `tallyctl export --format nist-cdf`.
+  void ExportNistCdf(const httplib::Request& request,
+                     httplib::Response& response);
   void Proof(const httplib::Request& request, httplib::Response& response);
   void Health(httplib::Response& response);
   void Static(const httplib::Request& request, httplib::Response& response);
@@ -118,6 +124,7 @@ void GatewayServer::Parts::Route(const httplib::Request& request,
   if (path == "/v1/election") return Election(request, response);
   if (path == "/v1/results") return Results(request, response);
   if (path == "/v1/forensics") return Forensics(request, response);
+  if (path == kNistCdfPath) return ExportNistCdf(request, response);
   if (path == "/v1/tree-head") return TreeHead(request, response, false);
   if (path == "/v1/checkpoint") return TreeHead(request, response, true);
   if (path == "/v1/proof") return Proof(request, response);
@@ -134,8 +141,8 @@ void GatewayServer::Parts::Route(const httplib::Request& request,
                         absl::StrCat("no endpoint ", common::Echo(path),
                                      "; the API has /v1/election, "
                                      "/v1/results, /v1/forensics, /v1/watch, "
-                                     "/v1/tree-head, /v1/checkpoint and "
-                                     "/v1/proof"));
+                                     "/v1/tree-head, /v1/checkpoint, "
+                                     "/v1/proof and /v1/export/nist-cdf.json"));
   }
   Static(request, response);
 }
@@ -183,6 +190,82 @@ void GatewayServer::Parts::Forensics(const httplib::Request& request,
       });
   if (!outcome.status.ok()) return SetGrpcError(response, outcome);
   SetJson(response, answer);
+}
+
+void GatewayServer::Parts::ExportNistCdf(const httplib::Request& request,
+                                         httplib::Response& response) {
+  absl::StatusOr<nist::ExportLevel> level = ExportLevelFrom(request.params);
+  if (!level.ok()) return SetJsonError(response, 400, level.status().message());
+  const bool stations = *level == nist::ExportLevel::kStation;
+  v1::GetElectionRequest election_request;
+  election_request.set_include_stations(stations);
+  v1::GetElectionResponse election;
+  Upstream::Outcome outcome = upstream->CallAggregator(
+      [&](v1::Aggregator::Stub& stub, grpc::ClientContext* context) {
+        election.Clear();
+        return stub.GetElection(context, election_request, &election);
+      });
+  if (!outcome.status.ok()) return SetGrpcError(response, outcome);
+  v1::GetResultsRequest results_request;
+  results_request.set_all_scopes(true);
+  v1::GetResultsResponse results;
+  outcome = upstream->CallAggregator(
+      [&](v1::Aggregator::Stub& stub, grpc::ClientContext* context) {
+        results.Clear();
+        return stub.GetResults(context, results_request, &results);
+      });
+  if (!outcome.status.ok()) return SetGrpcError(response, outcome);
+
+  // The station level: each station's counted protocols from the
+  // transparency log, up to the tree size of the revision the totals are
+  // of, so that the whole report is of one revision.
+  nist::StationProtocols protocols;
+  if (stations && results.revision() > 0) {
+    v1::GetTreeHeadRequest head_request;
+    head_request.set_revision(results.revision());
+    v1::GetTreeHeadResponse head;
+    outcome = upstream->CallLog(
+        [&](v1::Log::Stub& stub, grpc::ClientContext* context) {
+          head.Clear();
+          return stub.GetTreeHead(context, head_request, &head);
+        });
+    if (!outcome.status.ok()) return SetGrpcError(response, outcome);
+    const uint64_t tree_size = head.signed_head().head().tree_size();
+    uint64_t next = 0;
+    while (next < tree_size) {
+      v1::GetLeavesRequest leaves_request;
+      leaves_request.set_start(next);
+      leaves_request.set_end(tree_size);
+      v1::GetLeavesResponse leaves;
+      outcome = upstream->CallLog(
+          [&](v1::Log::Stub& stub, grpc::ClientContext* context) {
+            leaves.Clear();
+            return stub.GetLeaves(context, leaves_request, &leaves);
+          });
+      if (!outcome.status.ok()) return SetGrpcError(response, outcome);
+      if (leaves.leaf_data_size() == 0) {
+        return SetJsonError(response, 502,
+                            absl::StrCat("the log served no leaf at ", next,
+                                         " of a tree of ", tree_size));
+      }
+      for (const std::string& leaf : leaves.leaf_data()) {
+        if (absl::Status added = protocols.AddLeaf(leaf); !added.ok()) {
+          return SetJsonError(response, 502, added.message());
+        }
+      }
+      next += static_cast<uint64_t>(leaves.leaf_data_size());
+    }
+  }
+
+  nist::ExportInput input = nist::MakeExportInput(election.definition(),
+                                                  &results, *level, &protocols);
+  input.generated = absl::Now();
+  input.pretty = false;
+  absl::StatusOr<std::string> json = nist::NistCdfJson(input);
+  if (!json.ok()) return SetJsonError(response, 500, json.status().message());
+  response.status = 200;
+  response.set_header("Cache-Control", "no-cache");
+  response.set_content(std::move(*json), kJson);
 }
 
 void GatewayServer::Parts::TreeHead(const httplib::Request& request,
@@ -233,6 +316,8 @@ void GatewayServer::Parts::CountRequest(const httplib::Request& request,
     endpoint = "results";
   } else if (path == "/v1/forensics") {
     endpoint = "forensics";
+  } else if (path == kNistCdfPath) {
+    endpoint = "export_nist_cdf";
   } else if (path == "/v1/watch") {
     endpoint = "watch";
   } else if (path == "/v1/tree-head") {
