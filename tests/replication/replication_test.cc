@@ -248,6 +248,15 @@ class ReplicationTest : public ::testing::Test {
             << actual.scope().ShortDebugString() << ":\n"
             << differences;
       }
+      // The night is complete: the list is decided, at a revision every
+      // replica (restarted, promoted or not) publishes alike (compared
+      // with the rest of the results below).
+      for (const v1::ContestResults& entry : results.results()) {
+        if (!entry.has_allocation()) continue;
+        EXPECT_TRUE(entry.allocation().decided());
+        EXPECT_GT(entry.allocation().decided_revision(), 0u);
+        EXPECT_LE(entry.allocation().decided_revision(), *revision);
+      }
       if (!first.has_value()) {
         first = results;
       } else {
