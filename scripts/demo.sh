@@ -6,8 +6,9 @@
 # every collector while `tallyctl watch` shows totals and seats filling in,
 # and ends with the final national result, the 98-seat composition by
 # nominating party (69 list + 29 district seats; the demo fails unless it is
-# the official one, deploy/elections/kz-2023.composition.json) and a recount
-# of every total from the stored protocols.
+# the official one, deploy/elections/kz-2023.composition.json), when in the
+# night each contest became mathematically decided (scripts/decided-report.py)
+# and a recount of every total from the stored protocols.
 #
 #   DEMO_ELECTION  the election to play: kz-2023 (default, the reference
 #                election), kz-2021 (Mazhilis, 10 January 2021) or kz-2022
@@ -217,6 +218,14 @@ if [[ -f "${expected_composition}" ]]; then
   "${tallyctl}" composition "${flags[@]}" --aggregator "${aggregator}" --json |
     python3 scripts/check-composition.py "${expected_composition}"
 fi
+
+echo
+echo "== When each contest was decided =="
+echo "   (mathematically: its seats certain whatever the stations still to"
+echo "    report could hold; the time is the night's, after polls closed)"
+python3 scripts/decided-report.py --tallyctl "${tallyctl}" \
+  --definition "${definition}" --simulate_log "${rundir}/simulate.log" \
+  -- "${flags[@]}" --aggregator "${aggregator}"
 
 echo
 echo "== Recount of every total from the stored protocols =="

@@ -54,6 +54,7 @@ constexpr char kMetaRevision[] = "revision";
 constexpr char kMetaEpoch[] = "epoch";
 constexpr char kMetaOldestEvent[] = "oldest_event";
 constexpr char kMetaCursorPrefix[] = "cursor/";
+constexpr char kMetaDecidedPrefix[] = "decided/";
 constexpr char kMetaLogPosition[] = "log_position";
 constexpr char kMetaClusterId[] = "cluster_id";
 constexpr char kMetaLogSize[] = "log_size";
@@ -438,25 +439,34 @@ uint64_t AggregatorStore::oldest_event_revision() const {
 
 absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>>
 AggregatorStore::LoadCursors() {
-  constexpr char kOp[] = "LoadCursors";
-  absl::flat_hash_map<std::string, uint64_t> cursors;
-  const std::string lower = kMetaCursorPrefix;
+  return LoadMetaU64s("LoadCursors", kMetaCursorPrefix);
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>>
+AggregatorStore::LoadDecidedRevisions() {
+  return LoadMetaU64s("LoadDecidedRevisions", kMetaDecidedPrefix);
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>>
+AggregatorStore::LoadMetaU64s(const char* op, const char* prefix) {
+  absl::flat_hash_map<std::string, uint64_t> values;
+  const std::string lower = prefix;
   absl::Status s = Scan(
-      db_.get(), handles_->meta(), kOp, lower, PrefixSuccessor(lower),
+      db_.get(), handles_->meta(), op, lower, PrefixSuccessor(lower),
       ScanOptions{.fill_cache = false},
       [&](const rocksdb::Slice& key,
           const rocksdb::Slice& value) -> absl::StatusOr<bool> {
         const std::string name = key.ToString();
-        absl::StatusOr<uint64_t> seq = DecodeRevision(value.ToStringView());
-        if (!seq.ok()) {
-          return Corrupted(kStore, kOp, absl::StrCat("meta/", name),
-                           seq.status().message());
+        absl::StatusOr<uint64_t> number = DecodeRevision(value.ToStringView());
+        if (!number.ok()) {
+          return Corrupted(kStore, op, absl::StrCat("meta/", name),
+                           number.status().message());
         }
-        cursors[name.substr(lower.size())] = *seq;
+        values[name.substr(lower.size())] = *number;
         return true;
       });
   if (!s.ok()) return s;
-  return cursors;
+  return values;
 }
 
 absl::Status AggregatorStore::ForEachTotals(
@@ -780,6 +790,10 @@ absl::Status AggregatorStore::Commit(const CommitBatch& batch) {
   for (const auto& [collector, sequence] : batch.cursors) {
     put(handles_->meta(), absl::StrCat(kMetaCursorPrefix, collector),
         EncodeRevision(sequence));
+  }
+  for (const auto& [contest, decided] : batch.decided_revisions) {
+    put(handles_->meta(), absl::StrCat(kMetaDecidedPrefix, contest),
+        EncodeRevision(decided));
   }
   if (batch.revision != 0) {
     put(handles_->meta(), kMetaRevision, EncodeRevision(batch.revision));

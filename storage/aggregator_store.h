@@ -9,7 +9,8 @@
 //              -> v1::ProtocolVersion refused as a conflicting version
 //   meta       string keys: definition, definition digest, revision, epoch,
 //              oldest retained event, per-collector applied sequence,
-//              transparency log size and public key
+//              transparency log size and public key, per-contest decided
+//              revision ("decided/<contest id>")
 //   log_leaves (leaf index u64) -> version key: the leaf's data is the
 //              LogEntry of that stored ProtocolVersion (so a changed
 //              protocol changes its leaf, and the signed roots expose it)
@@ -68,6 +69,10 @@ struct CommitBatch {
   std::optional<v1::Event> event;  // stored under `revision`
   // collector id -> highest applied sequence.
   std::vector<std::pair<std::string, uint64_t>> cursors;
+  // contest id -> the revision at which its allocation became decided
+  // (SeatAllocation.decided_revision; 0: undecided again), for the contests
+  // whose decided revision this round changed.
+  std::vector<std::pair<std::string, uint64_t>> decided_revisions;
   // When set: delete events with revision < this and record it as the
   // oldest retained revision.
   std::optional<uint64_t> compact_events_below;
@@ -128,6 +133,10 @@ class AggregatorStore {
   // Oldest event revision still stored (revision()+1 when none yet).
   uint64_t oldest_event_revision() const;
   absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> LoadCursors();
+  // contest id -> stored decided revision (CommitBatch::decided_revisions;
+  // contests never decided are absent).
+  absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>>
+  LoadDecidedRevisions();
   absl::Status ForEachTotals(
       const std::function<absl::Status(const TotalsKey&, v1::Totals)>& fn);
   absl::Status ForEachLatest(
@@ -211,6 +220,9 @@ class AggregatorStore {
 
  private:
   AggregatorStore() = default;
+  // Every meta record under `prefix`: the rest of its key -> its u64.
+  absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> LoadMetaU64s(
+      const char* op, const char* prefix);
   struct Handles;
   StoreLocation where_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -211,6 +211,19 @@ void CompareResults(const v1::GetResultsResponse& results,
                                       ": published for an unknown contest"));
       continue;
     }
+    // The revision at which the contest became decided depends on the
+    // allocations of earlier revisions, which the audit does not recompute:
+    // it checks only that it is consistent with the (recomputed) decision.
+    const v1::SeatAllocation& published = result.allocation();
+    allocation->second.set_decided_revision(published.decided_revision());
+    if (published.decided() != (published.decided_revision() != 0) ||
+        published.decided_revision() > published.revision()) {
+      auditor.AddFinding(
+          absl::StrCat("seat allocation of ", allocation->first, ": decided ",
+                       published.decided() ? "true" : "false", " at revision ",
+                       published.decided_revision(),
+                       " of an allocation of revision ", published.revision()));
+    }
     for (const std::string& line :
          Differences(allocation->second, result.allocation())) {
       auditor.AddFinding(

@@ -99,6 +99,9 @@ int RunResults(const std::vector<std::string>& args) {
                             ComputeComposition(names.definition(), allocations))
                             .c_str());
   }
+  if (!allocations.empty()) {
+    std::printf("\n%s", RenderDecisionSummary(names, allocations).c_str());
+  }
   return kExitOk;
 }
 

@@ -103,6 +103,10 @@ std::string Header(const ElectionNames& names, const v1::Totals& totals,
   std::string status;
   if (allocation != nullptr) {
     status = allocation->provisional() ? "PROVISIONAL" : "FINAL";
+    if (allocation->decided()) {
+      absl::StrAppend(&status, ", DECIDED at revision ",
+                      allocation->decided_revision());
+    }
   }
   return absl::StrCat(
       contest != nullptr ? contest->name() : totals.contest_id(), " [",
@@ -141,6 +145,12 @@ std::string RenderContest(const ElectionNames& names, const v1::Totals& totals,
           (s->min_seats() != s->seats() || s->max_seats() != s->seats())) {
         absl::StrAppendFormat(&seat_text, "  %d-%d", s->min_seats(),
                               s->max_seats());
+      }
+      // A certain seat count while stations are outstanding: "decided".
+      if (allocation->provisional() &&
+          allocation->range_basis() == v1::RANGE_BASIS_BALLOT_CAP &&
+          s->min_seats() == s->max_seats()) {
+        seat_text += "  decided";
       }
       if (!s->passed_threshold() && s->votes() > 0)
         seat_text += "  below threshold";
@@ -184,6 +194,7 @@ std::string RenderContest(const ElectionNames& names, const v1::Totals& totals,
       absl::StrAppendFormat(&out, "  threshold: %s votes\n",
                             Grouped(allocation->threshold_votes()));
     }
+    absl::StrAppend(&out, "  ", DecisionLine(names, *allocation), "\n");
     const v1::LastSeat& last = allocation->last_seat();
     if (!last.runner_up_choice_id().empty()) {
       absl::StrAppendFormat(
@@ -218,11 +229,105 @@ std::string RenderContestLine(const ElectionNames& names,
     }
   }
   const v1::Contest* contest = names.contest(totals.contest_id());
+  std::string badge;
+  if (allocation != nullptr && !allocation->provisional()) {
+    badge = ", final";
+  } else if (allocation != nullptr && allocation->decided()) {
+    badge = ", decided";
+  }
   return absl::StrFormat(
       "  %-52s %-36s %6s%% reported%s\n",
       contest != nullptr ? contest->name() : totals.contest_id(), lead,
-      Percent(totals.stations_reported(), totals.stations_expected()),
-      allocation != nullptr && !allocation->provisional() ? ", final" : "");
+      Percent(totals.stations_reported(), totals.stations_expected()), badge);
+}
+
+std::string DecisionLine(const ElectionNames& names,
+                         const v1::SeatAllocation& allocation) {
+  if (allocation.decided()) {
+    std::string out =
+        absl::StrCat("decided at revision ", allocation.decided_revision());
+    if (!allocation.decided_winner_choice_id().empty()) {
+      absl::StrAppend(&out, ": ",
+                      names.choice(allocation.contest_id(),
+                                   allocation.decided_winner_choice_id()),
+                      " wins");
+    }
+    if (allocation.provisional()) {
+      absl::StrAppend(&out, " (every seat certain with ",
+                      Grouped(allocation.outstanding_ballots()),
+                      " ballots outstanding)");
+    }
+    return out;
+  }
+  std::string out = absl::StrCat("seats still open: ", allocation.seats_open(),
+                                 " of ", allocation.seats());
+  switch (allocation.range_basis()) {
+    case v1::RANGE_BASIS_BALLOT_CAP:
+      absl::StrAppend(&out, " (", Grouped(allocation.outstanding_ballots()),
+                      " ballots outstanding)");
+      break;
+    case v1::RANGE_BASIS_UNBOUNDED:
+      absl::StrAppend(&out, " (nothing bounds the stations still to report)");
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+std::string RenderDecisionSummary(
+    const ElectionNames& names,
+    const std::vector<const v1::SeatAllocation*>& allocations) {
+  uint32_t contests = 0;
+  uint32_t decided = 0;
+  uint64_t seats = 0;
+  uint64_t open = 0;
+  for (const v1::SeatAllocation* allocation : allocations) {
+    const v1::Contest* contest = names.contest(allocation->contest_id());
+    // Presidential contests fill no seat of the chamber.
+    if (contest != nullptr &&
+        contest->kind() == v1::CONTEST_KIND_PRESIDENTIAL_MAJORITY) {
+      continue;
+    }
+    ++contests;
+    if (allocation->decided()) ++decided;
+    seats += allocation->seats();
+    open += allocation->seats_open();
+  }
+  return absl::StrFormat(
+      "Decided: %d of %d contests; seats still open: %d of %d\n", decided,
+      contests, open, seats);
+}
+
+std::string RenderDecidedChange(const ElectionNames& names,
+                                const v1::SeatAllocation& allocation,
+                                const v1::Progress& progress) {
+  const v1::Contest* contest = names.contest(allocation.contest_id());
+  const std::string name =
+      contest != nullptr ? contest->name() : allocation.contest_id();
+  if (!allocation.decided()) {
+    return absl::StrCat("revision ", allocation.revision(), ": ", name, " [",
+                        allocation.contest_id(),
+                        "] is no longer decided (a correction re-opened it); "
+                        "seats still open: ",
+                        allocation.seats_open(), "\n");
+  }
+  std::string out =
+      absl::StrCat("revision ", allocation.decided_revision(), ": ", name, " [",
+                   allocation.contest_id(), "] decided");
+  if (!allocation.decided_winner_choice_id().empty()) {
+    absl::StrAppend(&out, ", ",
+                    names.choice(allocation.contest_id(),
+                                 allocation.decided_winner_choice_id()),
+                    " wins");
+  }
+  if (progress.stations_expected() > 0) {
+    absl::StrAppend(
+        &out, ", with ",
+        Percent(progress.stations_reported(), progress.stations_expected()),
+        "% of stations reported");
+  }
+  return absl::StrCat(out, "\n");
 }
 
 std::string RenderComposition(const v1::ChamberComposition& composition) {

@@ -45,10 +45,30 @@ std::string Grouped(uint64_t value);
 std::string RenderContest(const ElectionNames& names, const v1::Totals& totals,
                           const v1::SeatAllocation* allocation);
 
-// One line: leader, its share, reported stations (for district contests).
+// One line: leader, its share, reported stations (for district contests),
+// and ", final" or ", decided" (SeatAllocation.decided) when it is.
 std::string RenderContestLine(const ElectionNames& names,
                               const v1::Totals& totals,
                               const v1::SeatAllocation* allocation);
+
+// Whether the allocation is decided (SeatAllocation.decided): "decided at
+// revision R[: WINNER wins] (every seat certain with N ballots
+// outstanding)", or "seats still open: N of S (...)".
+std::string DecisionLine(const ElectionNames& names,
+                         const v1::SeatAllocation& allocation);
+
+// "Decided: D of C contests; seats still open: N of S", over the
+// seat-filling contests among `allocations` (presidential ones left out).
+std::string RenderDecisionSummary(
+    const ElectionNames& names,
+    const std::vector<const v1::SeatAllocation*>& allocations);
+
+// The line tallyctl watch prints when a contest becomes decided ("revision
+// R: NAME [id] decided, WINNER wins, with P% of stations reported") or a
+// correction re-opens it; `progress` is the event's.
+std::string RenderDecidedChange(const ElectionNames& names,
+                                const v1::SeatAllocation& allocation,
+                                const v1::Progress& progress);
 
 // The composition table (services/domain/composition.h): seats by
 // nominating party, list and district seats, self-nominated as a row.

@@ -313,6 +313,13 @@ int Drive(const std::map<std::string, RegionNight>& regions,
   const size_t chunk_size =
       std::max<uint32_t>(absl::GetFlag(FLAGS_chunk_size), 1);
   const absl::Time start = absl::Now();
+  // The night's clock: polls close now (scripts relate commit times to it,
+  // e.g. scripts/decided-report.py).
+  std::printf(
+      "simulate: polls closed at %s, speed %g\n",
+      absl::FormatTime(absl::RFC3339_full, start, absl::UTCTimeZone()).c_str(),
+      speed);
+  std::fflush(stdout);
   std::vector<std::thread> threads;
   for (auto& driver : drivers) {
     threads.emplace_back([&driver, &finished, start, speed, chunk_size] {

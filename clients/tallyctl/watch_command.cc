@@ -5,8 +5,10 @@
 //                  [--until_complete] [--refresh_ms MS]
 // On a terminal the view redraws on every change: national totals with
 // shares and seats, reporting progress and turnout, the seats of all
-// contests together, one line per district contest. Elsewhere it prints a
-// line per change; with --json one JSON object per message. It resumes
+// contests together, one line per district contest, how many contests are
+// decided and seats still open. Elsewhere it prints a line per change; with
+// --json one JSON object per message. Forensics flag changes and contests
+// becoming decided are told on stderr as they happen. It resumes
 // from its last revision after a disconnect and re-snapshots when told its
 // revision was compacted.
 #include <unistd.h>
@@ -60,6 +62,11 @@ class View {
   void Add(const v1::SeatAllocation& allocation) {
     allocations_[allocation.contest_id()] = allocation;
   }
+  const v1::SeatAllocation* FindAllocation(
+      const v1::SeatAllocation& allocation) const {
+    auto it = allocations_.find(allocation.contest_id());
+    return it == allocations_.end() ? nullptr : &it->second;
+  }
   void SetProgress(const v1::Progress& progress) { progress_ = progress; }
   const v1::Progress& progress() const { return progress_; }
 
@@ -95,6 +102,9 @@ class View {
                       "\n");
     }
     if (!districts.empty()) absl::StrAppend(&out, "Districts\n", districts);
+    if (!allocations.empty()) {
+      absl::StrAppend(&out, "\n", RenderDecisionSummary(names, allocations));
+    }
     return out;
   }
 
@@ -242,6 +252,25 @@ int RunWatch(const std::vector<std::string>& args) {
               std::fputs(RenderFlagChange(names, response.event().revision(), f)
                              .c_str(),
                          stderr);
+            }
+          }
+          // So is a contest that becomes decided (or is re-opened by a
+          // correction).
+          if (!json) {
+            for (const v1::SeatAllocation& a : response.event().allocations()) {
+              const v1::SeatAllocation* before = view.FindAllocation(a);
+              const bool became_decided =
+                  a.decided() &&
+                  (a.decided_revision() == response.event().revision() ||
+                   (before != nullptr && !before->decided()));
+              const bool reopened =
+                  !a.decided() && before != nullptr && before->decided();
+              if (became_decided || reopened) {
+                std::fputs(
+                    RenderDecidedChange(names, a, response.event().progress())
+                        .c_str(),
+                    stderr);
+              }
             }
           }
           for (const auto& t : response.event().totals()) view.Add(t);

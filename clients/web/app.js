@@ -149,7 +149,7 @@
     const houseContests = contests.filter((c) => c.kind !== KIND_PRESIDENT);
     const house = houseContests.reduce((sum, c) => sum + c.seats, 0);
     return { contests, houseContests, primary, parties, house,
-      regions: def.regions || [] };
+      regions: def.regions || [], districts: def.districts || [] };
   }
 
   // ---- applying feed messages --------------------------------------------
@@ -374,6 +374,7 @@
     renderList(model);
     renderSeats(model);
     renderRegions(model);
+    renderDistricts(model);
     renderLog();
   }
 
@@ -557,13 +558,16 @@
       const votes = el('span', { class: 'votes' });
       const pct = el('span', { class: 'pct' });
       const seats = el('span', { class: 'seats' });
+      const badge = el('span', { class: 'badge decided', hidden: '',
+        title: 'These seats are certain whatever the stations still to ' +
+          'report hold' }, 'decided');
       const node = el('div', { class: 'row', ...attrs },
           el('div', { class: 'label' },
               el('span', { class: 'swatch', style: `background:${colour}` }),
-              el('span', { class: 'name', title: label }, label)),
+              el('span', { class: 'name', title: label }, label), badge),
           el('div', { class: 'track' }, bar),
           el('div', { class: 'figures' }, pct, votes, seats));
-      listRows.set(id, { node, bar, votes, pct, seats });
+      listRows.set(id, { node, bar, votes, pct, seats, badge });
       box.append(node);
     };
     for (const choice of model.primary.choices) {
@@ -597,9 +601,11 @@
       num(allocation.thresholdVotes) : Math.ceil(base * thresholdPct / 100);
     const seatsBy = new Map();
     const passed = new Map();
+    const certain = new Map();
     for (const c of allocation?.choices || []) {
       seatsBy.set(c.choiceId, num(c.seats));
       passed.set(c.choiceId, !!c.passedThreshold);
+      certain.set(c.choiceId, seatsCertain(allocation, c));
     }
 
     const shares = new Map();
@@ -633,6 +639,10 @@
         row.node.dataset.seats = String(seats);
         row.seats.textContent = seats > 0 ? `${seats} seats` : '';
         if (seats === 1) row.seats.textContent = '1 seat';
+        // The list's seats that are certain (SeatAllocation ranges).
+        const decided = !!certain.get(id);
+        row.node.dataset.decided = String(decided);
+        row.badge.hidden = !decided;
         const below = thresholdPct > 0 && base > 0 && (allocation ?
           !passed.get(id) : v < thresholdVotes);
         row.node.classList.toggle('below', below);
@@ -660,6 +670,18 @@
     parts.push(`${fmtInt(contest.seats)} seats`);
     $('list-base').textContent = parts.join(' · ');
     $('list-allocation').textContent = allocationNote(allocation);
+  }
+
+  // A choice's seats are certain: the whole allocation is decided, or its
+  // own range is closed while validation bounds what is still to come
+  // (SeatAllocation.decided, range_basis, ChoiceSeats.min/max_seats).
+  const RANGE_BASES = ['RANGE_BASIS_UNSPECIFIED', 'RANGE_BASIS_FINAL',
+    'RANGE_BASIS_BALLOT_CAP', 'RANGE_BASIS_UNBOUNDED'];
+  function seatsCertain(allocation, choice) {
+    if (!allocation) return false;
+    if (allocation.decided) return true;
+    return enumName(allocation.rangeBasis, RANGE_BASES) ===
+        'RANGE_BASIS_BALLOT_CAP' && num(choice.minSeats) === num(choice.maxSeats);
   }
 
   function allocationNote(allocation) {
@@ -854,6 +876,22 @@
     }
     const assigned = model.house - undecided;
     $('hemicycle').dataset.assigned = String(assigned);
+    // Seats not yet certain (SeatAllocation.seats_open; every seat of a
+    // contest without an allocation yet), and contests decided.
+    let open = 0;
+    let decidedContests = 0;
+    for (const contest of model.houseContests) {
+      const a = contestAllocation(contest);
+      open += a ? num(a.seatsOpen) : contest.seats;
+      if (a?.decided) decidedContests++;
+    }
+    const openBox = $('seats-open');
+    openBox.dataset.seatsOpen = String(open);
+    openBox.dataset.decidedContests = String(decidedContests);
+    openBox.dataset.contests = String(model.houseContests.length);
+    openBox.textContent = `Seats still open: ${fmtInt(open)} of ${fmtInt(
+        model.house)} · ${decidedContests} of ${
+        model.houseContests.length} contests decided`;
     $('house-note').textContent = `${fmtInt(model.house)} in the house`;
     const single = model.contests.filter((c) => c.kind === KIND_SINGLE).length;
     const final = model.houseContests.every((c) => {
@@ -920,6 +958,74 @@
       } else {
         delete row.tr.dataset.leading;
         row.leading.replaceChildren(el('span', { class: 'none' }, 'no results'));
+      }
+    }
+  }
+
+  // ---- districts -----------------------------------------------------------
+  // One row per single-mandate contest: reporting, the leader, and whether
+  // the winner is certain ("decided", SeatAllocation.decided, with the
+  // revision it became so) or final.
+  let districtRows = null;
+
+  function renderDistricts(model) {
+    const section = $('districts-section');
+    const contests = model.contests.filter((c) => c.kind === KIND_SINGLE &&
+        c.districtId);
+    section.hidden = contests.length === 0;
+    if (contests.length === 0) return;
+    const body = $('district-table').tBodies[0];
+    if (!districtRows) {
+      districtRows = new Map();
+      body.replaceChildren();
+      const names = new Map(model.districts.map((d) => [d.id, d.name]));
+      for (const contest of contests) {
+        const cells = {
+          reported: el('td', { class: 'num' }),
+          leading: el('td', { class: 'leading' }),
+          status: el('td', { class: 'status' }),
+        };
+        const tr = el('tr', { 'data-contest-id': contest.id,
+          'data-district-id': contest.districtId, 'data-decided': 'false' },
+            el('th', { scope: 'row' },
+                names.get(contest.districtId) || contest.name || contest.id),
+            cells.reported, cells.leading, cells.status);
+        districtRows.set(contest.id, { tr, ...cells });
+        body.append(tr);
+      }
+    }
+    for (const contest of contests) {
+      const row = districtRows.get(contest.id);
+      const t = contestTotals(contest);
+      const a = contestAllocation(contest);
+      const reported = num(t?.stationsReported);
+      const expected = num(t?.stationsExpected);
+      row.reported.textContent = expected ? fmtPct(reported, expected, 1) : '—';
+      const votes = [...votesOf(t)].sort((x, y) => y[1] - x[1]);
+      const leaderId = a?.decidedWinnerChoiceId ||
+          (votes.length && votes[0][1] > 0 ? votes[0][0] : '');
+      if (leaderId) {
+        const choice = contest.choices.find((ch) => ch.id === leaderId);
+        const party = model.parties.get(seatParty(contest, leaderId)) ||
+            { colour: PALETTE[0] };
+        const share = (t?.choices || []).find((c) => c.choiceId === leaderId);
+        row.leading.replaceChildren(
+            el('span', { class: 'swatch', style: `background:${party.colour}` }),
+            el('span', { class: 'name' }, choice?.name || leaderId),
+            el('span', { class: 'pct' }, fmtShare(share?.share, 1)));
+      } else {
+        row.leading.replaceChildren(el('span', { class: 'none' }, 'no results'));
+      }
+      const decided = !!a?.decided;
+      row.tr.dataset.decided = String(decided);
+      row.tr.dataset.decidedRevision = String(num(a?.decidedRevision));
+      row.tr.dataset.winner = a?.decidedWinnerChoiceId || '';
+      if (decided) {
+        row.status.replaceChildren(el('span', { class: 'badge decided',
+          title: `decided at revision ${num(a.decidedRevision)}` },
+        a.provisional ? 'decided' : 'final'));
+      } else {
+        row.status.replaceChildren(el('span', { class: 'none' }, 'open'));
       }
     }
   }

@@ -7,6 +7,7 @@
 #include "services/aggregator/store_node_reader.h"
 #include "services/domain/contest_allocation.h"
 #include "services/domain/forensics_messages.h"
+#include "services/domain/seat_decision.h"
 #include "services/transparency/merkle.h"
 #include "services/transparency/tree_head.h"
 
@@ -115,7 +116,22 @@ absl::Status AggregatorState::LoadLocked(storage::AggregatorStore& store,
   }
   // Stored totals carry their own revisions; nothing is pending.
   totals_.TakeChanged();
-  for (uint32_t c = 0; c < contests; ++c) RecomputeAllocation(c);
+  absl::StatusOr<absl::flat_hash_map<std::string, uint64_t>> decided =
+      store.LoadDecidedRevisions();
+  if (!decided.ok()) return decided.status();
+  for (uint32_t c = 0; c < contests; ++c) {
+    v1::SeatAllocation& allocation = allocations_[c];
+    allocation.Clear();
+    RecomputeAllocation(c);
+    // The decided revision as the round that decided the contest stored
+    // it; a contest decided in a store written before decided revisions
+    // were kept falls back to its allocation's revision (set above).
+    const auto it = decided->find(allocation.contest_id());
+    if (allocation.decided() && it != decided->end() && it->second != 0 &&
+        it->second <= allocation.revision()) {
+      allocation.set_decided_revision(it->second);
+    }
+  }
   status = LoadForensicsLocked(store);
   if (!status.ok()) return status;
   return LoadLogLocked(store);
@@ -280,10 +296,14 @@ const v1::SeatAllocation& AggregatorState::RecomputeAllocation(
     uint32_t contest_index) {
   // The same function the auditor recomputes with (services/domain).
   const ContestInfo& info = index_->contests()[contest_index];
-  allocations_[contest_index] =
+  v1::SeatAllocation& allocation = allocations_[contest_index];
+  const uint64_t decided_before = allocation.decided_revision();
+  allocation =
       PublishedAllocation(*info.contest, index_->definition().validation(),
                           totals_.ToProto(totals_.ContestEntry(contest_index)));
-  return allocations_[contest_index];
+  allocation.set_decided_revision(
+      NextDecidedRevision(decided_before, allocation));
+  return allocation;
 }
 
 v1::Progress AggregatorState::Progress() const {

@@ -10,7 +10,9 @@
 // head signed, or the store is refused as damaged. The election forensics
 // statistics are not stored: they are rebuilt at start from the stored
 // latest versions (one scan of the versions), as they would have been
-// summed.
+// summed. The revision at which each contest became decided
+// (SeatAllocation.decided_revision) is loaded from the store, where the
+// round that decided it wrote it.
 #ifndef TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
 #define TALLY_SERVICES_AGGREGATOR_AGGREGATOR_STATE_H_
 
@@ -103,7 +105,10 @@ class AggregatorState {
   void UpdateForensicsFlags(const std::vector<uint32_t>& entries,
                             v1::Event* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Recomputes the seat allocation of one contest (own scope) from its
-  // totals, with bounds for the ballots still outstanding.
+  // totals, with bounds for the ballots still outstanding, and whether it
+  // is decided; its decided_revision follows from the previous one
+  // (seat_decision.h NextDecidedRevision). The committer stores a changed
+  // decided_revision with the round (CommitBatch::decided_revisions).
   const v1::SeatAllocation& RecomputeAllocation(uint32_t contest_index)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 

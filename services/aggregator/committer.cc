@@ -452,7 +452,15 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
         // Seats are recomputed only for contests whose totals changed.
         for (uint32_t c = 0; c < contest_changed.size(); ++c) {
           if (contest_changed[c]) {
-            *round.event.add_allocations() = state_->RecomputeAllocation(c);
+            const uint64_t decided_before =
+                state_->allocation(c).decided_revision();
+            const v1::SeatAllocation& allocation =
+                state_->RecomputeAllocation(c);
+            if (allocation.decided_revision() != decided_before) {
+              round.batch.decided_revisions.emplace_back(
+                  allocation.contest_id(), allocation.decided_revision());
+            }
+            *round.event.add_allocations() = allocation;
           }
         }
         round.event.set_revision(round.revision);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/domain/ballot_cap.h"
 #include "services/domain/seat_bounds.h"
+#include "services/domain/seat_decision.h"
 
 namespace tally {
 
@@ -192,9 +193,12 @@ absl::StatusOr<v1::SeatAllocation> AllocateContest(const v1::Contest& contest,
   return allocation;
 }
 
-v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
-                                       const v1::ValidationPolicy& policy,
-                                       const v1::Totals& totals) {
+namespace {
+
+// PublishedAllocation without the decision fields.
+v1::SeatAllocation RangedAllocation(const v1::Contest& contest,
+                                    const v1::ValidationPolicy& policy,
+                                    const v1::Totals& totals) {
   v1::SeatAllocation allocation;
   absl::StatusOr<seats::Input> input = AllocationInputFor(contest, totals);
   absl::StatusOr<seats::Result> result =
@@ -251,6 +255,16 @@ v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
     choice->set_min_seats(range.min);
     choice->set_max_seats(range.max);
   }
+  return allocation;
+}
+
+}  // namespace
+
+v1::SeatAllocation PublishedAllocation(const v1::Contest& contest,
+                                       const v1::ValidationPolicy& policy,
+                                       const v1::Totals& totals) {
+  v1::SeatAllocation allocation = RangedAllocation(contest, policy, totals);
+  MarkDecision(&allocation);
   return allocation;
 }
 

@@ -46,7 +46,10 @@ absl::StatusOr<v1::SeatAllocation> AllocateContest(const v1::Contest& contest,
 // at all when the policy lets a protocol exceed its cap (ballot_cap.h); the
 // allocation's range_basis and outstanding_ballots say which. The ranges
 // hold given the counted protocols (corrections of reported stations are
-// not covered).
+// not covered). It also says whether the contest is decided (decided,
+// seats_open, decided_winner_choice_id: seat_decision.h MarkDecision);
+// decided_revision, which depends on the revisions before, is left 0 for
+// the aggregator to set.
 // Never fails: totals beyond the exact arithmetic's range give status
 // ALLOCATION_STATUS_UNSPECIFIED and the reason as a tie_breaks line, so
 // that the totals are still published.

@@ -517,6 +517,65 @@ async function checkForensics(page, base, plantedRegion, regionNames) {
 
 // ---- main -----------------------------------------------------------------
 
+// "Decided" on the page against `tallyctl results --json`: every district
+// row's data-decided and data-decided-revision are its contest's
+// SeatAllocation.decided / decided_revision, the list rows marked decided
+// are the choices whose seats are certain, and "seats still open" is the sum
+// of seats_open. The districts of the regions sent are complete, so they
+// are decided.
+async function checkDecided(page, aggregatorAddress, listContestId) {
+  let last = null;
+  return waitFor('the page to show what is decided as tallyctl does',
+      SETTLE_MS, async () => {
+        const json = JSON.parse(runTool(['results', '--insecure',
+          '--aggregator', aggregatorAddress, '--json'], 30_000));
+        const districts = {};
+        let open = 0;
+        let listDecided = [];
+        for (const r of json.results || []) {
+          const a = r.allocation;
+          if (!a) continue;
+          open += num(a.seats_open);
+          if (a.scope?.kind === 'SCOPE_KIND_DISTRICT') {
+            districts[a.contest_id] =
+                `${a.decided === true}@${num(a.decided_revision)}`;
+          }
+          if (a.contest_id === listContestId) {
+            listDecided = (a.choices || []).filter((c) => a.decided === true ||
+                (a.range_basis === 'RANGE_BASIS_BALLOT_CAP' &&
+                 num(c.min_seats) === num(c.max_seats)))
+                .map((c) => c.choice_id).sort();
+          }
+        }
+        const shown = await page.evaluate(() => ({
+          districts: Object.fromEntries([...document.querySelectorAll(
+              '#district-table tr[data-contest-id]')].map((tr) => [
+            tr.dataset.contestId,
+            `${tr.dataset.decided}@${tr.dataset.decidedRevision}`])),
+          listDecided: [...document.querySelectorAll(
+              '#national-total [data-choice-id][data-decided="true"]')]
+              .map((row) => row.dataset.choiceId).sort(),
+          seatsOpen: document.getElementById('seats-open')?.dataset.seatsOpen,
+        }));
+        const text = (o) => Object.entries(o).sort()
+            .map(([k, v]) => `${k} ${v}`).join(', ');
+        last = {
+          want: `${text(districts)}; list ${listDecided}; open ${open}`,
+          shown: `${text(shown.districts)}; list ${shown.listDecided}; ` +
+              `open ${shown.seatsOpen}`,
+          decided: Object.values(districts).filter((v) => v.startsWith('true@'))
+              .length,
+        };
+        return last.decided > 0 && last.want === last.shown ? last : undefined;
+      }, 200).catch((error) => {
+    if (last) {
+      error.message += `; the page shows "${last.shown}", tallyctl results ` +
+          `says "${last.want}"`;
+    }
+    throw error;
+  });
+}
+
 async function main() {
   for (const flag of ['aggregator', 'collector', 'tallyctl', 'gateway', 'web_dir']) {
     if (!opts[flag]) fail(`--${flag} is required`);
@@ -662,6 +721,9 @@ async function main() {
     }
     const composition = await checkComposition(page, aggregatorAddress);
     log(`composition on the page: ${composition.shown}`);
+    const decided = await checkDecided(page, aggregatorAddress,
+        listContest.id);
+    log(`decided on the page (${decided.decided} districts): ${decided.shown}`);
     await checkLog(page, base, listContest.id,
         phases[1].flatMap((p) => p.protocols)).catch((error) => {
       if (pageErrors.length) {

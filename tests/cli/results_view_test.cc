@@ -143,5 +143,73 @@ TEST(RenderComposition, ListsSeatsByPartyWithListAndDistrictParts) {
               HasSubstr("70 of 98 seats allocated (provisional)"));
 }
 
+// A provisional allocation of the list: amanat's 40 seats certain, the
+// rest open until `decided`.
+v1::SeatAllocation ListAllocation(bool decided) {
+  v1::SeatAllocation allocation;
+  allocation.set_contest_id("mazhilis-list");
+  allocation.mutable_scope()->set_kind(v1::SCOPE_KIND_NATIONAL);
+  allocation.set_seats(69);
+  allocation.set_status(v1::ALLOCATION_STATUS_ALLOCATED);
+  allocation.set_provisional(true);
+  allocation.set_range_basis(v1::RANGE_BASIS_BALLOT_CAP);
+  allocation.set_outstanding_ballots(123456);
+  allocation.set_revision(812);
+  v1::ChoiceSeats* amanat = allocation.add_choices();
+  amanat->set_choice_id("amanat");
+  amanat->set_seats(40);
+  amanat->set_min_seats(40);
+  amanat->set_max_seats(40);
+  amanat->set_passed_threshold(true);
+  v1::ChoiceSeats* auyl = allocation.add_choices();
+  auyl->set_choice_id("auyl");
+  auyl->set_seats(29);
+  auyl->set_min_seats(decided ? 29 : 25);
+  auyl->set_max_seats(29);
+  auyl->set_passed_threshold(true);
+  allocation.set_decided(decided);
+  allocation.set_seats_open(decided ? 0 : 4);
+  allocation.set_decided_revision(decided ? 790 : 0);
+  return allocation;
+}
+
+TEST(RenderContest, SaysWhichSeatsAreDecidedAndHowManyAreOpen) {
+  const v1::ElectionDefinition definition =
+      Definition(v1::VOTE_BASE_VALID_VOTES);
+  const ElectionNames names(definition);
+  const v1::Totals totals = Totals(definition, true);
+
+  const v1::SeatAllocation open = ListAllocation(false);
+  std::string table = RenderContest(names, totals, &open);
+  EXPECT_THAT(table, HasSubstr(", PROVISIONAL\n"));
+  EXPECT_THAT(table,
+              ContainsRegex("Amanat +3,431,510 +[0-9.]+ +40  decided\n"));
+  EXPECT_THAT(table, ContainsRegex("auyl +693,938 +[0-9.]+ +29  25-29\n"));
+  EXPECT_THAT(table, HasSubstr("seats still open: 4 of 69 (123,456 ballots "
+                               "outstanding)\n"));
+
+  const v1::SeatAllocation decided = ListAllocation(true);
+  table = RenderContest(names, totals, &decided);
+  EXPECT_THAT(table, HasSubstr(", PROVISIONAL, DECIDED at revision 790\n"));
+  EXPECT_THAT(table, HasSubstr("decided at revision 790 (every seat certain "
+                               "with 123,456 ballots outstanding)\n"));
+  EXPECT_THAT(RenderContestLine(names, totals, &decided),
+              HasSubstr("reported, decided\n"));
+  EXPECT_THAT(RenderContestLine(names, totals, &open),
+              Not(HasSubstr("decided")));
+
+  EXPECT_EQ(RenderDecisionSummary(names, {&open, &decided}),
+            "Decided: 1 of 2 contests; seats still open: 4 of 138\n");
+
+  v1::Progress progress;
+  progress.set_stations_reported(5155);
+  progress.set_stations_expected(10310);
+  EXPECT_EQ(RenderDecidedChange(names, decided, progress),
+            "revision 790: Mazhilis, national party list [mazhilis-list] "
+            "decided, with 50.00% of stations reported\n");
+  EXPECT_THAT(RenderDecidedChange(names, open, progress),
+              HasSubstr("no longer decided"));
+}
+
 }  // namespace
 }  // namespace tally::cli

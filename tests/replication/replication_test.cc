@@ -3,7 +3,9 @@
 // killed, paused and cut off while collectors stream; etcd loses a member
 // and then its quorum; replicas join empty or with a wiped disk. Through
 // all of it: every acknowledged protocol is counted exactly once, and every
-// replica ends with the same revision, totals and a clean verify.
+// replica ends with the same revision, totals and a clean verify. A contest
+// decided before a failover stays decided at the same revision on the
+// promoted replica and on the killed one restarted.
 //
 // The collectors are simulated in-process (like aggregator_crash_test):
 // twenty streams, one per region, each sending its region's list protocols
@@ -95,7 +97,11 @@ class ReplicationTest : public ::testing::Test {
         sim::GenerateTruth(*index_, options);
     ASSERT_TRUE(truth.ok()) << truth.status();
     for (v1::StationProtocol& protocol : *truth) {
-      if (protocol.contest_id() == kList) list_.push_back(std::move(protocol));
+      if (protocol.contest_id() == kList) {
+        list_.push_back(std::move(protocol));
+      } else {
+        districts_.push_back(std::move(protocol));
+      }
     }
     std::map<std::string, size_t> feed_of;
     for (const v1::Region& region : index_->definition().regions()) {
@@ -248,6 +254,15 @@ class ReplicationTest : public ::testing::Test {
             << actual.scope().ShortDebugString() << ":\n"
             << differences;
       }
+      // The night is complete: the list is decided, at a revision every
+      // replica (restarted, promoted or not) publishes alike (compared
+      // with the rest of the results below).
+      for (const v1::ContestResults& entry : results.results()) {
+        if (!entry.has_allocation()) continue;
+        EXPECT_TRUE(entry.allocation().decided());
+        EXPECT_GT(entry.allocation().decided_revision(), 0u);
+        EXPECT_LE(entry.allocation().decided_revision(), *revision);
+      }
       if (!first.has_value()) {
         first = results;
       } else {
@@ -283,6 +298,8 @@ class ReplicationTest : public ::testing::Test {
   std::mt19937_64 rng_{kSeed};
   std::unique_ptr<ElectionIndex> index_;
   std::vector<v1::StationProtocol> list_;
+  // The district contests' truth (the feeds send only the list).
+  std::vector<v1::StationProtocol> districts_;
   std::vector<Feed> feeds_;
   std::string dir_;
   std::unique_ptr<ReplicatedCluster> cluster_;
@@ -626,6 +643,125 @@ TEST_F(ReplicationTest, NewReplicaJoinsAndWipedReplicaRebuildsFromAPeer) {
   EXPECT_THAT(cluster_->log(follower), HasSubstr("copied a peer's store"));
   ASSERT_NO_FATAL_FAILURE(Complete(cluster_->address(*leader)));
   ASSERT_NO_FATAL_FAILURE(ExpectReplicasExact());
+}
+
+// The own-scope allocation of `contest` on replica `i`.
+absl::StatusOr<v1::SeatAllocation> AllocationOn(ReplicatedCluster& cluster,
+                                                int i,
+                                                const std::string& contest) {
+  v1::GetResultsRequest request;
+  request.set_contest_id(contest);
+  v1::GetResultsResponse response;
+  const grpc::Status status = cluster.stub(i).GetResults(
+      testing::DeadlineContext(kCallTimeout).get(), request, &response);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  if (response.results_size() != 1 || !response.results(0).has_allocation()) {
+    return absl::NotFoundError(absl::StrCat("no allocation of ", contest));
+  }
+  return response.results(0).allocation();
+}
+
+// A district contest decided while stations of its are still to report
+// keeps the revision at which it became decided across a failover: the
+// promoted replica publishes the same decided_revision (it applied the same
+// rounds and kept it with them), later rounds do not move it, and the
+// killed replica, restarted, agrees.
+TEST_F(ReplicationTest, DecidedRevisionSurvivesAFailover) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  absl::StatusOr<int> leader = cluster_->WaitForLeader(absl::Minutes(1));
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  // The first district contest's protocols, in a seeded order.
+  const std::string contest = districts_.front().contest_id();
+  std::vector<v1::StationProtocol> sent;
+  for (const v1::StationProtocol& protocol : districts_) {
+    if (protocol.contest_id() == contest) sent.push_back(protocol);
+  }
+  std::shuffle(sent.begin(), sent.end(), rng_);
+  const std::string region =
+      index_->FindStation(sent.front().station_id())->region_id();
+  const std::string collector = "decided-" + region;
+  uint64_t next_seq = 1;
+  size_t next = 0;
+  auto send = [&](IngestSession& session, size_t count) {
+    std::vector<v1::StationProtocol> batch(
+        sent.begin() + static_cast<std::ptrdiff_t>(next),
+        sent.begin() +
+            static_cast<std::ptrdiff_t>(std::min(sent.size(), next + count)));
+    absl::StatusOr<v1::IngestAck> ack =
+        session.Send(testing::Entries(batch, next_seq));
+    ASSERT_TRUE(ack.ok()) << ack.status();
+    for (const v1::ProtocolResult& result : ack->results()) {
+      ASSERT_EQ(result.outcome(), v1::OUTCOME_ACCEPTED)
+          << result.ShortDebugString();
+    }
+    next += batch.size();
+    next_seq += batch.size();
+  };
+
+  // Small rounds until the contest is decided.
+  v1::SeatAllocation decided;
+  {
+    absl::StatusOr<std::unique_ptr<IngestSession>> session =
+        IngestSession::Open(cluster_->address(*leader), collector, region,
+                            absl::Minutes(2));
+    ASSERT_TRUE(session.ok()) << session.status();
+    while (next < sent.size()) {
+      ASSERT_NO_FATAL_FAILURE(send(**session, 8));
+      absl::StatusOr<v1::SeatAllocation> allocation =
+          AllocationOn(*cluster_, *leader, contest);
+      ASSERT_TRUE(allocation.ok()) << allocation.status();
+      if (allocation->decided()) {
+        decided = *allocation;
+        break;
+      }
+    }
+    ASSERT_TRUE(decided.decided()) << contest << " never decided";
+    ASSERT_TRUE(decided.provisional())
+        << contest << " decided only with its last station";
+    ASSERT_GT(decided.decided_revision(), 0u);
+    // A few more rounds on the same leader: still decided at that revision.
+    ASSERT_NO_FATAL_FAILURE(send(**session, 4));
+    ASSERT_NO_FATAL_FAILURE(send(**session, 4));
+    ASSERT_TRUE((*session)->Close().ok());
+  }
+  ASSERT_TRUE(cluster_->WaitConverged(absl::Minutes(1)).ok());
+
+  // Failover: the new leader publishes the same decided revision.
+  const int old = *leader;
+  cluster_->Kill(old);
+  leader = cluster_->WaitForLeader(absl::Minutes(1), old);
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  absl::StatusOr<v1::SeatAllocation> promoted =
+      AllocationOn(*cluster_, *leader, contest);
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  EXPECT_TRUE(promoted->decided());
+  EXPECT_EQ(promoted->decided_revision(), decided.decided_revision());
+  // The rest of the district on the new leader, then the old one back.
+  {
+    absl::StatusOr<std::unique_ptr<IngestSession>> session =
+        IngestSession::Open(cluster_->address(*leader), collector, region,
+                            absl::Minutes(2));
+    ASSERT_TRUE(session.ok()) << session.status();
+    ASSERT_EQ((*session)->welcome().last_applied_seq(), next_seq - 1);
+    while (next < sent.size()) ASSERT_NO_FATAL_FAILURE(send(**session, 64));
+    ASSERT_TRUE((*session)->Close().ok());
+  }
+  ASSERT_TRUE(cluster_->StartReplica(old).ok()) << cluster_->log(old);
+  absl::StatusOr<uint64_t> revision = cluster_->WaitConverged(absl::Minutes(1));
+  ASSERT_TRUE(revision.ok()) << revision.status();
+  for (int i = 0; i < cluster_->size(); ++i) {
+    if (!cluster_->running(i)) continue;
+    absl::StatusOr<v1::SeatAllocation> final_allocation =
+        AllocationOn(*cluster_, i, contest);
+    ASSERT_TRUE(final_allocation.ok()) << final_allocation.status();
+    EXPECT_FALSE(final_allocation->provisional()) << "replica r" << i;
+    EXPECT_TRUE(final_allocation->decided()) << "replica r" << i;
+    EXPECT_EQ(final_allocation->decided_revision(), decided.decided_revision())
+        << "replica r" << i;
+    EXPECT_EQ(final_allocation->decided_winner_choice_id(),
+              decided.decided_winner_choice_id())
+        << "replica r" << i;
+  }
 }
 
 // A replica restarted on a store that already holds every round in the

@@ -786,6 +786,31 @@ TEST_F(AggregatorStoreTest, CursorOnlyCommitKeepsRevisionAndWritesNoEvent) {
   EXPECT_THAT(*cursors, ElementsAre(Pair("collector-north", 9u)));
 }
 
+// The revision at which each contest became decided is kept in meta with
+// the round that changed it, apart from the cursors; 0 (re-opened) is kept
+// as 0.
+TEST_F(AggregatorStoreTest, DecidedRevisionsSurviveReopen) {
+  auto decided = store_->LoadDecidedRevisions();
+  ASSERT_TRUE(decided.ok()) << decided.status();
+  EXPECT_THAT(*decided, IsEmpty());
+  CommitBatch batch;
+  batch.cursors.emplace_back("collector-north", 4);
+  batch.decided_revisions.emplace_back("smd-1", 3);
+  batch.decided_revisions.emplace_back("list", 5);
+  ASSERT_TRUE(store_->Commit(batch).ok());
+  CommitBatch reopened;
+  reopened.decided_revisions.emplace_back("smd-1", 0);
+  ASSERT_TRUE(store_->Commit(reopened).ok());
+  Reopen();
+  decided = store_->LoadDecidedRevisions();
+  ASSERT_TRUE(decided.ok()) << decided.status();
+  EXPECT_THAT(*decided,
+              UnorderedElementsAre(Pair("smd-1", 0u), Pair("list", 5u)));
+  auto cursors = store_->LoadCursors();
+  ASSERT_TRUE(cursors.ok()) << cursors.status();
+  EXPECT_THAT(*cursors, ElementsAre(Pair("collector-north", 4u)));
+}
+
 // Commit writes keys sorted (for the memtable's insert hints): the order
 // within a batch must not matter, and a protocol corrected twice in one
 // round keeps its last version in `latest`. ForEachLatestChunk hands the

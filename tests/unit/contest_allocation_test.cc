@@ -277,6 +277,9 @@ TEST_F(PublishedRangesTest, RangeCoversSameDayAdditionsOfTheLastStation) {
   EXPECT_EQ(before.choices(0).max_seats(), 1u);
   EXPECT_EQ(before.choices(1).min_seats(), 0u);
   EXPECT_EQ(before.choices(1).max_seats(), 1u);
+  EXPECT_FALSE(before.decided());
+  EXPECT_EQ(before.seats_open(), 1u);
+  EXPECT_EQ(before.decided_winner_choice_id(), "");
 
   Count(SmdProtocol(102, 0, 840, 840));
   const v1::SeatAllocation after = Published();
@@ -285,6 +288,10 @@ TEST_F(PublishedRangesTest, RangeCoversSameDayAdditionsOfTheLastStation) {
   EXPECT_EQ(after.choices(1).seats(), 1u);
   EXPECT_EQ(after.choices(1).min_seats(), 1u);
   EXPECT_EQ(after.choices(1).max_seats(), 1u);
+  EXPECT_TRUE(after.decided());
+  EXPECT_EQ(after.seats_open(), 0u);
+  EXPECT_EQ(after.decided_winner_choice_id(), "cand-y");
+  EXPECT_EQ(after.decided_revision(), 0u);  // the aggregator's to set
 }
 
 TEST_F(PublishedRangesTest, LeadBeyondTheCapIsCertain) {
@@ -294,6 +301,12 @@ TEST_F(PublishedRangesTest, LeadBeyondTheCapIsCertain) {
   EXPECT_EQ(allocation.outstanding_ballots(), 840u);
   EXPECT_EQ(allocation.choices(0).min_seats(), 1u);
   EXPECT_EQ(allocation.choices(1).max_seats(), 0u);
+  // Decided with a station still to report: the proof is the ranges, the
+  // basis and the outstanding ballots.
+  EXPECT_TRUE(allocation.provisional());
+  EXPECT_TRUE(allocation.decided());
+  EXPECT_EQ(allocation.seats_open(), 0u);
+  EXPECT_EQ(allocation.decided_winner_choice_id(), "cand-x");
 }
 
 // With a ballot-bounding rule set to ANOMALY validation accepts any number
@@ -313,6 +326,10 @@ TEST_F(PublishedRangesTest, AnomalyRuleLeavesTheOutstandingUnbounded) {
       EXPECT_EQ(choice.min_seats(), 0u) << rule;
       EXPECT_EQ(choice.max_seats(), 1u) << rule;
     }
+    // A lead of 1,000 with 800 registered still to report decides nothing
+    // when validation does not cap what 102 may count.
+    EXPECT_FALSE(allocation.decided()) << rule;
+    EXPECT_EQ(allocation.seats_open(), 1u) << rule;
   }
 }
 
