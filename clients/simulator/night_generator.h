@@ -42,15 +42,22 @@ struct Submission {
   v1::StationProtocol protocol;
   // This submission is an exact repeat of an earlier one.
   bool duplicate = false;
+  // When it is sent: seconds after the earliest polls close of the
+  // election (ascending over the plan).
+  uint64_t seconds_after_close = 0;
 };
 
-// The night's submissions in a random reporting order: every truth
-// protocol; for correction_percent of them a wrong version 1 first (still
-// passing validation, different numbers) and the truth as version 2 later;
-// for duplicate_percent an extra identical resend somewhere after the
-// original. Submitting all of them in order leaves exactly the truth
-// counted.
-std::vector<Submission> PlanNight(const std::vector<v1::StationProtocol>& truth,
+// The night's submissions in a seeded, realistic reporting order (see
+// night_generator.cc, "Reporting order"): regions whose polls close first
+// report first, smaller stations tend to report before larger ones, with
+// seeded randomness. Every truth protocol; for correction_percent of them a
+// wrong version 1 first (still passing validation, different numbers) and
+// the truth as version 2 later; for duplicate_percent an extra identical
+// resend somewhere after the original. Submitting all of them in order
+// leaves exactly the truth counted. `truth` is GenerateTruth's output for
+// `index` (possibly with anomalies planted).
+std::vector<Submission> PlanNight(const ElectionIndex& index,
+                                  const std::vector<v1::StationProtocol>& truth,
                                   const NightOptions& options);
 
 // Sums of the truth for one contest and scope, computed independently of
