@@ -4,21 +4,41 @@
 // votes in, so that the same voters fill in the national list ballot and
 // their district's ballot:
 //  - A national contest with a target splits its ballots found T =
-//    sum(votes) + against all + invalid over the stations in proportion to
-//    registered voters x a seeded station factor (70..130%) x a seeded
-//    region factor (85..115%), exactly (largest remainder, capped at each
-//    station's register and re-apportioned when a cap binds). Ballots issued
-//    beyond T (a target's ballots_issued > T) are apportioned in proportion
-//    to the ballots found, capped at the register.
-//  - The category totals (each choice, against all, invalid) go first to the
-//    regions and then to the districts inside each region, in shuffled
-//    order, each part apportioned exactly with weights "what is left of the
-//    category x a seeded bias (70..130%)". The last part gets exactly what
-//    is left, so row and column sums are exact and the regions differ.
+//    sum(votes) + against all + invalid over the stations exactly (largest
+//    remainder, capped at each station's register and re-apportioned when a
+//    cap binds); ballots issued beyond T (a target's ballots_issued > T)
+//    follow the ballots found, capped at the register.
+//    Without regional figures (ResultTarget.region_turnout_percent empty)
+//    the weights are registered voters x a seeded station factor (70..130%)
+//    x a seeded region factor (85..115%). With them, the regions come
+//    first: region r with register R_r gets the ballots issued I_r
+//    apportioned exactly with weights R_r x (f_r + delta), f_r its figure
+//    (a region without one: the national turnout x its region factor) and
+//    delta the one shift that makes the national sum exact (delta = T_issued
+//    / R - sum(R_r f_r) / R): the same deviation for every region, which is
+//    the smallest possible largest deviation (0.24 points for 2023, whose
+//    figures average 53.95% over the definition's registers against the
+//    national 54.19%). The ballots found follow I_r; inside a region the
+//    stations split them by register x station factor (drawn in 1/1000 of
+//    a percent here: whole-percent factors times a region's scaling would
+//    put many turnouts on whole percentages, a false forensics sign).
+//  - The category totals (each choice, against all, invalid) go first to
+//    the regions and then to the districts inside each region. Each level
+//    draws a seeded bias per (part, category): regions 60..140%, the leading
+//    choice 65..140% (its regional share ends up between about 40 and 70%),
+//    districts 85..115% (leader 90..110%). Iterative proportional fitting
+//    (fixed point, 24 rounds) turns "part size x category share x bias"
+//    into a table whose rows sum to the parts' ballots and columns to the
+//    categories; the parts then take, in shuffled order, their exact
+//    ballots from what is left with weights "fitted value x left / fitted
+//    still unserved" (largest remainder, capped), the last part exactly
+//    what is left. Row and column sums are exact at every level.
 //  - Inside a district the stations draw their ballots one by one without
-//    replacement from the district's pool: the same as a Fisher-Yates
-//    shuffle of the pool cut into consecutive station chunks, without
-//    materialising the ballots.
+//    replacement from the district's pool, each station with its own
+//    triangular bias per category (60..140%, mode 100%): a ballot's
+//    category is drawn with chances "left of the category x the station's
+//    bias". The leader's share at stations spreads about 5 points around
+//    the region's; the last station takes exactly what is left.
 //  - The first targeted national contest (definition order) fixes the base
 //    turnout of every station; contests without a target (every district
 //    contest, and national contests without a target) reuse it. With no
@@ -32,10 +52,26 @@
 //    strength is twice the strongest other choice's and its region bias is
 //    at least 100%, so that it leads in every region and wins.
 //
+// Reporting order (PlanNight). A station reports all its contests at one
+// time (each protocol within 5 minutes of it): its region's polls close
+// (the region's time zone, or the election's, at polls_close_local_time on
+// the polling day; seconds after the earliest close, so UTC+6 regions
+// report an hour before UTC+5 ones) + 20 minutes + up to 90 minutes by the
+// rank of its register among all stations (larger stations count longer)
+// + a seeded wait: up to an hour uniformly and a long tail (the square of a
+// uniform draw over 4 hours, / 4 hours). Smaller stations therefore tend
+// to come first within a window, not in a strict order. A wrong first
+// version is corrected 5 to 60 minutes later; a resend follows its
+// original within 30 minutes. Submissions are sorted by time (stable).
+// As the regions and sizes arrive the provisional list seats move several
+// times before they settle (night_generator_test replays the night).
+//
 // Randomness. SplitMix64 streams keyed by the seed and a purpose ("turnout",
-// "bias/<contest>", ...), integers mapped to ranges by Lemire's exact
-// multiply-and-reject method: no std distributions, so the output is the
-// same on every platform.
+// "categories/<contest>", "plan", "plan/times", ...), integers mapped to
+// ranges by Lemire's exact multiply-and-reject method; no std
+// distributions and no floating point, so the output is the same on every
+// platform. The polls-close offsets come from the time zone database
+// (absl::LoadTimeZone); a zone it cannot load counts as closing first.
 #include "clients/simulator/night_generator.h"
 
 #include <algorithm>
@@ -374,19 +410,38 @@ std::vector<std::vector<uint64_t>> DrawBiases(size_t children, size_t k,
 // own seeded bias per category (triangular, 60..140%, mode 100%: the sum of
 // two uniform draws): a ballot of category c comes with a chance in
 // proportion to what is left of c x the station's bias for c. Stations
-// differ from their district by more than sampling alone; the last
-// station takes exactly what is left.
-void DrawStations(const std::vector<size_t>& stations,
-                  const std::vector<uint64_t>& found,
+// differ from their district by more than sampling alone. The leader's
+// bias also falls with the station's register (+20 points for the district's
+// smallest, -20 for its largest), as a rural vote differs from a town's;
+// with the small stations reporting first, the leader's provisional share
+// drifts down during the night. The last station takes exactly what is
+// left.
+void DrawStations(const Layout& layout, const std::vector<size_t>& stations,
+                  const std::vector<uint64_t>& found, size_t leader,
                   std::vector<uint64_t> pool, SplitMix64* rng,
                   ContestCounts* counts) {
   const size_t k = pool.size();
   uint64_t left = std::accumulate(pool.begin(), pool.end(), uint64_t{0});
+  // Rank of each station by its register in the district (0 = smallest;
+  // not by its ballots, which would tie the share to the turnout).
+  std::vector<size_t> by_size(stations.size());
+  std::iota(by_size.begin(), by_size.end(), size_t{0});
+  std::stable_sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) {
+    return layout.stations[stations[a]]->registered_voters() <
+           layout.stations[stations[b]]->registered_voters();
+  });
+  std::vector<uint64_t> rank(stations.size());
+  for (size_t i = 0; i < by_size.size(); ++i) rank[by_size[i]] = i;
+  const uint64_t last = std::max<size_t>(stations.size(), 2) - 1;
   std::vector<uint64_t> bias(k);
-  for (const size_t s : stations) {
+  for (size_t i = 0; i < stations.size(); ++i) {
+    const size_t s = stations[i];
     uint64_t* row = counts->Row(s);
     const uint64_t ballots = found[s];
     for (uint64_t& b : bias) b = 60 + rng->Below(41) + rng->Below(41);
+    // Small stations favour the leader, large ones less: +20 points for
+    // the smallest down to -20 for the largest.
+    if (leader < k) bias[leader] = bias[leader] + 20 - rank[i] * 40 / last;
     if (ballots == left) {  // the last station takes what is left
       for (size_t c = 0; c < k; ++c) row[c] += pool[c];
       std::fill(pool.begin(), pool.end(), 0);
@@ -427,7 +482,11 @@ absl::StatusOr<Turnout> TargetTurnout(const Layout& layout,
   std::vector<uint64_t> station_factor(n);
   for (size_t s = 0; s < n; ++s) {
     registered[s] = layout.stations[s]->registered_voters();
-    station_factor[s] = rng.Uniform(70, 130);
+    // Per cent without regional figures (the nights before them stay the
+    // same); per hundred thousand with them, so that no region's scaling
+    // can put many stations' turnouts on whole percentages.
+    station_factor[s] = region_ppm.empty() ? rng.Uniform(70, 130)
+                                           : rng.Uniform(70'000, 130'000);
     weights[s] =
         registered[s] * station_factor[s] * region_factor[layout.region_of[s]];
   }
@@ -561,8 +620,8 @@ absl::StatusOr<ContestCounts> TargetCounts(const Layout& layout,
         DrawBiases(groups.size(), k, 85, 115, leader, 90, 110, &rng), &rng);
     if (!pools.ok()) return pools.status();
     for (size_t j = 0; j < groups.size(); ++j) {
-      DrawStations(layout.group_stations[groups[j]], turnout.found,
-                   std::move((*pools)[j]), &rng, &out);
+      DrawStations(layout, layout.group_stations[groups[j]], turnout.found,
+                   leader, std::move((*pools)[j]), &rng, &out);
     }
   }
   return out;
