@@ -1,8 +1,13 @@
 // The election-night generator: station protocols for every (contest,
 // station) whose sums reproduce a target result exactly, plus the erroneous
 // first versions, corrections and duplicate submissions of a realistic
-// night. Deterministic for a seed on every platform. Used by the
-// simulator, the integration tests and the benchmarks.
+// night: regional turnouts following the published regional figures
+// (ResultTarget.region_turnout_percent), the leading choice's share varying
+// by region and by station, and a reporting order by the regions' polls
+// close and the stations' size. Deterministic for a seed on every platform
+// (the polls-close offsets need the time zone database; see
+// night_generator.cc for the method). Used by the simulator, the
+// integration tests and the benchmarks.
 #ifndef TALLY_CLIENTS_SIMULATOR_NIGHT_GENERATOR_H_
 #define TALLY_CLIENTS_SIMULATOR_NIGHT_GENERATOR_H_
 
