@@ -1,8 +1,13 @@
 // The election-night generator: station protocols for every (contest,
 // station) whose sums reproduce a target result exactly, plus the erroneous
 // first versions, corrections and duplicate submissions of a realistic
-// night. Deterministic for a seed on every platform. Used by the
-// simulator, the integration tests and the benchmarks.
+// night: regional turnouts following the published regional figures
+// (ResultTarget.region_turnout_percent), the leading choice's share varying
+// by region and by station, and a reporting order by the regions' polls
+// close and the stations' size. Deterministic for a seed on every platform
+// (the polls-close offsets need the time zone database; see
+// night_generator.cc for the method). Used by the simulator, the
+// integration tests and the benchmarks.
 #ifndef TALLY_CLIENTS_SIMULATOR_NIGHT_GENERATOR_H_
 #define TALLY_CLIENTS_SIMULATOR_NIGHT_GENERATOR_H_
 
@@ -42,15 +47,22 @@ struct Submission {
   v1::StationProtocol protocol;
   // This submission is an exact repeat of an earlier one.
   bool duplicate = false;
+  // When it is sent: seconds after the earliest polls close of the
+  // election (ascending over the plan).
+  uint64_t seconds_after_close = 0;
 };
 
-// The night's submissions in a random reporting order: every truth
-// protocol; for correction_percent of them a wrong version 1 first (still
-// passing validation, different numbers) and the truth as version 2 later;
-// for duplicate_percent an extra identical resend somewhere after the
-// original. Submitting all of them in order leaves exactly the truth
-// counted.
-std::vector<Submission> PlanNight(const std::vector<v1::StationProtocol>& truth,
+// The night's submissions in a seeded, realistic reporting order (see
+// night_generator.cc, "Reporting order"): regions whose polls close first
+// report first, smaller stations tend to report before larger ones, with
+// seeded randomness. Every truth protocol; for correction_percent of them a
+// wrong version 1 first (still passing validation, different numbers) and
+// the truth as version 2 later; for duplicate_percent an extra identical
+// resend somewhere after the original. Submitting all of them in order
+// leaves exactly the truth counted. `truth` is GenerateTruth's output for
+// `index` (possibly with anomalies planted).
+std::vector<Submission> PlanNight(const ElectionIndex& index,
+                                  const std::vector<v1::StationProtocol>& truth,
                                   const NightOptions& options);
 
 // Sums of the truth for one contest and scope, computed independently of

@@ -435,7 +435,8 @@ int RunSimulate(const std::vector<std::string>& args) {
                  "will not match the target result\n",
                  text.c_str(), static_cast<unsigned long long>(*stations));
   }
-  const std::vector<sim::Submission> plan = sim::PlanNight(*truth, options);
+  const std::vector<sim::Submission> plan =
+      sim::PlanNight(**index, *truth, options);
   uint64_t planned_duplicates = 0;
   for (const sim::Submission& submission : plan) {
     planned_duplicates += submission.duplicate ? 1 : 0;

@@ -191,7 +191,8 @@ TEST(AggregatorElection, WholeNightCountsExactlyAndSurvivesRestart) {
   night.targets = {ref.target};
   night.correction_percent = 5;
   night.duplicate_percent = 5;
-  const std::vector<sim::Submission> plan = sim::PlanNight(ref.truth, night);
+  const std::vector<sim::Submission> plan =
+      sim::PlanNight(*ref.index, ref.truth, night);
   size_t planned_duplicates = 0;
   size_t planned_corrections = 0;
   for (const sim::Submission& submission : plan) {

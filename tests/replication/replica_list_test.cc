@@ -69,7 +69,7 @@ class ReplicaListTest : public ::testing::Test {
     night.correction_percent = kCorrectionsPercent;
     night.duplicate_percent = kDuplicatesPercent;
     for (const sim::Submission& submission :
-         sim::PlanNight(ref_->truth, night)) {
+         sim::PlanNight(*ref_->index, ref_->truth, night)) {
       if (!submission.duplicate && submission.protocol.version() == 2) {
         ++planned_corrections_;
       }

@@ -85,7 +85,7 @@ Night* BuildNight() {
   options.seed = 2023;
   options.correction_percent = 6;
   options.duplicate_percent = 4;
-  BuildLeaves(night, sim::PlanNight(night->truth, options));
+  BuildLeaves(night, sim::PlanNight(*night->index, night->truth, options));
   return night;
 }
 

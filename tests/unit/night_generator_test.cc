@@ -1,11 +1,14 @@
 #include "clients/simulator/night_generator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -13,8 +16,10 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/domain/contest_allocation.h"
 #include "services/domain/definition_generator.h"
 #include "services/domain/protocol_validation.h"
+#include "services/domain/totals_book.h"
 #include "tests/support/reference_election.h"
 
 namespace tally::sim {
@@ -241,13 +246,111 @@ TEST(GenerateTruth, ResultsVaryBetweenRegions) {
     return std::make_pair(lo, hi);
   };
   const auto [amanat_lo, amanat_hi] = spread(amanat);
-  EXPECT_GT(amanat_hi - amanat_lo, 0.03);
+  EXPECT_GT(amanat_hi - amanat_lo, 0.15);
   EXPECT_GT(amanat_lo, 0.3);
   EXPECT_LT(amanat_hi, 0.8);
+  // The official regional turnouts run from 25.82% (Almaty) to 67.21%
+  // (Kyzylorda).
   const auto [turnout_lo, turnout_hi] = spread(turnout);
-  EXPECT_GT(turnout_hi - turnout_lo, 0.02);
-  EXPECT_GT(turnout_lo, 0.35);
+  EXPECT_GT(turnout_hi - turnout_lo, 0.35);
+  EXPECT_GT(turnout_lo, 0.2);
   EXPECT_LT(turnout_hi, 0.75);
+}
+
+// The leader's regional share stays plausible on every seed (about 40 to
+// 70%), and stations spread around their region's share.
+TEST(GenerateTruth, LeaderSharesVaryByRegionAndStation) {
+  ASSERT_REFERENCE(ref);
+  for (uint64_t seed : {1u, 2u, 3u, 2023u}) {
+    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
+        GenerateTruth(*ref.index, OfficialOptions(ref.target, seed));
+    ASSERT_TRUE(truth.ok()) << truth.status();
+    std::map<std::string, std::pair<uint64_t, uint64_t>> region;
+    for (const v1::StationProtocol& p : *truth) {
+      if (p.contest_id() != kList) continue;
+      auto& [votes, valid] =
+          region[ref.index->FindStation(p.station_id())->region_id()];
+      votes += p.votes(0).votes();
+      valid += p.accounting().ballots_found() - p.accounting().invalid();
+    }
+    double lo = 1, hi = 0;
+    std::map<std::string, double> share;
+    for (const auto& [id, pair] : region) {
+      share[id] = static_cast<double>(pair.first) / pair.second;
+      lo = std::min(lo, share[id]);
+      hi = std::max(hi, share[id]);
+    }
+    std::printf("seed %llu: the leader's regional share %.1f%% to %.1f%%\n",
+                static_cast<unsigned long long>(seed), 100 * lo, 100 * hi);
+    EXPECT_GT(lo, 0.33) << seed;
+    EXPECT_LT(hi, 0.77) << seed;
+    EXPECT_GT(hi - lo, 0.15) << seed;
+    // Stations of 200 valid ballots or more: the spread around the region's
+    // share is wider than sampling alone (about 3.5 points) would give.
+    double squares = 0;
+    size_t stations = 0;
+    for (const v1::StationProtocol& p : *truth) {
+      const uint64_t valid =
+          p.accounting().ballots_found() - p.accounting().invalid();
+      if (p.contest_id() != kList || valid < 200) continue;
+      const double gap =
+          static_cast<double>(p.votes(0).votes()) / valid -
+          share[ref.index->FindStation(p.station_id())->region_id()];
+      squares += gap * gap;
+      ++stations;
+    }
+    ASSERT_GT(stations, 1000u);
+    const double deviation = std::sqrt(squares / stations);
+    std::printf("  stations around their region: %.1f points\n",
+                100 * deviation);
+    EXPECT_GT(deviation, 0.05) << seed;
+    EXPECT_LT(deviation, 0.12) << seed;
+  }
+}
+
+// Each region's turnout is its official figure shifted by the same amount,
+// the smallest largest deviation that keeps the national figures exact.
+TEST(GenerateTruth, RegionalTurnoutFollowsTheOfficialFigures) {
+  ASSERT_REFERENCE(ref);
+  ASSERT_EQ(ref.target.region_turnout_percent().size(), 20u);
+  std::map<std::string, std::pair<uint64_t, uint64_t>> turnout;
+  for (const v1::StationProtocol& p : ref.truth) {
+    if (p.contest_id() != kList) continue;
+    auto& [issued, registered] =
+        turnout[ref.index->FindStation(p.station_id())->region_id()];
+    issued += p.accounting().ballots_issued();
+    registered += p.accounting().registered_voters();
+  }
+  double lo = 100, hi = -100, largest = 0;
+  for (const auto& [region, text] : ref.target.region_turnout_percent()) {
+    const auto& [issued, registered] = turnout.at(region);
+    const double got = 100.0 * static_cast<double>(issued) / registered;
+    const double deviation = got - std::stod(text);
+    std::printf("region %s: turnout %.3f%%, official %s%%, deviation %+.3f\n",
+                region.c_str(), got, text.c_str(), deviation);
+    lo = std::min(lo, deviation);
+    hi = std::max(hi, deviation);
+    largest = std::max(largest, std::abs(deviation));
+  }
+  std::printf("largest deviation %.3f points\n", largest);
+  EXPECT_LT(hi - lo, 0.01);  // the same shift everywhere
+  EXPECT_LT(largest, 1.5);
+  ExpectSumsEqualTarget(ref.truth, ref.target);
+}
+
+TEST(GenerateTruth, RejectsBadRegionTurnout) {
+  ASSERT_REFERENCE(ref);
+  for (const auto& [region, text, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"nowhere", "50", "region \"nowhere\", which is not defined"},
+           {"almaty", "101", "not a percentage from 0 to 100"},
+           {"almaty", "x", "not a percentage from 0 to 100"}}) {
+    v1::ResultTarget target = ref.target;
+    (*target.mutable_region_turnout_percent())[region] = text;
+    EXPECT_THAT(
+        GenerateTruth(*ref.index, OfficialOptions(target)).status().message(),
+        HasSubstr(message));
+  }
 }
 
 TEST(GenerateTruth, DistrictContestsHavePlausibleResults) {
@@ -537,7 +640,8 @@ TEST(PlanNight, CorrectionsAndDuplicatesLeaveExactlyTheTruth) {
   NightOptions options = OfficialOptions(ref.target);
   options.correction_percent = 5;
   options.duplicate_percent = 5;
-  const std::vector<Submission> plan = PlanNight(ref.truth, options);
+  const std::vector<Submission> plan =
+      PlanNight(*ref.index, ref.truth, options);
   const size_t n = ref.truth.size();
   const size_t share = n * 5 / 100;
 
@@ -609,7 +713,7 @@ TEST(PlanNight, CorrectionsAndDuplicatesLeaveExactlyTheTruth) {
 TEST(PlanNight, WithoutErrorsEverySubmissionIsTheTruthOnce) {
   ASSERT_REFERENCE(ref);
   const std::vector<Submission> plan =
-      PlanNight(ref.truth, OfficialOptions(ref.target));
+      PlanNight(*ref.index, ref.truth, OfficialOptions(ref.target));
   ASSERT_EQ(plan.size(), ref.truth.size());
   std::set<std::string> seen;
   for (const Submission& s : plan) {
@@ -623,11 +727,166 @@ TEST(PlanNight, WithoutErrorsEverySubmissionIsTheTruthOnce) {
   EXPECT_TRUE(seen == want);
   // Same seed, same plan.
   const std::vector<Submission> again =
-      PlanNight(ref.truth, OfficialOptions(ref.target));
+      PlanNight(*ref.index, ref.truth, OfficialOptions(ref.target));
   ASSERT_EQ(again.size(), plan.size());
   for (size_t i = 0; i < plan.size(); ++i) {
     ASSERT_EQ(again[i].protocol.station_id(), plan[i].protocol.station_id());
     ASSERT_EQ(again[i].protocol.contest_id(), plan[i].protocol.contest_id());
+  }
+}
+
+// The plan as (contest, station, version, duplicate) in order.
+std::vector<std::tuple<std::string, uint32_t, uint32_t, bool>> Order(
+    const std::vector<Submission>& plan) {
+  std::vector<std::tuple<std::string, uint32_t, uint32_t, bool>> order;
+  for (const Submission& s : plan) {
+    order.emplace_back(s.protocol.contest_id(), s.protocol.station_id(),
+                       s.protocol.version(), s.duplicate);
+  }
+  return order;
+}
+
+TEST(PlanNight, SameSeedSamePlanOtherSeedOtherPlan) {
+  ASSERT_REFERENCE(ref);
+  NightOptions options = OfficialOptions(ref.target);
+  options.correction_percent = 3;
+  options.duplicate_percent = 2;
+  const std::vector<Submission> plan =
+      PlanNight(*ref.index, ref.truth, options);
+  const std::vector<Submission> again =
+      PlanNight(*ref.index, ref.truth, options);
+  ASSERT_EQ(plan.size(), again.size());
+  for (size_t i = 0; i < plan.size(); ++i) {
+    ASSERT_EQ(plan[i].protocol.SerializeAsString(),
+              again[i].protocol.SerializeAsString())
+        << i;
+    ASSERT_EQ(plan[i].duplicate, again[i].duplicate) << i;
+    ASSERT_EQ(plan[i].seconds_after_close, again[i].seconds_after_close) << i;
+  }
+  options.seed = 2024;
+  const std::vector<Submission> other =
+      PlanNight(*ref.index, ref.truth, options);
+  ASSERT_EQ(other.size(), plan.size());
+  const auto a = Order(plan);
+  const auto b = Order(other);
+  size_t same_place = 0;
+  for (size_t i = 0; i < a.size(); ++i) same_place += a[i] == b[i] ? 1 : 0;
+  EXPECT_LT(same_place, a.size() / 20);
+}
+
+// Regions on UTC+6 close an hour before those on UTC+5 and report first;
+// within a time zone smaller stations tend to report earlier; the times
+// ascend.
+TEST(PlanNight, ReportingFollowsTimeZonesAndStationSize) {
+  ASSERT_REFERENCE(ref);
+  const std::vector<Submission> plan =
+      PlanNight(*ref.index, ref.truth, OfficialOptions(ref.target));
+  std::set<std::string> west;  // regions with their own (UTC+5) zone
+  for (const v1::Region& region : ref.index->definition().regions()) {
+    if (!region.time_zone().empty()) west.insert(region.id());
+  }
+  ASSERT_EQ(west.size(), 5u);
+  const size_t n = plan.size();
+  size_t west_in_first_tenth = 0;
+  double west_position = 0, east_position = 0;
+  size_t west_count = 0, east_count = 0;
+  // Mean register of the eastern stations in the first and last thirds of
+  // the eastern submissions.
+  std::vector<uint64_t> east_registers;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) {
+      ASSERT_GE(plan[i].seconds_after_close, plan[i - 1].seconds_after_close);
+    }
+    const v1::PollingStation* station =
+        ref.index->FindStation(plan[i].protocol.station_id());
+    if (west.contains(station->region_id())) {
+      west_in_first_tenth += i < n / 10 ? 1 : 0;
+      west_position += static_cast<double>(i) / n;
+      ++west_count;
+    } else {
+      east_position += static_cast<double>(i) / n;
+      ++east_count;
+      east_registers.push_back(station->registered_voters());
+    }
+  }
+  EXPECT_LT(west_in_first_tenth, n / 1000);
+  EXPECT_LT(east_position / east_count + 0.15, west_position / west_count);
+  const size_t third = east_registers.size() / 3;
+  double early = 0, late = 0;
+  for (size_t i = 0; i < third; ++i) {
+    early += static_cast<double>(east_registers[i]);
+    late += static_cast<double>(east_registers[east_registers.size() - 1 - i]);
+  }
+  EXPECT_LT(early * 1.1, late);
+  // ... but not a strict sort: plenty of neighbours out of size order.
+  size_t inversions = 0;
+  for (size_t i = 0; i + 1 < east_registers.size(); ++i) {
+    inversions += east_registers[i] > east_registers[i + 1] ? 1 : 0;
+  }
+  EXPECT_GT(inversions, east_registers.size() / 4);
+}
+
+// Replays a plan through the domain (totals and seat allocation after
+// every submission of the list contest): the number of times the
+// provisional list seats changed once 10% of the stations had reported,
+// and the final seats.
+std::pair<size_t, std::map<std::string, uint32_t>> ReplaySeats(
+    const ElectionIndex& index, const std::vector<Submission>& plan) {
+  const ContestInfo* info = index.FindContest(kList);
+  TotalsBook book(index);
+  v1::Scope national;
+  national.set_kind(v1::SCOPE_KIND_NATIONAL);
+  const std::optional<uint32_t> entry = book.Find(kList, national);
+  std::map<std::pair<std::string, uint32_t>, v1::StationProtocol> latest;
+  const uint64_t stations = index.definition().stations_size();
+  uint64_t reported = 0;
+  std::map<std::string, uint32_t> seats;
+  size_t changes = 0;
+  if (info == nullptr || !entry.has_value()) return {0, seats};
+  for (const Submission& submission : plan) {
+    const v1::StationProtocol& p = submission.protocol;
+    if (submission.duplicate || p.contest_id() != kList) continue;
+    const auto key = std::make_pair(p.contest_id(), p.station_id());
+    const auto it = latest.find(key);
+    book.Apply(it == latest.end() ? nullptr : &it->second, false, p, false);
+    if (it == latest.end()) ++reported;
+    latest[key] = p;
+    absl::StatusOr<v1::SeatAllocation> allocation =
+        AllocateContest(*info->contest, book.ToProto(*entry));
+    EXPECT_TRUE(allocation.ok()) << allocation.status();
+    if (!allocation.ok()) return {changes, seats};
+    std::map<std::string, uint32_t> now;
+    for (const v1::ChoiceSeats& choice : allocation->choices()) {
+      if (choice.seats() > 0) now[choice.choice_id()] = choice.seats();
+    }
+    if (reported * 10 > stations && now != seats) ++changes;
+    seats = std::move(now);
+  }
+  return {changes, seats};
+}
+
+// The provisional list seats move during the night (several seeds) and
+// settle on the official 40/8/6/6/5/4.
+TEST(PlanNight, ProvisionalSeatsMoveThenSettleOnTheOfficialOnes) {
+  ASSERT_REFERENCE(ref);
+  const std::map<std::string, uint32_t> official(ref.target.seats().begin(),
+                                                 ref.target.seats().end());
+  for (uint64_t seed : {2023u, 1u, 2u, 3u}) {
+    SCOPED_TRACE(seed);
+    NightOptions options = OfficialOptions(ref.target, seed);
+    options.correction_percent = 2;
+    options.duplicate_percent = 2;
+    absl::StatusOr<std::vector<v1::StationProtocol>> truth =
+        seed == 2023 ? ref.truth : GenerateTruth(*ref.index, options);
+    ASSERT_TRUE(truth.ok()) << truth.status();
+    const auto [changes, seats] =
+        ReplaySeats(*ref.index, PlanNight(*ref.index, *truth, options));
+    std::printf(
+        "seed %llu: the provisional list seats changed %zu times after the "
+        "first 10%% of stations\n",
+        static_cast<unsigned long long>(seed), changes);
+    EXPECT_GE(changes, 3u);
+    EXPECT_EQ(seats, official);
   }
 }
 
