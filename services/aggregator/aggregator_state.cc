@@ -116,6 +116,7 @@ absl::Status AggregatorState::LoadLocked(storage::AggregatorStore& store,
   // Stored totals carry their own revisions; nothing is pending.
   totals_.TakeChanged();
   for (uint32_t c = 0; c < contests; ++c) RecomputeAllocation(c);
+  results_history_.Reset(revision_, totals_, allocations_);
   status = LoadForensicsLocked(store);
   if (!status.ok()) return status;
   return LoadLogLocked(store);
