@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/domain/seeded_random.h"
 
 namespace tally::gateway {
 
@@ -21,11 +22,7 @@ absl::string_view CacheControlOf(CachePolicy policy) {
 
 std::string EntityTag(uint64_t revision, absl::string_view body) {
   // FNV-1a: stable across processes and builds, unlike absl::Hash.
-  uint64_t digest = 0xcbf29ce484222325ULL;
-  for (const char c : body) {
-    digest ^= static_cast<unsigned char>(c);
-    digest *= 0x100000001b3ULL;
-  }
+  const uint64_t digest = Fnv1a64(body);
   return absl::StrCat("\"r", revision, "-", absl::Hex(digest, absl::kZeroPad16),
                       "\"");
 }

@@ -65,14 +65,23 @@ would break at start or under load:
   startup probes are httpGet /healthz on the admin port, tcpSocket on the
   listen port or tallyctl; the relay has a CPU HorizontalPodAutoscaler and
   a PodDisruptionBudget, grace periods exceed --shutdown_grace_ms;
-- the generated files (compose.yaml, collectors.txt, collectors.yaml) are
-  what deploy/compose/generate.sh and deploy/kubernetes/generate.sh write
-  for the build's tallyctl;
+- the generated files (compose.yaml, collectors.txt, edge.conf,
+  collectors.yaml, edge-config.yaml) are what deploy/compose/generate.sh and
+  deploy/kubernetes/generate.sh write for the build's tallyctl;
+- the edge (deploy/edge), an nginx service in Compose and an nginx
+  Deployment in Kubernetes: in the foreground with a prefix on a tmpfs or
+  emptyDir and its configuration mounted read-only (a ConfigMap), which
+  caches the JSON (proxy_cache, proxy_cache_lock, proxy_cache_use_stale
+  updating, proxy_cache_revalidate, X-Cache-Status), never buffers nor
+  caches /v1/watch, keeps every path under the prefix, passes `nginx -t`
+  where nginx is installed, listens on an EXPOSEd, published (container,
+  probe) port and balances over addresses that reach the gateway; the
+  Ingress sends the public to the edge;
 - the Dockerfile has a debian:12 builder and a debian:12-slim runtime, builds
   and copies every binary, runs as a non-root user, ships the web page where
   --web_dir points, installs runtime packages that exist in Debian 12
-  (apt-cache) and hold every shared library the built binaries load, and
-  etcd-server and etcd-client;
+  (apt-cache) and hold every shared library the built binaries load,
+  etcd-server and etcd-client, and nginx;
 - the build context: /.dockerignore (the one file every builder reads; no
   deploy/docker/Dockerfile.dockerignore, which podman 4.3 ignores and
   BuildKit would prefer) lets in every file the Dockerfile COPYs and keeps
