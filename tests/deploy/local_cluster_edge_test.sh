@@ -5,7 +5,9 @@
 # URL is answered from its cache (X-Cache-Status) with about one request
 # per second reaching the gateway (its own request counter), results pinned
 # to a revision are cached and revalidated by nginx itself, errors are
-# never cached, and `cluster.sh stop` stops it. Skipped (77) without nginx.
+# never cached, a small wrk load (where wrk is installed) costs the gateway
+# about a request per second, and `cluster.sh stop` stops it. Skipped (77)
+# without nginx.
 #   local_cluster_edge_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 source_dir="$1"
@@ -147,6 +149,24 @@ assert gateway_requests(404) - before == 3
 r, body = get("/")
 assert r.status == 200 and b"<html" in body.lower(), r.status
 print("errors not cached; the page served through the edge")
+
+# A small load (scripts/edge-load.sh is the large one): 100 keep-alive
+# connections polling for three seconds with Debian's wrk, when installed.
+import shutil, subprocess
+if shutil.which("wrk"):
+    before = gateway_requests()
+    started = time.monotonic()
+    out = subprocess.run(["wrk", "-t", "1", "-c", "100", "-d", "3s",
+                          f"http://{edge}{url}"], capture_output=True,
+                         text=True, timeout=60).stdout
+    elapsed = time.monotonic() - started
+    reached = gateway_requests() - before
+    served = int(re.search(r"(\d+) requests in", out).group(1))
+    assert "Non-2xx" not in out and "Socket errors" not in out, out
+    assert served > 100, out
+    assert reached <= elapsed + 3, (reached, elapsed)
+    print(f"wrk, 100 connections: {served} requests in {elapsed:.1f} s, "
+          f"{reached} reached the gateway")
 PY
 
 kill "${simulate_pid}" 2>/dev/null || true
