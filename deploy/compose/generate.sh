@@ -357,7 +357,8 @@ $(depends_on_all aggregator)
     restart: unless-stopped
 
   # The edge: nginx caching the gateway's JSON (deploy/edge), unprivileged,
-  # its pid, temporary files and cache in a tmpfs.
+  # its pid file, temporary files and cache in the image's ${edge_prefix}
+  # (a cache: nothing to keep).
   edge:
     image: ${image}
     pull_policy: never
@@ -376,11 +377,6 @@ $(depends_on_all aggregator)
         read_only: true
         bind:
           create_host_path: false
-      - type: tmpfs
-        target: ${edge_prefix}
-        tmpfs:
-          size: 134217728
-          mode: 0o1777
     ports:
       - "8081:8081"
     healthcheck:

@@ -69,8 +69,9 @@ would break at start or under load:
   collectors.yaml, edge-config.yaml) are what deploy/compose/generate.sh and
   deploy/kubernetes/generate.sh write for the build's tallyctl;
 - the edge (deploy/edge), an nginx service in Compose and an nginx
-  Deployment in Kubernetes: in the foreground with a prefix on a tmpfs or
-  emptyDir and its configuration mounted read-only (a ConfigMap), which
+  Deployment in Kubernetes: in the foreground with a prefix the image makes
+  for its user (Compose) or on an emptyDir (Kubernetes) and its
+  configuration mounted read-only (a ConfigMap), which
   caches the JSON (proxy_cache, proxy_cache_lock, proxy_cache_use_stale
   updating, proxy_cache_revalidate, X-Cache-Status), never buffers nor
   caches /v1/watch, keeps every path under the prefix, passes `nginx -t`
@@ -873,7 +874,7 @@ def check_dockerfile(source, build, checker):
     """Returns what the other checks need: web dir, user id, exposed ports."""
     path = os.path.join(source, "deploy/docker/Dockerfile")
     where = "deploy/docker/Dockerfile"
-    info = {"web_dir": None, "uid": None, "expose": set()}
+    info = {"web_dir": None, "uid": None, "expose": set(), "runtime_run": ""}
     if not os.path.isfile(path):
         checker.fail(where, "missing")
         return info
@@ -969,8 +970,9 @@ def check_dockerfile(source, build, checker):
 
     # Packages: exist in Debian 12, and the runtime holds every library.
     builder_packages = apt_install_packages(build_commands)
-    runtime_packages = apt_install_packages(
-        " ".join(a for i, a in runtime["steps"] if i == "RUN"))
+    info["runtime_run"] = " ".join(a for i, a in runtime["steps"]
+                                   if i == "RUN")
+    runtime_packages = apt_install_packages(info["runtime_run"])
     checker.count("runtime packages", len(runtime_packages))
     checker.expect("nginx" in runtime_packages, where,
                    "the runtime stage does not install nginx: the edge "
@@ -1311,10 +1313,10 @@ def check_compose_edge(name, service, compose_dir, servers, docker, checker):
                           where, f"-c {config} is not a bind mount of a "
                           "file of deploy/compose"):
         return
-    tmpfs = [m.get("target") for m in service.get("volumes") or []
-             if isinstance(m, dict) and m.get("type") == "tmpfs"]
-    checker.expect(prefix in tmpfs, where,
-                   f"the prefix {prefix} is not a tmpfs (nginx writes there)")
+    checker.expect(prefix and re.search(
+        rf"install -d[^&]*\s{re.escape(prefix)}(\s|$)", docker["runtime_run"]),
+        where, f"the prefix {prefix} is not a directory the image makes "
+        "for its user (install -d -o ...): nginx writes there")
     with open(config_source, encoding="utf-8") as f:
         port, gateways = check_edge_config(f.read(), prefix,
                                            f"{where}: {config}", checker)
