@@ -13,8 +13,9 @@
 // /v1/results publishes (rounded half up to two decimals) of the base the
 // page names ("party votes + against all"); when every station has
 // reported (--regions all), they must be the official percentages of
-// --official_result. Screenshots (desktop and phone) are written to
-// --out_dir.
+// --official_result. A page in a browser without EventSource must show the
+// same figures by polling /v1/results. Screenshots (desktop and phone) are
+// written to --out_dir.
 //
 //   node browser_test.mjs --aggregator PATH --collector PATH --tallyctl PATH
 //        --gateway PATH --web_dir DIR --out_dir DIR
@@ -265,7 +266,7 @@ async function pageState(page) {
 // Waits until the page shows `stations` reported stations, then compares
 // every national figure with /v1/results.
 async function checkPage(page, base, contestId, stations, house, phase,
-    official) {
+    official, connection = 'live') {
   // The caller has waited for /v1/results to count every station of the
   // phase, so these totals are final for it; the page must reach at least
   // their revision (it may lag behind the aggregator by a few events).
@@ -276,7 +277,7 @@ async function checkPage(page, base, contestId, stations, house, phase,
       `the page to reach revision ${results.revision} and show ${stations} ` +
       `stations (${phase})`, SETTLE_MS, async () => {
         const s = last = await pageState(page);
-        return s.stationsReported === stations && s.connection === 'live' &&
+        return s.stationsReported === stations && s.connection === connection &&
             s.revision >= results.revision ? s : undefined;
       }, 100).catch((error) => {
         if (last) {
@@ -600,6 +601,14 @@ async function main() {
     const phoneShot = path.join(outDir, 'browser_page_phone.png');
     await phonePage.screenshot({ path: phoneShot, fullPage: true, animations: 'disabled' });
     log(`screenshot: ${phoneShot}`);
+
+    // A browser without EventSource: the page polls /v1/results instead
+    // (conditional requests) and shows the same figures.
+    const pollingPage = await context.newPage();
+    await pollingPage.addInitScript(() => { delete window.EventSource; });
+    await pollingPage.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
+    await checkPage(pollingPage, base, listContest.id, phase2Stations, house,
+        'polling, without EventSource', official, 'polling');
     log('PASS');
   } catch (error) {
     for (const c of children) {
