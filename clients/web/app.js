@@ -254,14 +254,25 @@
   // arrives (a proxy that cannot stream), the page polls /v1/results. With
   // cache: 'no-cache' the browser revalidates its copy with If-None-Match,
   // so an unchanged answer costs a 304, and a cache in front of the gateway
-  // answers most polls itself.
+  // answers most polls itself. Every minute the stream is tried again; one
+  // more failure brings the page back to polling.
   const POLL_MS = 1500;
   const MAX_STREAM_FAILURES = 3;
+  const RETRY_STREAM_MS = 60000;
   let streamFailures = 0;
   let polling = false;
+  let pollingSince = 0;
   let lastEtag = null;
 
   async function poll() {
+    if (!polling) return;
+    if (typeof EventSource !== 'undefined' &&
+        Date.now() - pollingSince > RETRY_STREAM_MS) {
+      polling = false;
+      streamFailures = MAX_STREAM_FAILURES - 1;
+      connect(state.synced ? state.revision : 0);
+      return;
+    }
     try {
       const r = await fetch('v1/results?all_scopes=true', { cache: 'no-cache' });
       if (!r.ok) throw new Error(`HTTP ${r.status}`);
@@ -288,6 +299,7 @@
   function startPolling() {
     if (polling) return;
     polling = true;
+    pollingSince = Date.now();
     if (source) source.close();
     source = null;
     clearTimeout(retryTimer);

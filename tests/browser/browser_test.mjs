@@ -13,8 +13,8 @@
 // /v1/results publishes (rounded half up to two decimals) of the base the
 // page names ("party votes + against all"); when every station has
 // reported (--regions all), they must be the official percentages of
-// --official_result. A page in a browser without EventSource must show the
-// same figures by polling /v1/results. Screenshots (desktop and phone) are
+// --official_result. A page in a browser without EventSource, and one whose
+// stream keeps failing, must show the same figures by polling /v1/results. Screenshots (desktop and phone) are
 // written to --out_dir.
 //
 //   node browser_test.mjs --aggregator PATH --collector PATH --tallyctl PATH
@@ -609,6 +609,12 @@ async function main() {
     await pollingPage.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
     await checkPage(pollingPage, base, listContest.id, phase2Stations, house,
         'polling, without EventSource', official, 'polling');
+    // A stream that keeps failing (a proxy that cannot stream): the same.
+    const failingPage = await context.newPage();
+    await failingPage.route('**/v1/watch**', (route) => route.abort());
+    await failingPage.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
+    await checkPage(failingPage, base, listContest.id, phase2Stations, house,
+        'polling, the stream failing', official, 'polling');
     log('PASS');
   } catch (error) {
     for (const c of children) {
