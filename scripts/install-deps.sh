@@ -36,6 +36,10 @@ packages=(
   clang-format                             # the format check in the suite
   clang libclang-rt-14-dev                 # Clang build, ThreadSanitizer run and libFuzzer (scripts/fuzz.sh)
   chromium fonts-liberation                # the web page test (tests/browser)
+  # The edge (deploy/edge): nginx's core package already has proxy_cache
+  # and upstream keepalive (nginx-light only adds the echo module).
+  nginx                                    # caching reverse proxy before the gateways
+  wrk                                      # scripts/edge-load.sh: HTTP load through the edge
 )
 # node and npm drive the browser test; a node already on PATH (any >= 18)
 # is used as it is.

@@ -225,6 +225,7 @@
           message[inner.replace(/_([a-z])/g, (_, c) => c.toUpperCase())];
     }
     handlers[kind](message || {});
+    streamFailures = 0;
     // Other sections of the page (forensics.js) follow the same feed.
     window.dispatchEvent(new CustomEvent('tally:feed',
         { detail: { kind, message: message || {} } }));
@@ -248,7 +249,65 @@
     el.querySelector('.label').textContent = stateName;
   }
 
+  // ---- the polling fallback -------------------------------------------------
+  // Without EventSource, or when the stream keeps failing before any message
+  // arrives (a proxy that cannot stream), the page polls /v1/results. With
+  // cache: 'no-cache' the browser revalidates its copy with If-None-Match,
+  // so an unchanged answer costs a 304, and a cache in front of the gateway
+  // answers most polls itself. Every minute the stream is tried again; one
+  // more failure brings the page back to polling.
+  const POLL_MS = 1500;
+  const MAX_STREAM_FAILURES = 3;
+  const RETRY_STREAM_MS = 60000;
+  let streamFailures = 0;
+  let polling = false;
+  let pollingSince = 0;
+  let lastEtag = null;
+
+  async function poll() {
+    if (!polling) return;
+    if (typeof EventSource !== 'undefined' &&
+        Date.now() - pollingSince > RETRY_STREAM_MS) {
+      polling = false;
+      streamFailures = MAX_STREAM_FAILURES - 1;
+      connect(state.synced ? state.revision : 0);
+      return;
+    }
+    try {
+      const r = await fetch('v1/results?all_scopes=true', { cache: 'no-cache' });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const etag = r.headers.get('ETag');
+      if (etag === null || etag !== lastEtag) {
+        const m = camelize(await r.json());
+        const results = m.results || [];
+        handlers.snapshot({
+          totals: results.map((x) => x.totals).filter(Boolean),
+          allocations: results.map((x) => x.allocation)
+              .filter((a) => a && a.contestId),
+        });
+        handlers.snapshot_complete({ revision: m.revision });
+        lastEtag = etag;
+        scheduleRender();
+      }
+      setConnection('polling');
+    } catch (e) {
+      setConnection('offline');
+    }
+    setTimeout(poll, POLL_MS);
+  }
+
+  function startPolling() {
+    if (polling) return;
+    polling = true;
+    pollingSince = Date.now();
+    if (source) source.close();
+    source = null;
+    clearTimeout(retryTimer);
+    poll();
+  }
+
   function connect(fromRevision) {
+    if (typeof EventSource === 'undefined') return startPolling();
     const params = new URLSearchParams({ from_revision: String(fromRevision) });
     const es = new EventSource(`v1/watch?${params}`);
     source = es;
@@ -265,6 +324,7 @@
     };
     es.onerror = () => {
       if (es !== source) return;
+      if (++streamFailures >= MAX_STREAM_FAILURES) return startPolling();
       if (es.readyState === EventSource.CLOSED) {
         // The browser gave up (an HTTP error): retry ourselves, resuming
         // from what we have.
@@ -276,6 +336,7 @@
   }
 
   function reconnect(fromRevision, status) {
+    if (polling) return;
     if (source) source.close();
     source = null;
     staging = null;
@@ -289,6 +350,7 @@
 
   setInterval(() => {
     if (source && Date.now() - lastMessageAt > STALE_MS) {
+      if (++streamFailures >= MAX_STREAM_FAILURES) return startPolling();
       reconnect(state.synced ? state.revision : 0, 'reconnecting');
     }
   }, 5000);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Writes compose.yaml (and collectors.txt) in this directory: a three-member
-# etcd cluster, three aggregator replicas on it, one collector per region
-# of the election definition, a relay and the gateway. The region list
+# Writes compose.yaml (and collectors.txt and edge.conf) in this directory:
+# a three-member etcd cluster, three aggregator replicas on it, one
+# collector per region of the election definition, a relay, the gateway
+# and the edge in front of it (nginx from the same image, its
+# configuration edge.conf rendered by deploy/edge/render.sh). The region list
 # comes from `tallyctl simulate --list_regions`, so the file follows the
 # definition; compose.yaml is committed, rerun this after changing the
 # regions.
@@ -12,10 +14,10 @@
 # (--listen-metrics-urls: GET /metrics, GET /health); aggregator replicas
 # 7400, collectors 7500, relay 7600, gateway 8080, and each tally server's
 # admin HTTP port (--admin_listen: GET /metrics, GET /healthz): aggregator
-# 9400, collectors 9500, relay 9600, gateway 9800. On the host, the gateway
-# is published on 8080 for everyone and the gRPC ports on 127.0.0.1 only:
-# replica aggregator-N on 7400+N, relay 7600, the collector of the i-th
-# region 7501+i-1 (collectors.txt lists them in the format of `tallyctl
+# 9400, collectors 9500, relay 9600, gateway 9800; the edge 8081. On the
+# host, the gateway is published on 8080 and the edge on 8081 for
+# everyone, and the gRPC ports on 127.0.0.1 only: replica aggregator-N on
+# 7400+N, relay 7600, the collector of the i-th region 7501+i-1 (collectors.txt lists them in the format of `tallyctl
 # simulate --collectors_file`). Of the admin ports only the replicas' are
 # published, aggregator-N's on 127.0.0.1:9400+N; the others, and etcd, are
 # reached inside the compose network (e.g. by a Prometheus container, or
@@ -34,6 +36,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "${here}/../.." && pwd)"
+# deploy/edge/render.sh of this repository (TALLY_SOURCE: of another
+# checkout, for a copy of this script run elsewhere).
+render="${TALLY_SOURCE:-${repo}}/deploy/edge/render.sh"
 tallyctl="${repo}/build/clients/tallyctl/tallyctl"
 definition=""
 while [[ $# -gt 0 ]]; do
@@ -57,6 +62,7 @@ image="tally:0.1.0"
 # final commit and store close, so SIGKILL never cuts a drain short.
 stop_grace="20s"
 tls_dir="/etc/tally/tls"
+edge_prefix="/var/cache/tally-edge"
 # Structured logs on stderr, one JSON object per line, for `docker compose
 # logs` and whatever ships them.
 log_format="json"
@@ -232,7 +238,8 @@ trap 'rm -f "${tmp}"' EXIT
 {
   cat <<EOF
 # tally on one Docker host: a three-member etcd cluster, three aggregator
-# replicas on it, one collector per region (${#regions[@]}), relay and gateway.
+# replicas on it, one collector per region (${#regions[@]}), relay, gateway
+# and the edge (nginx caching the gateway, configured by edge.conf).
 # Written by deploy/compose/generate.sh from \`tallyctl simulate
 # --list_regions\`: edit the script, not this file.
 #
@@ -349,6 +356,41 @@ $(depends_on_all aggregator)
     stop_grace_period: ${stop_grace}
     restart: unless-stopped
 
+  # The edge: nginx caching the gateway's JSON (deploy/edge), unprivileged,
+  # its pid file, temporary files and cache in the image's ${edge_prefix}
+  # (a cache: nothing to keep).
+  edge:
+    image: ${image}
+    pull_policy: never
+    command:
+      - nginx
+      - -p
+      - ${edge_prefix}
+      - -c
+      - /etc/tally/edge/nginx.conf
+      - -g
+      - daemon off;
+    volumes:
+      - type: bind
+        source: ./edge.conf
+        target: /etc/tally/edge/nginx.conf
+        read_only: true
+        bind:
+          create_host_path: false
+    ports:
+      - "8081:8081"
+    healthcheck:
+      test: $(healthz_test 8081)
+      interval: 5s
+      timeout: 4s
+      retries: 5
+      start_period: 5s
+    depends_on:
+      gateway:
+        condition: service_healthy
+    stop_grace_period: ${stop_grace}
+    restart: unless-stopped
+
 volumes:
 EOF
   for ((n = 0; n < members; n++)); do
@@ -365,11 +407,14 @@ chmod 644 "${tmp}"
 mv "${tmp}" "${out}"
 trap - EXIT
 
+"${render}" --listen 0.0.0.0:8081 --gateway gateway:8080 \
+  --prefix "${edge_prefix}" >"${here}/edge.conf"
+
 port=7501
 : >"${here}/collectors.txt"
 for region in "${regions[@]}"; do
   echo "${region}=127.0.0.1:${port}" >>"${here}/collectors.txt"
   port=$((port + 1))
 done
-echo "wrote ${out} and ${here}/collectors.txt (${#regions[@]} collectors," \
+echo "wrote ${out}, ${here}/edge.conf and ${here}/collectors.txt (${#regions[@]} collectors," \
   "${members} etcd members, ${members} aggregator replicas)"

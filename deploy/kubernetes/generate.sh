@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Writes collectors.yaml in this directory: for every region of the election
+# Writes collectors.yaml in this directory (and edge-config.yaml, the edge's
+# nginx configuration as a ConfigMap): for every region of the election
 # definition (`tallyctl simulate --list_regions`) a one-replica StatefulSet
 # with its own volume for the RocksDB outbox and a Service
 # collector-<region>:7500, plus the headless Service that governs them all.
@@ -30,6 +31,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "${here}/../.." && pwd)"
+# deploy/edge/render.sh of this repository (TALLY_SOURCE: of another
+# checkout, for a copy of this script run elsewhere).
+render="${TALLY_SOURCE:-${repo}}/deploy/edge/render.sh"
 tallyctl="${repo}/build/clients/tallyctl/tallyctl"
 definition=""
 while [[ $# -gt 0 ]]; do
@@ -261,3 +265,26 @@ chmod 644 "${tmp}"
 mv "${tmp}" "${out}"
 trap - EXIT
 echo "wrote ${out} (${#regions[@]} collectors)"
+
+# The edge's nginx configuration (deploy/edge), as the ConfigMap that
+# edge.yaml mounts: listening on 8081, balancing over the gateway Service.
+edge_out="${here}/edge-config.yaml"
+{
+  cat <<EOF
+# The edge's nginx configuration (deploy/edge/nginx.conf.template), mounted
+# by edge.yaml. Written by deploy/kubernetes/generate.sh with
+# deploy/edge/render.sh: edit the template, not this file.
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: edge-nginx
+  labels:
+    app.kubernetes.io/name: tally
+    app.kubernetes.io/component: edge
+data:
+  nginx.conf: |
+EOF
+  "${render}" --listen 0.0.0.0:8081 --gateway gateway:80 \
+    --prefix /var/cache/tally-edge | sed 's/^\(.\)/    \1/'
+} >"${edge_out}"
+echo "wrote ${edge_out}"

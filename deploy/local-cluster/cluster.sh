@@ -18,8 +18,14 @@
 # and tallyctl take as a list (ingest follows the leader, reads use any).
 # `cluster.sh leader` prints the leader's replica id and PID.
 #
+# --edge also starts the edge in front of the gateway: Debian's nginx as a
+# caching reverse proxy (deploy/edge, configuration rendered into
+# RUNDIR/edge/nginx.conf, its pid file, temporary files and cache there
+# too), on a free loopback port (EDGE_LISTEN chooses it), written to
+# RUNDIR/edge.txt.
+#
 #   cluster.sh start  [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha]
-#                     [--definition DEF.json]
+#                     [--edge] [--definition DEF.json]
 #   cluster.sh stop   [--dir RUNDIR]
 #   cluster.sh status [--dir RUNDIR]
 #   cluster.sh leader [--dir RUNDIR]
@@ -44,6 +50,7 @@ rundir=""
 fresh=0
 insecure=0
 ha=0
+edge=0
 replica=""
 definition_flags=()
 while [[ $# -gt 0 ]]; do
@@ -53,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     --fresh) fresh=1; shift ;;
     --insecure) insecure=1; shift ;;
     --ha) ha=1; shift ;;
+    --edge) edge=1; shift ;;
     --definition)
       definition_flags=(--definition "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")")
       shift 2 ;;
@@ -263,6 +271,40 @@ admin_of() {
   done
 }
 
+# nginx in front of the gateway(s) in $1 (HOST:PORT, comma-separated), in
+# the foreground of a background job, unprivileged workers (as root, the
+# master hands its workers to nobody, who must reach RUNDIR/edge).
+start_edge() {
+  local gateways="$1" dir="${rundir}/edge" listen gateway render_flags=()
+  command -v nginx >/dev/null || die "nginx not found: install nginx (scripts/install-deps.sh)"
+  mkdir -p "${dir}"
+  chmod 0755 "${rundir}" "${dir}"
+  listen="${EDGE_LISTEN:-127.0.0.1:$(free_port)}"
+  for gateway in ${gateways//,/ }; do render_flags+=(--gateway "${gateway}"); done
+  "${repo}/deploy/edge/render.sh" --listen "${listen}" --prefix "${dir}" \
+    --max_files "$(ulimit -Hn)" "${render_flags[@]}" >"${dir}/nginx.conf"
+  : >"${dir}/nginx.log"
+  nginx -p "${dir}" -c "${dir}/nginx.conf" -g 'daemon off;' \
+    >>"${dir}/nginx.log" 2>&1 &
+  echo $! >"${rundir}/edge.pid"
+  local deadline=$((SECONDS + start_timeout_s))
+  until python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+    "http://${listen}/healthz" 2>/dev/null; do
+    if ! alive "${rundir}/edge.pid" nginx; then
+      echo "cluster.sh: nginx exited during start; ${dir}/nginx.log:" >&2
+      tail -n 20 "${dir}/nginx.log" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "cluster.sh: nginx did not serve within ${start_timeout_s}s" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "${listen}" >"${rundir}/edge.txt"
+  echo "edge (nginx, caching) serving the results page on http://${listen}/"
+}
+
 start() {
   for bin in "${aggregator_bin}" "${collector_bin}" "${tallyctl_bin}" \
     "${relay_bin}" "${gateway_bin}"; do
@@ -274,11 +316,13 @@ start() {
   fi
   if ((fresh)); then
     rm -rf "${rundir}/aggregator" "${rundir}"/aggregator-? "${rundir}/etcd" \
-      "${rundir}/collectors" "${rundir}/relay" "${rundir}/gateway"
+      "${rundir}/collectors" "${rundir}/relay" "${rundir}/gateway" \
+      "${rundir}/edge"
   fi
   mkdir -p "${rundir}/aggregator/data" "${rundir}/collectors"
   rm -f "${rundir}/collectors.txt" "${rundir}/aggregator.txt" \
-    "${rundir}/relay.txt" "${rundir}/gateway.txt" "${rundir}/admin.txt"
+    "${rundir}/relay.txt" "${rundir}/gateway.txt" "${rundir}/admin.txt" \
+    "${rundir}/edge.txt"
 
   local regions
   regions="$("${tallyctl_bin}" simulate --list_regions "${definition_flags[@]}")" ||
@@ -403,6 +447,10 @@ start() {
   echo "gateway=$(admin_of "${rundir}/gateway/gateway.log")" \
     >>"${rundir}/admin.txt"
   echo "gateway serving the results page on http://${gateway}/"
+  if ((edge)) && ! start_edge "${gateway}"; then
+    stop
+    exit 1
+  fi
 
   # Healthy: the aggregator answers a query.
   "${tallyctl_bin}" results "${tallyctl_flags[@]}" --aggregator "${aggregator}" \
@@ -435,6 +483,7 @@ stop() {
   local status=0 pidfile
   # Viewers first, then the collectors (they drain their outboxes to the
   # aggregator), the aggregator last.
+  stop_one "${rundir}/edge.pid" nginx || status=1
   stop_one "${rundir}/gateway.pid" tally-gateway || status=1
   stop_one "${rundir}/relay.pid" tally-relay || status=1
   for pidfile in "${rundir}"/collectors/*/collector.pid; do
@@ -490,10 +539,12 @@ status() {
     total=1
   fi
   local name
-  for name in relay gateway; do
+  for name in relay gateway edge; do
     [[ -e "${rundir}/${name}.txt" ]] || continue
     total=$((total + 1))
-    if alive "${rundir}/${name}.pid" "tally-${name}"; then
+    local binary="tally-${name}"
+    [[ "${name}" == edge ]] && binary=nginx
+    if alive "${rundir}/${name}.pid" "${binary}"; then
       running=$((running + 1))
       state=running
     else
@@ -567,7 +618,7 @@ case "${command}" in
   status) status ;;
   leader) leader ;;
   *)
-    echo "usage: cluster.sh start|stop|status|leader|restart-replica N [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha] [--definition DEF.json]" >&2
+    echo "usage: cluster.sh start|stop|status|leader|restart-replica N [--build DIR] [--dir RUNDIR] [--fresh] [--insecure] [--ha] [--edge] [--definition DEF.json]" >&2
     exit 2
     ;;
 esac

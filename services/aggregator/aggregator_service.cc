@@ -571,6 +571,28 @@ grpc::ServerUnaryReactor* AggregatorService::GetResults(
   const bool scope_given = ScopeGiven(request->scope());
   absl::ReaderMutexLock lock(&state_->mu);
   const TotalsBook& totals = state_->totals_view();
+  // A past revision's figures come from the results history; the current
+  // revision's are the live ones either way.
+  const ResultsHistory& history = state_->results_history_view();
+  const uint64_t at = request->revision();
+  const bool pinned = at != 0 && at != state_->revision();
+  if (pinned && (at < history.oldest() || at > history.newest())) {
+    return Reply(
+        context,
+        grpc::Status(
+            grpc::StatusCode::NOT_FOUND,
+            at > history.newest()
+                ? absl::StrCat("revision ", at,
+                               " is not committed yet (the current revision "
+                               "is ",
+                               history.newest(), ")")
+                : absl::StrCat("the results of revision ", at,
+                               " are no longer kept: this aggregator keeps "
+                               "revisions ",
+                               history.oldest(), " to ", history.newest(),
+                               " (--retained_results ", history.retained(),
+                               ", none from before its start)")));
+  }
   for (const ContestInfo* contest : contests) {
     const uint32_t own = totals.ContestEntry(contest->index);
     std::vector<uint32_t> entries;
@@ -595,13 +617,16 @@ grpc::ServerUnaryReactor* AggregatorService::GetResults(
     }
     for (uint32_t entry : entries) {
       v1::ContestResults* results = response->add_results();
-      *results->mutable_totals() = totals.ToProto(entry);
+      *results->mutable_totals() =
+          pinned ? history.TotalsAt(entry, at) : totals.ToProto(entry);
       if (entry == own) {
-        *results->mutable_allocation() = state_->allocation(contest->index);
+        *results->mutable_allocation() =
+            pinned ? history.AllocationAt(contest->index, at)
+                   : state_->allocation(contest->index);
       }
     }
   }
-  response->set_revision(state_->revision());
+  response->set_revision(pinned ? at : state_->revision());
   return Reply(context, grpc::Status::OK);
 }
 

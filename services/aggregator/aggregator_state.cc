@@ -132,6 +132,7 @@ absl::Status AggregatorState::LoadLocked(storage::AggregatorStore& store,
       allocation.set_decided_revision(it->second);
     }
   }
+  results_history_.Reset(revision_, totals_, allocations_);
   status = LoadForensicsLocked(store);
   if (!status.ok()) return status;
   return LoadLogLocked(store);

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "services/aggregator/latest_loader.h"
+#include "services/aggregator/results_history.h"
 #include "services/domain/election_index.h"
 #include "services/domain/forensics.h"
 #include "services/domain/totals_book.h"
@@ -104,6 +105,11 @@ class AggregatorState {
   // and adds the scopes whose flags changed to `event`.
   void UpdateForensicsFlags(const std::vector<uint32_t>& entries,
                             v1::Event* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The figures of recent revisions (reset with the rest on a load; the
+  // committer records each durable round's event).
+  ResultsHistory& results_history() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return results_history_;
+  }
   // Recomputes the seat allocation of one contest (own scope) from its
   // totals, with bounds for the ballots still outstanding, and whether it
   // is decided; its decided_revision follows from the previous one
@@ -127,6 +133,10 @@ class AggregatorState {
   const v1::SeatAllocation& allocation(uint32_t contest_index) const
       ABSL_SHARED_LOCKS_REQUIRED(mu) {
     return allocations_[contest_index];
+  }
+  const ResultsHistory& results_history_view() const
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    return results_history_;
   }
   const storage::LatestValue* FindLatest(const storage::ProtocolKey& key) const
       ABSL_SHARED_LOCKS_REQUIRED(mu);
@@ -187,6 +197,7 @@ class AggregatorState {
       ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::string, uint64_t> cursors_ ABSL_GUARDED_BY(mu);
   std::vector<v1::SeatAllocation> allocations_ ABSL_GUARDED_BY(mu);
+  ResultsHistory results_history_ ABSL_GUARDED_BY(mu);
   // Station id -> number of contests with a counted protocol.
   absl::flat_hash_map<uint32_t, uint32_t> reported_contests_
       ABSL_GUARDED_BY(mu);

@@ -497,6 +497,8 @@ absl::Status Committer::ApplyRound(std::vector<IngestItem>& items,
         if (advances) {
           state_->set_revision(round.revision);
           state_->set_signed_head(round.batch.log->head);
+          state_->results_history().Record(*round.batch.event,
+                                           state_->totals_view(), index);
         }
         if (context.log_position.has_value()) {
           state_->set_log_position(*context.log_position);

@@ -22,6 +22,10 @@ ABSL_FLAG(std::string, definition, "",
           "embedded reference election on a new data directory");
 ABSL_FLAG(uint64_t, retained_events, 100000,
           "events kept for Watch resumption");
+ABSL_FLAG(uint64_t, retained_results, 10000,
+          "revisions whose results GetResults (and the gateway's "
+          "/v1/results?revision=R) still serves, kept in memory; none from "
+          "before the start");
 ABSL_FLAG(uint32_t, max_batch_entries, 4096, "largest Ingest batch accepted");
 ABSL_FLAG(uint32_t, max_inflight_batches, 64,
           "Ingest batches a stream may have waiting for the committer");
@@ -198,6 +202,7 @@ absl::StatusOr<AggregatorConfig> ConfigFromFlags() {
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
   config.definition_path = absl::GetFlag(FLAGS_definition);
   config.retained_events = absl::GetFlag(FLAGS_retained_events);
+  config.retained_results = absl::GetFlag(FLAGS_retained_results);
   config.max_batch_entries = absl::GetFlag(FLAGS_max_batch_entries);
   config.max_inflight_batches = absl::GetFlag(FLAGS_max_inflight_batches);
   config.max_inflight_protocols = absl::GetFlag(FLAGS_max_inflight_protocols);

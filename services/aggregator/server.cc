@@ -292,6 +292,10 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
           config.forensics);
   if (!state.ok()) return state.status();
   parts->state = *std::move(state);
+  {
+    absl::MutexLock lock(&parts->state->mu);
+    parts->state->results_history().set_retained(config.retained_results);
+  }
 
   parts->events = std::make_unique<StoreEventSource>(parts->store.get());
   feed::WatchHubOptions hub_options;

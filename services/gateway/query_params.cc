@@ -127,6 +127,11 @@ absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
   absl::StatusOr<bool> all_scopes = Flag(params, "all_scopes");
   if (!all_scopes.ok()) return all_scopes.status();
   request.set_all_scopes(*all_scopes);
+  absl::StatusOr<std::optional<uint64_t>> revision =
+      Number(params, "revision", "a revision (a non-negative integer)",
+             std::numeric_limits<uint64_t>::max());
+  if (!revision.ok()) return revision.status();
+  request.set_revision(revision->value_or(0));
   return request;
 }
 

@@ -25,7 +25,8 @@ absl::StatusOr<v1::GetElectionRequest> ElectionRequestFrom(
     const QueryParams& params);
 
 // /v1/results: contest=<id>, scope=national|region/<id>|district/<id>,
-// all_scopes=true|false; each at most once, all optional.
+// all_scopes=true|false, revision=<n> (0: the latest); each at most once,
+// all optional.
 absl::StatusOr<v1::GetResultsRequest> ResultsRequestFrom(
     const QueryParams& params);
 

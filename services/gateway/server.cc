@@ -14,6 +14,7 @@
 #include "httplib.h"
 #include "services/common/echo.h"
 #include "services/domain/nist_cdf.h"
+#include "services/gateway/http_cache.h"
 #include "services/gateway/http_json.h"
 #include "services/gateway/query_params.h"
 #include "services/gateway/static_files.h"
@@ -55,17 +56,47 @@ absl::StatusOr<ListenAddress> ParseListen(const std::string& listen) {
 void SetJsonError(httplib::Response& response, int status,
                   absl::string_view message) {
   response.status = status;
-  response.set_header("Cache-Control", "no-cache");
+  response.set_header("Cache-Control",
+                      std::string(CacheControlOf(CachePolicy::kNoStore)));
   response.set_content(ErrorJson(message), kJson);
 }
 
-void SetJson(httplib::Response& response,
-             const google::protobuf::Message& message) {
+// A cacheable answer (http_cache.h): `body` with its ETag at `revision`
+// and the Cache-Control of `policy`, or 304 without a body when the
+// request's If-None-Match names that ETag.
+void SetCacheable(const httplib::Request& request, httplib::Response& response,
+                  CachePolicy policy, uint64_t revision, std::string body,
+                  const char* content_type) {
+  const std::string etag = EntityTag(revision, body);
+  response.set_header("ETag", etag);
+  response.set_header("Cache-Control", std::string(CacheControlOf(policy)));
+  if (request.has_header("If-None-Match") &&
+      IfNoneMatchHits(request.get_header_value("If-None-Match"), etag)) {
+    // No body. httplib states "Content-Length: 0", which caches and
+    // browsers ignore on a 304; the length of the 200 instead (which RFC
+    // 9110 section 8.6 allows) would make httplib's own client, and any
+    // other that reads a 304's body by its length, wait for bytes that
+    // never come.
+    response.status = 304;
+    return;
+  }
+  response.status = 200;
+  response.set_content(std::move(body), content_type);
+}
+
+// The JSON of `message`, the state at `revision`, as SetCacheable.
+void SetJson(const httplib::Request& request, httplib::Response& response,
+             const google::protobuf::Message& message, uint64_t revision,
+             CachePolicy policy = CachePolicy::kLatest) {
   std::string json;
-  response.status = MessageJson(message, &json) ? 200 : 500;
-  // Live figures: every read must reach the gateway.
-  response.set_header("Cache-Control", "no-cache");
-  response.set_content(json, kJson);
+  if (!MessageJson(message, &json)) {
+    response.status = 500;
+    response.set_header("Cache-Control",
+                        std::string(CacheControlOf(CachePolicy::kNoStore)));
+    response.set_content(json, kJson);
+    return;
+  }
+  SetCacheable(request, response, policy, revision, std::move(json), kJson);
 }
 
 // A failed call to the aggregator, as an HTTP error (Upstream::NoteCall
@@ -159,7 +190,7 @@ void GatewayServer::Parts::Election(const httplib::Request& request,
         return stub.GetElection(context, *call, &answer);
       });
   if (!outcome.status.ok()) return SetGrpcError(response, outcome);
-  SetJson(response, answer);
+  SetJson(request, response, answer, answer.revision());
 }
 
 void GatewayServer::Parts::Results(const httplib::Request& request,
@@ -174,7 +205,9 @@ void GatewayServer::Parts::Results(const httplib::Request& request,
         return stub.GetResults(context, *call, &answer);
       });
   if (!outcome.status.ok()) return SetGrpcError(response, outcome);
-  SetJson(response, answer);
+  // The figures of a revision named in the URL never change.
+  SetJson(request, response, answer, answer.revision(),
+          call->revision() != 0 ? CachePolicy::kPinned : CachePolicy::kLatest);
 }
 
 void GatewayServer::Parts::Forensics(const httplib::Request& request,
@@ -189,7 +222,7 @@ void GatewayServer::Parts::Forensics(const httplib::Request& request,
         return stub.GetForensics(context, *call, &answer);
       });
   if (!outcome.status.ok()) return SetGrpcError(response, outcome);
-  SetJson(response, answer);
+  SetJson(request, response, answer, answer.forensics().revision());
 }
 
 void GatewayServer::Parts::ExportNistCdf(const httplib::Request& request,
@@ -263,9 +296,11 @@ void GatewayServer::Parts::ExportNistCdf(const httplib::Request& request,
   input.pretty = false;
   absl::StatusOr<std::string> json = nist::NistCdfJson(input);
   if (!json.ok()) return SetJsonError(response, 500, json.status().message());
-  response.status = 200;
-  response.set_header("Cache-Control", "no-cache");
-  response.set_content(std::move(*json), kJson);
+  // Latest state, like /v1/results: an edge may keep it for a second, which
+  // matters most here (a station-level report reads the whole log). Its
+  // GeneratedDate makes every answer's bytes, hence its ETag, new.
+  SetCacheable(request, response, CachePolicy::kLatest, results.revision(),
+               std::move(*json), kJson);
 }
 
 void GatewayServer::Parts::TreeHead(const httplib::Request& request,
@@ -281,12 +316,14 @@ void GatewayServer::Parts::TreeHead(const httplib::Request& request,
         return stub.GetTreeHead(context, *call, &answer);
       });
   if (!outcome.status.ok()) return SetGrpcError(response, outcome);
-  if (!checkpoint) return SetJson(response, answer);
+  // Even the head of a past revision gains witness cosignatures later: the
+  // latest-state policy.
+  const uint64_t revision = answer.signed_head().head().revision();
+  if (!checkpoint) return SetJson(request, response, answer, revision);
   // The C2SP signed note as it is, for verifiers and witnesses that speak
   // the format.
-  response.status = 200;
-  response.set_header("Cache-Control", "no-cache");
-  response.set_content(answer.checkpoint(), "text/plain; charset=utf-8");
+  SetCacheable(request, response, CachePolicy::kLatest, revision,
+               answer.checkpoint(), "text/plain; charset=utf-8");
 }
 
 void GatewayServer::Parts::Proof(const httplib::Request& request,
@@ -301,7 +338,7 @@ void GatewayServer::Parts::Proof(const httplib::Request& request,
         return stub.GetInclusionProof(context, *call, &answer);
       });
   if (!outcome.status.ok()) return SetGrpcError(response, outcome);
-  SetJson(response, answer);
+  SetJson(request, response, answer, answer.signed_head().head().revision());
 }
 
 void GatewayServer::Parts::CountRequest(const httplib::Request& request,
@@ -344,7 +381,8 @@ void GatewayServer::Parts::Health(httplib::Response& response) {
   const Upstream::Outcome outcome = upstream->CheckHealth();
   const grpc::Status& status = outcome.status;
   const std::string& error = outcome.error;
-  response.set_header("Cache-Control", "no-cache");
+  response.set_header("Cache-Control",
+                      std::string(CacheControlOf(CachePolicy::kNoStore)));
   if (status.ok()) {
     response.status = 200;
     response.set_content("ok", "text/plain");
@@ -402,12 +440,18 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   http.set_write_timeout(5, 0);
   http.set_payload_max_length(64 << 10);  // no endpoint takes a body
   Parts* raw = parts.get();
-  http.set_pre_routing_handler(
-      [raw](const httplib::Request& request, httplib::Response& response) {
-        raw->Route(request, response);
-        raw->CountRequest(request, response);
-        return httplib::Server::HandlerResponse::Handled;
-      });
+  http.set_pre_routing_handler([raw](const httplib::Request& request,
+                                     httplib::Response& response) {
+    raw->Route(request, response);
+    // No error is ever cached, whichever part answered it.
+    if (response.status >= 400) {
+      response.headers.erase("Cache-Control");
+      response.set_header("Cache-Control",
+                          std::string(CacheControlOf(CachePolicy::kNoStore)));
+    }
+    raw->CountRequest(request, response);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   http.set_exception_handler([](const httplib::Request&,
                                 httplib::Response& response,
                                 std::exception_ptr) {

@@ -13,11 +13,13 @@
 // /v1/results publishes (rounded half up to two decimals) of the base the
 // page names ("party votes + against all"); when every station has
 // reported (--regions all), they must be the official percentages of
-// --official_result. The "Warning signs" section must draw the national
-// fingerprint of /v1/forensics on its canvas and list exactly the flags of
-// /v1/forensics; with --anomaly the night is simulated with that planted
-// anomaly (`tallyctl simulate --anomaly`) and its region must be among the
-// flagged. Screenshots (desktop and phone) are written to --out_dir.
+// --official_result. A page in a browser without EventSource, and one whose
+// stream keeps failing, must show the same figures by polling /v1/results.
+// The "Warning signs" section must draw the national fingerprint of
+// /v1/forensics on its canvas and list exactly the flags of /v1/forensics;
+// with --anomaly the night is simulated with that planted anomaly
+// (`tallyctl simulate --anomaly`) and its region must be among the flagged.
+// Screenshots (desktop and phone) are written to --out_dir.
 //
 //   node browser_test.mjs --aggregator PATH --collector PATH --tallyctl PATH
 //        --gateway PATH --web_dir DIR --out_dir DIR
@@ -271,7 +273,7 @@ async function pageState(page) {
 // Waits until the page shows `stations` reported stations, then compares
 // every national figure with /v1/results.
 async function checkPage(page, base, contestId, stations, house, phase,
-    official) {
+    official, connection = 'live') {
   // The caller has waited for /v1/results to count every station of the
   // phase, so these totals are final for it; the page must reach at least
   // their revision (it may lag behind the aggregator by a few events).
@@ -282,7 +284,7 @@ async function checkPage(page, base, contestId, stations, house, phase,
       `the page to reach revision ${results.revision} and show ${stations} ` +
       `stations (${phase})`, SETTLE_MS, async () => {
         const s = last = await pageState(page);
-        return s.stationsReported === stations && s.connection === 'live' &&
+        return s.stationsReported === stations && s.connection === connection &&
             s.revision >= results.revision ? s : undefined;
       }, 100).catch((error) => {
         if (last) {
@@ -759,6 +761,20 @@ async function main() {
     const phoneShot = path.join(outDir, `${opts.shot_prefix}_phone.png`);
     await phonePage.screenshot({ path: phoneShot, fullPage: true, animations: 'disabled' });
     log(`screenshot: ${phoneShot}`);
+
+    // A browser without EventSource: the page polls /v1/results instead
+    // (conditional requests) and shows the same figures.
+    const pollingPage = await context.newPage();
+    await pollingPage.addInitScript(() => { delete window.EventSource; });
+    await pollingPage.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
+    await checkPage(pollingPage, base, listContest.id, phase2Stations, house,
+        'polling, without EventSource', official, 'polling');
+    // A stream that keeps failing (a proxy that cannot stream): the same.
+    const failingPage = await context.newPage();
+    await failingPage.route('**/v1/watch**', (route) => route.abort());
+    await failingPage.goto(base + '/', { waitUntil: 'load', timeout: 60_000 });
+    await checkPage(failingPage, base, listContest.id, phase2Stations, house,
+        'polling, the stream failing', official, 'polling');
     log('PASS');
   } catch (error) {
     for (const c of children) {

@@ -65,14 +65,24 @@ would break at start or under load:
   startup probes are httpGet /healthz on the admin port, tcpSocket on the
   listen port or tallyctl; the relay has a CPU HorizontalPodAutoscaler and
   a PodDisruptionBudget, grace periods exceed --shutdown_grace_ms;
-- the generated files (compose.yaml, collectors.txt, collectors.yaml) are
-  what deploy/compose/generate.sh and deploy/kubernetes/generate.sh write
-  for the build's tallyctl;
+- the generated files (compose.yaml, collectors.txt, edge.conf,
+  collectors.yaml, edge-config.yaml) are what deploy/compose/generate.sh and
+  deploy/kubernetes/generate.sh write for the build's tallyctl;
+- the edge (deploy/edge), an nginx service in Compose and an nginx
+  Deployment in Kubernetes: in the foreground with a prefix the image makes
+  for its user (Compose) or on an emptyDir (Kubernetes) and its
+  configuration mounted read-only (a ConfigMap), which
+  caches the JSON (proxy_cache, proxy_cache_lock, proxy_cache_use_stale
+  updating, proxy_cache_revalidate, X-Cache-Status), never buffers nor
+  caches /v1/watch, keeps every path under the prefix, passes `nginx -t`
+  where nginx is installed, listens on an EXPOSEd, published (container,
+  probe) port and balances over addresses that reach the gateway; the
+  Ingress sends the public to the edge;
 - the Dockerfile has a debian:12 builder and a debian:12-slim runtime, builds
   and copies every binary, runs as a non-root user, ships the web page where
   --web_dir points, installs runtime packages that exist in Debian 12
-  (apt-cache) and hold every shared library the built binaries load, and
-  etcd-server and etcd-client;
+  (apt-cache) and hold every shared library the built binaries load,
+  etcd-server and etcd-client, and nginx;
 - the build context: /.dockerignore (the one file every builder reads; no
   deploy/docker/Dockerfile.dockerignore, which podman 4.3 ignores and
   BuildKit would prefer) lets in every file the Dockerfile COPYs and keeps
@@ -864,7 +874,7 @@ def check_dockerfile(source, build, checker):
     """Returns what the other checks need: web dir, user id, exposed ports."""
     path = os.path.join(source, "deploy/docker/Dockerfile")
     where = "deploy/docker/Dockerfile"
-    info = {"web_dir": None, "uid": None, "expose": set()}
+    info = {"web_dir": None, "uid": None, "expose": set(), "runtime_run": ""}
     if not os.path.isfile(path):
         checker.fail(where, "missing")
         return info
@@ -960,9 +970,13 @@ def check_dockerfile(source, build, checker):
 
     # Packages: exist in Debian 12, and the runtime holds every library.
     builder_packages = apt_install_packages(build_commands)
-    runtime_packages = apt_install_packages(
-        " ".join(a for i, a in runtime["steps"] if i == "RUN"))
+    info["runtime_run"] = " ".join(a for i, a in runtime["steps"]
+                                   if i == "RUN")
+    runtime_packages = apt_install_packages(info["runtime_run"])
     checker.count("runtime packages", len(runtime_packages))
+    checker.expect("nginx" in runtime_packages, where,
+                   "the runtime stage does not install nginx: the edge "
+                   "(deploy/edge) runs from this image")
     for package in ETCD_PACKAGES:
         checker.expect(package in runtime_packages, where,
                        f"the runtime stage does not install {package}: the "
@@ -1200,6 +1214,138 @@ def check_compose_etcd(service, flags, docker, dev_files, compose_dir,
     return parsed, ports
 
 
+# ------------------------------------------------------------------ the edge
+
+EDGE_CONFIG_DIRECTIVES = (
+    # What makes it a cache in front of the gateways (deploy/edge).
+    (r"proxy_cache_path\s+\S+", "a proxy_cache_path"),
+    (r"proxy_cache\s+\w+;", "proxy_cache for the JSON"),
+    (r"proxy_cache_lock\s+on;", "proxy_cache_lock on"),
+    (r"proxy_cache_use_stale\s[^;]*\bupdating\b", "proxy_cache_use_stale updating"),
+    (r"proxy_cache_revalidate\s+on;", "proxy_cache_revalidate on"),
+    (r"proxy_http_version\s+1\.1;", "HTTP/1.1 towards the gateways"),
+    (r"keepalive\s+\d+;", "upstream keepalive"),
+    (r"add_header\s+X-Cache-Status\s+\$upstream_cache_status", "an X-Cache-Status header"),
+)
+
+
+def edge_command(words, where, checker):
+    """The prefix (-p) and configuration file (-c) of an nginx command line,
+    which must run in the foreground."""
+    options = {}
+    i = 0
+    while i < len(words):
+        if words[i] in ("-p", "-c", "-g") and i + 1 < len(words):
+            options[words[i]] = words[i + 1]
+            i += 2
+            continue
+        checker.fail(where, f"nginx argument {words[i]}: only -p, -c and -g")
+        i += 1
+    checker.expect("daemon off" in options.get("-g", ""), where,
+                   "nginx must run in the foreground (-g 'daemon off;')")
+    for option in ("-p", "-c"):
+        checker.expect(option in options, where, f"nginx needs {option}")
+    return options.get("-p"), options.get("-c")
+
+
+def check_edge_config(text, prefix, where, checker):
+    """The edge's nginx configuration: the caching directives, /v1/watch
+    unbuffered and uncached, every path under the prefix, a valid file
+    (nginx -t, where nginx is installed). Returns (listen port, [(host,
+    port)] of the gateways)."""
+    checker.count("edge configurations")
+    for pattern, what in EDGE_CONFIG_DIRECTIVES:
+        checker.expect(re.search(pattern, text), where, f"no {what}")
+    watch = re.search(r"location\s*=\s*/v1/watch\s*\{([^}]*)\}", text)
+    if checker.expect(watch, where, "no location = /v1/watch"):
+        for directive in ("proxy_buffering off;", "proxy_cache off;"):
+            checker.expect(directive in watch.group(1), where,
+                           f"/v1/watch without {directive}")
+    for directive, path in re.findall(
+            r"^\s*(pid|\w+_temp_path|proxy_cache_path)\s+(\S+?);?\s",
+            text, re.M):
+        checker.expect(prefix and path.startswith(prefix.rstrip("/") + "/"),
+                       where, f"{directive} {path} is not under the prefix "
+                       f"{prefix} (the only writable directory)")
+    listen = re.findall(r"^\s*listen\s+(\S+?)[;\s]", text, re.M)
+    port = None
+    if checker.expect(len(listen) == 1, where, f"listen {listen}: one"):
+        host, port = split_address(listen[0])
+        checker.expect(host == "0.0.0.0", where,
+                       f"listens on {host}, not 0.0.0.0")
+    upstream = re.search(r"upstream\s+\w+\s*\{([^}]*)\}", text)
+    gateways = []
+    if checker.expect(upstream, where, "no upstream block"):
+        gateways = [split_address(a) for a in
+                    re.findall(r"^\s*server\s+(\S+)", upstream.group(1),
+                               re.M)]
+        checker.expect(gateways, where, "the upstream names no gateway")
+    if shutil.which("nginx") and prefix:
+        with tempfile.TemporaryDirectory() as directory:
+            os.chmod(directory, 0o755)
+            # Service names do not resolve here; the syntax is what counts.
+            local = text.replace(prefix.rstrip("/"), directory)
+            for host, gateway_port in gateways:
+                local = local.replace(f"server {host}:{gateway_port}",
+                                      f"server 127.0.0.1:{gateway_port}")
+            config = os.path.join(directory, "nginx.conf")
+            with open(config, "w", encoding="utf-8") as f:
+                f.write(local)
+            result = run(["nginx", "-t", "-p", directory, "-c", config,
+                          "-g", "daemon off;"])
+            checker.expect(result.returncode == 0, where,
+                           f"nginx -t: {result.stdout.strip()[-300:]}")
+            checker.count("edge configurations tested by nginx -t")
+    return port, gateways
+
+
+def check_compose_edge(name, service, compose_dir, servers, docker, checker):
+    where = f"deploy/compose/compose.yaml: services.{name}"
+    command = [str(w) for w in service["command"]]
+    prefix, config = edge_command(command[1:], where, checker)
+    config_source = None
+    for mount in service.get("volumes") or []:
+        if isinstance(mount, dict) and mount.get("target") == config:
+            checker.expect(mount.get("read_only") is True, where,
+                           f"{config} is not mounted read-only")
+            config_source = os.path.join(compose_dir, str(mount.get("source")))
+    if not checker.expect(config_source and os.path.isfile(config_source),
+                          where, f"-c {config} is not a bind mount of a "
+                          "file of deploy/compose"):
+        return
+    checker.expect(prefix and re.search(
+        rf"install -d[^&]*\s{re.escape(prefix)}(\s|$)", docker["runtime_run"]),
+        where, f"the prefix {prefix} is not a directory the image makes "
+        "for its user (install -d -o ...): nginx writes there")
+    with open(config_source, encoding="utf-8") as f:
+        port, gateways = check_edge_config(f.read(), prefix,
+                                           f"{where}: {config}", checker)
+    checker.expect(port in docker["expose"], where,
+                   f"port {port} is not EXPOSEd by the Dockerfile")
+    published = [str(m).split(":") for m in service.get("ports", [])
+                 if not isinstance(m, dict)]
+    checker.expect(any(p[-1] == str(port) for p in published), where,
+                   f"the edge's port {port} is not published")
+    depends = service.get("depends_on") or {}
+    for host, gateway_port in gateways:
+        target = servers.get(host)
+        if not checker.expect(target is not None and
+                              target[0] == "tally-gateway", where,
+                              f"upstream {host}:{gateway_port} is not a "
+                              "gateway service"):
+            continue
+        checker.expect(target[2] == gateway_port, where,
+                       f"upstream {host}:{gateway_port} but the gateway "
+                       f"listens on {target[2]}")
+        checker.expect(host in depends, where,
+                       f"the edge does not depend on {host}")
+    health = " ".join(str(w) for w in
+                      (service.get("healthcheck") or {}).get("test") or [])
+    checker.expect(f"/dev/tcp/127.0.0.1/{port}" in health and
+                   "GET /healthz" in health, where,
+                   f"healthcheck must GET /healthz on port {port}")
+
+
 def check_compose(source, flags, regions, docker, checker):
     where_file = "deploy/compose/compose.yaml"
     path = os.path.join(source, where_file)
@@ -1223,6 +1369,7 @@ def check_compose(source, flags, regions, docker, checker):
     etcd_members = []  # for check_etcd_cluster
     images = set()
     built = False
+    edges = []  # (name, service) running nginx
     for name, service in services.items():
         where = f"{where_file}: services.{name}"
         images.add(service.get("image"))
@@ -1245,6 +1392,9 @@ def check_compose(source, flags, regions, docker, checker):
                               "binary (the image has no ENTRYPOINT)"):
             continue
         binary = os.path.basename(str(command[0]))
+        if binary == "nginx":
+            edges.append((name, service))
+            continue
         if binary == "etcd":
             parsed, ports = check_compose_etcd(
                 service, flags, docker, dev_files, os.path.dirname(path),
@@ -1411,6 +1561,11 @@ def check_compose(source, flags, regions, docker, checker):
                                "client follows only the replicas (or etcd "
                                "members) it is given")
 
+    checker.expect(edges, where_file, "no edge (nginx) service")
+    for name, service in edges:
+        check_compose_edge(name, service, os.path.dirname(path), servers,
+                           docker, checker)
+
     check_collectors(where_file, [(name, parsed) for name, (b, parsed, _) in
                                   servers.items() if b == "tally-collector"],
                      regions, checker)
@@ -1502,6 +1657,7 @@ def check_kubernetes(source, flags, regions, docker, checker):
     # Workloads: one entry per tally container; etcd members apart.
     workloads = []  # dicts: file, object, container, binary, parsed, port
     etcd_workloads = []
+    edge_workloads = []  # nginx containers
     for file, obj in objects:
         kind = obj.get("kind")
         if kind not in ("Deployment", "StatefulSet", "DaemonSet"):
@@ -1518,6 +1674,15 @@ def check_kubernetes(source, flags, regions, docker, checker):
             binary = os.path.basename(str(command[0]))
             args = [str(a) for a in command[1:]] + \
                 [str(a) for a in container.get("args", [])]
+            if binary == "nginx":
+                edge_workloads.append({
+                    "file": file, "obj": obj, "pod": pod,
+                    "container": container, "binary": binary,
+                    "args": args, "where": where, "port": None,
+                    "admin": None, "served": (),
+                    "labels": obj["spec"]["template"]["metadata"]
+                    .get("labels", {})})
+                continue
             if binary == "etcd":
                 parsed, ports = check_etcd_args(args, flags, where, checker)
                 etcd_workloads.append({
@@ -1556,15 +1721,33 @@ def check_kubernetes(source, flags, regions, docker, checker):
         check_etcd_workload(w, flags, docker, objects, secrets, checker)
 
     services = [(f, o) for f, o in objects if o.get("kind") == "Service"]
+    by_name = {o["metadata"]["name"]: o for _, o in services}
+    config_maps = {o["metadata"]["name"]: o for _, o in objects
+                   if o.get("kind") == "ConfigMap"}
+    checker.expect(edge_workloads, where_dir, "no edge (nginx) workload")
+    for w in edge_workloads:
+        check_k8s_edge(w, config_maps, by_name, workloads, docker, checker)
     for file, service in services:
         check_service(f"{where_dir}/{file}: Service "
                       f"{service['metadata']['name']}", service,
-                      workloads + etcd_workloads, checker)
+                      workloads + etcd_workloads + edge_workloads, checker)
+    for file, obj in objects:
+        if obj.get("kind") != "Ingress":
+            continue
+        for rule in obj["spec"].get("rules") or []:
+            for path_spec in (rule.get("http") or {}).get("paths") or []:
+                backend = path_spec["backend"]["service"]["name"]
+                checker.expect(any(matches(by_name.get(backend, {})
+                                           .get("spec", {}).get("selector"),
+                                           w["labels"])
+                                   for w in edge_workloads),
+                               f"{where_dir}/{file}",
+                               f"the Ingress sends {path_spec.get('path')} "
+                               f"to {backend}, not to the edge")
 
     # Addresses: a Service with that port in front of the right binary, or
     # a StatefulSet pod under its headless Service (POD.SERVICE); a list of
     # replicas or etcd members names every pod.
-    by_name = {o["metadata"]["name"]: o for _, o in services}
     for w in workloads:
         for (owner, flag), targets in ADDRESS_FLAGS.items():
             if owner != w["binary"] or flag not in w["parsed"]:
@@ -1636,6 +1819,72 @@ def check_kubernetes(source, flags, regions, docker, checker):
     for w in workloads:
         if w["binary"] == "tally-relay":
             check_relay_scaling(w, objects, checker)
+
+
+def check_k8s_edge(w, config_maps, services, workloads, docker, checker):
+    """An nginx container: its configuration from a ConfigMap mounted
+    read-only, its prefix on an emptyDir, its port the container port of
+    the probes, its upstreams the gateway Service."""
+    where = w["where"]
+    container = w["container"]
+    prefix, config = edge_command(w["args"], where, checker)
+    mounts = {m.get("mountPath"): m for m in
+              container.get("volumeMounts") or []}
+    volumes = {v.get("name"): v for v in w["pod"].get("volumes") or []}
+    config_dir, config_name = os.path.split(config or "")
+    mount = mounts.get(config_dir)
+    if not checker.expect(mount is not None, where,
+                          f"-c {config}: {config_dir} is not mounted"):
+        return
+    checker.expect(mount.get("readOnly") is True, where,
+                   f"{config_dir} is not mounted read-only")
+    config_map = (volumes.get(mount.get("name")) or {}).get("configMap")
+    if not checker.expect(config_map and config_map.get("name") in
+                          config_maps, where, f"{config_dir} is not a "
+                          "ConfigMap of the manifests"):
+        return
+    text = (config_maps[config_map["name"]].get("data") or {}).get(
+        config_name)
+    if not checker.expect(text, where, f"ConfigMap {config_map['name']} "
+                          f"has no {config_name}"):
+        return
+    cache = mounts.get(prefix)
+    checker.expect(cache is not None and "emptyDir" in
+                   (volumes.get(cache.get("name")) or {}), where,
+                   f"the prefix {prefix} is not an emptyDir (the root file "
+                   "system is read-only and nginx writes there)")
+    port, gateways = check_edge_config(
+        text, prefix, f"{where}: ConfigMap {config_map['name']}", checker)
+    w["port"] = port
+    w["served"] = (port,)
+    checker.expect(port in docker["expose"], where,
+                   f"port {port} is not EXPOSEd by the Dockerfile")
+    ports = {p.get("name"): p.get("containerPort")
+             for p in container.get("ports") or []}
+    checker.expect(port in ports.values(), where,
+                   f"nginx listens on {port}, no container port says so")
+    for probe_name in ("readinessProbe", "livenessProbe"):
+        probe = container.get(probe_name) or {}
+        probe_port = (probe.get("httpGet") or probe.get("tcpSocket")
+                      or {}).get("port")
+        checker.expect(ports.get(probe_port, probe_port) == port, where,
+                       f"{probe_name} on {probe_port}, nginx listens on "
+                       f"{port}")
+    security = container.get("securityContext") or {}
+    checker.expect(security.get("readOnlyRootFilesystem") is True and
+                   security.get("allowPrivilegeEscalation") is False, where,
+                   "the edge runs with a read-only root file system and no "
+                   "privilege escalation")
+    checker.expect((w["pod"].get("securityContext") or {}).get("runAsNonRoot")
+                   is True, where, "the edge must run as non-root")
+    for host, gateway_port in gateways:
+        checker.count("kubernetes addresses")
+        for x, _ in k8s_address(host, gateway_port,
+                                f"upstream {host}:{gateway_port}", services,
+                                workloads, where, checker):
+            checker.expect(x["binary"] == "tally-gateway", where,
+                           f"upstream {host}:{gateway_port} reaches "
+                           f"{x['binary']}, not tally-gateway")
 
 
 def pod_names(w):
@@ -2208,8 +2457,9 @@ def check_relay_scaling(w, objects, checker):
 
 # Generator -> the files it writes next to itself.
 GENERATED = {
-    "deploy/compose/generate.sh": ("compose.yaml", "collectors.txt"),
-    "deploy/kubernetes/generate.sh": ("collectors.yaml",),
+    "deploy/compose/generate.sh": ("compose.yaml", "collectors.txt",
+                                   "edge.conf"),
+    "deploy/kubernetes/generate.sh": ("collectors.yaml", "edge-config.yaml"),
 }
 
 
@@ -2224,7 +2474,10 @@ def check_generated(source, build, checker):
         with tempfile.TemporaryDirectory() as directory:
             copy = os.path.join(directory, os.path.basename(path))
             shutil.copy(path, copy)
-            result = run(["bash", copy, "--tallyctl", tallyctl])
+            # The copy renders the edge's configuration with this
+            # repository's deploy/edge/render.sh.
+            result = run(["env", f"TALLY_SOURCE={source}", "bash", copy,
+                          "--tallyctl", tallyctl])
             if not checker.expect(result.returncode == 0, script,
                                   f"failed: {result.stdout}"):
                 continue

@@ -1,5 +1,7 @@
 // tally-gateway on loopback in front of the real tally-aggregator: JSON
-// reads equal the gRPC answers, bad input is named, Server-Sent Events
+// reads equal the gRPC answers and carry their caching headers (ETag,
+// 304, Cache-Control; results pinned to a past revision), bad input is
+// named and never cached, Server-Sent Events
 // follow the feed and resume by Last-Event-ID, the page's files are served
 // and nothing outside them, and a missing upstream is reported as 503.
 #include <signal.h>
@@ -103,12 +105,13 @@ class GatewayTest : public ::testing::Test {
     testing::RemoveTempDirUnlessFailed(dir_);
   }
 
-  void StartAggregator() {
+  void StartAggregator(std::vector<std::string> extra = {}) {
     const std::string data_dir = dir_ + "/aggregator";
+    std::vector<std::string> args = {"--data_dir", data_dir, "--listen",
+                                     "127.0.0.1:0", "--insecure"};
+    args.insert(args.end(), extra.begin(), extra.end());
     absl::StatusOr<testing::Server> server = testing::StartServer(
-        AGGREGATOR_PATH,
-        {"--data_dir", data_dir, "--listen", "127.0.0.1:0", "--insecure"},
-        dir_ + ".aggregator.log", absl::Minutes(2));
+        AGGREGATOR_PATH, args, dir_ + ".aggregator.log", absl::Minutes(2));
     ASSERT_TRUE(server.ok()) << server.status();
     aggregator_ = std::make_unique<testing::Server>(*std::move(server));
     channel_ = rpc::MakeChannel(aggregator_->address);
@@ -131,11 +134,11 @@ class GatewayTest : public ::testing::Test {
     std::tie(host_, port_) = SplitAddress(gateway_->address);
   }
 
-  httplib::Result Get(const std::string& path) {
+  httplib::Result Get(const std::string& path, httplib::Headers headers = {}) {
     httplib::Client client(host_, port_);
     client.set_connection_timeout(10, 0);
     client.set_read_timeout(60, 0);
-    return client.Get(path.c_str());
+    return client.Get(path.c_str(), headers);
   }
 
   SseClient& Watch(const std::string& path, httplib::Headers headers = {}) {
@@ -325,6 +328,125 @@ TEST_F(GatewayTest, ResultsJsonEqualsTheGrpcAnswer) {
     EXPECT_EQ(over_http.revision(), 12u);
     ASSERT_GT(over_http.results_size(), 0);
   }
+}
+
+constexpr char kLatest[] = "public, max-age=1, stale-while-revalidate=5";
+constexpr char kPinned[] = "public, max-age=31536000, immutable";
+
+// Latest-state JSON carries a strong ETag that follows the revision and a
+// one-second Cache-Control; If-None-Match with it (alone, in a list, weak,
+// or "*") is 304 without a body, with the same headers; a new revision
+// makes the old tag miss.
+TEST_F(GatewayTest, JsonCarriesETagsAndConditionalRequestsGet304) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator());
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  for (size_t n = 0; n < 3; ++n) ASSERT_EQ(SendList(n), n + 1);
+  for (const std::string path : {"/v1/results", "/v1/election", "/v1/forensics",
+                                 "/v1/tree-head", "/v1/checkpoint"}) {
+    SCOPED_TRACE(path);
+    httplib::Result first = Get(path);
+    ASSERT_TRUE(first) << httplib::to_string(first.error());
+    ASSERT_EQ(first->status, 200) << first->body;
+    const std::string etag = first->get_header_value("ETag");
+    EXPECT_THAT(etag, ::testing::MatchesRegex("\"r3-[0-9a-f]{16}\""));
+    EXPECT_EQ(first->get_header_value("Cache-Control"), kLatest);
+    for (const std::string& condition :
+         {etag, absl::StrCat("\"r1-0\", W/", etag), std::string("*")}) {
+      SCOPED_TRACE(condition);
+      httplib::Result again = Get(path, {{"If-None-Match", condition}});
+      ASSERT_TRUE(again);
+      EXPECT_EQ(again->status, 304);
+      EXPECT_TRUE(again->body.empty()) << again->body;
+      EXPECT_EQ(again->get_header_value("ETag"), etag);
+      EXPECT_EQ(again->get_header_value("Cache-Control"), kLatest);
+    }
+    httplib::Result other = Get(path, {{"If-None-Match", "\"r3-0\""}});
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->status, 200);
+    EXPECT_EQ(other->body, first->body);
+    EXPECT_EQ(other->get_header_value("ETag"), etag);
+  }
+  httplib::Result before = Get("/v1/results");
+  ASSERT_TRUE(before);
+  ASSERT_EQ(SendList(3), 4u);
+  httplib::Result after =
+      Get("/v1/results", {{"If-None-Match", before->get_header_value("ETag")}});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200);
+  EXPECT_THAT(after->get_header_value("ETag"), HasSubstr("\"r4-"));
+}
+
+// /v1/results?revision=R is the answer the latest form gave at revision R,
+// byte for byte, for a year (immutable), while the aggregator keeps R; a
+// revision not yet made or no longer kept is a 404 that says which, never
+// stored. Errors of every kind are no-store; the stream stays no-cache.
+TEST_F(GatewayTest, ResultsPinnedToARevisionAreImmutableWhileKept) {
+  ASSERT_NO_FATAL_FAILURE(StartAggregator({"--retained_results", "4"}));
+  ASSERT_NO_FATAL_FAILURE(StartGateway());
+  const std::vector<std::string> queries = {
+      "", absl::StrCat("contest=", kList, "&all_scopes=true")};
+  // The latest answers at each revision, by query.
+  std::map<std::pair<std::string, uint64_t>, std::string> seen;
+  for (size_t n = 0; n < 6; ++n) {
+    ASSERT_EQ(SendList(n), n + 1);
+    for (const std::string& query : queries) {
+      httplib::Result latest = Get("/v1/results?" + query);
+      ASSERT_TRUE(latest);
+      ASSERT_EQ(latest->status, 200) << latest->body;
+      seen[{query, n + 1}] = latest->body;
+    }
+  }
+  // Revisions 3 to 6 are kept.
+  for (const std::string& query : queries) {
+    for (uint64_t revision = 3; revision <= 6; ++revision) {
+      const std::string path =
+          absl::StrCat("/v1/results?", query, "&revision=", revision);
+      SCOPED_TRACE(path);
+      httplib::Result pinned = Get(path);
+      ASSERT_TRUE(pinned);
+      ASSERT_EQ(pinned->status, 200) << pinned->body;
+      EXPECT_EQ(pinned->get_header_value("Cache-Control"), kPinned);
+      EXPECT_EQ(pinned->body, (seen[{query, revision}]));
+      EXPECT_THAT(pinned->get_header_value("ETag"),
+                  HasSubstr(absl::StrCat("\"r", revision, "-")));
+      httplib::Result again =
+          Get(path, {{"If-None-Match", pinned->get_header_value("ETag")}});
+      ASSERT_TRUE(again);
+      EXPECT_EQ(again->status, 304);
+      EXPECT_EQ(again->get_header_value("Cache-Control"), kPinned);
+    }
+  }
+  struct Case {
+    std::string path;
+    int status;
+    std::string says;
+  };
+  const std::vector<Case> errors = {
+      {"/v1/results?revision=2", 404, "no longer kept"},
+      {"/v1/results?revision=99", 404, "not committed yet"},
+      {"/v1/results?revision=x", 400, "revision"},
+      {"/v1/results?scope=planet/mars", 400, "scope"},
+      {"/v1/results?contest=no-such-contest", 404, "no-such-contest"},
+      {"/v1/tree-head?revision=99", 404, ""},
+      {"/v1/nothing", 404, "/v1/nothing"},
+      {"/v1/watch?from_revision=abc", 400, "from_revision"},
+  };
+  for (const Case& c : errors) {
+    SCOPED_TRACE(c.path);
+    httplib::Result result = Get(c.path);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, c.status) << result->body;
+    EXPECT_THAT(result->body, HasSubstr(c.says));
+    EXPECT_EQ(result->get_header_value("Cache-Control"), "no-store");
+    EXPECT_FALSE(result->has_header("ETag"));
+  }
+  httplib::Result health = Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->get_header_value("Cache-Control"), "no-store");
+  SseClient& sse = Watch("/v1/watch");
+  ASSERT_TRUE(ReadSnapshot(sse).ok());
+  ASSERT_TRUE(sse.Status(kTimeout).ok());
+  EXPECT_EQ(sse.Header("Cache-Control"), "no-cache");
 }
 
 TEST_F(GatewayTest, BadParametersAreNamedAndUnknownContestIsNotFound) {

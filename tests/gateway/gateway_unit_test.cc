@@ -1,5 +1,5 @@
 // The gateway's pure parts: SSE framing, query parameters, status mapping,
-// JSON error bodies and static path resolution.
+// JSON error bodies, static path resolution and HTTP caching headers.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "gtest/gtest.h"
 #include "services/domain/proto_json.h"
+#include "services/gateway/http_cache.h"
 #include "services/gateway/http_json.h"
 #include "services/gateway/query_params.h"
 #include "services/gateway/sse_stream.h"
@@ -277,6 +278,49 @@ TEST(ContentTypeTest, ByExtension) {
   EXPECT_EQ(ContentTypeFor("/kz.json"), "application/json");
   EXPECT_EQ(ContentTypeFor("/v1.2/file"), "application/octet-stream");
   EXPECT_EQ(ContentTypeFor("/README"), "application/octet-stream");
+}
+
+TEST(HttpCacheTest, EntityTagsAreQuotedStableAndFollowTheBody) {
+  const std::string tag = EntityTag(12, "{\"revision\":\"12\"}");
+  EXPECT_THAT(tag, ::testing::MatchesRegex("\"r12-[0-9a-f]{16}\""));
+  EXPECT_EQ(tag, EntityTag(12, "{\"revision\":\"12\"}"));
+  EXPECT_NE(tag, EntityTag(12, "{\"revision\":\"13\"}"));
+  EXPECT_NE(tag, EntityTag(13, "{\"revision\":\"12\"}"));
+  // FNV-1a of nothing: the same on every gateway and build.
+  EXPECT_EQ(EntityTag(0, ""), "\"r0-cbf29ce484222325\"");
+}
+
+TEST(HttpCacheTest, IfNoneMatchTakesListsWeakTagsAndStar) {
+  const std::string tag = "\"r7-0123456789abcdef\"";
+  EXPECT_TRUE(IfNoneMatchHits(tag, tag));
+  EXPECT_TRUE(IfNoneMatchHits("*", tag));
+  EXPECT_TRUE(IfNoneMatchHits(" * ", tag));
+  EXPECT_TRUE(IfNoneMatchHits("W/" + tag, tag));
+  EXPECT_TRUE(IfNoneMatchHits("\"r6-x\", " + tag + " , \"r8-y\"", tag));
+  EXPECT_FALSE(IfNoneMatchHits("\"r6-x\", \"r8-y\"", tag));
+  EXPECT_FALSE(IfNoneMatchHits("", tag));
+  // Unquoted is not an entity tag.
+  EXPECT_FALSE(IfNoneMatchHits("r7-0123456789abcdef", tag));
+}
+
+TEST(HttpCacheTest, PoliciesSayHowLongAnAnswerMayBeKept) {
+  EXPECT_EQ(CacheControlOf(CachePolicy::kLatest),
+            "public, max-age=1, stale-while-revalidate=5");
+  EXPECT_EQ(CacheControlOf(CachePolicy::kPinned),
+            "public, max-age=31536000, immutable");
+  EXPECT_EQ(CacheControlOf(CachePolicy::kNoStore), "no-store");
+}
+
+TEST(QueryParamsTest, ResultsTakeARevision) {
+  QueryParams params = {{"revision", "17"}};
+  absl::StatusOr<v1::GetResultsRequest> request = ResultsRequestFrom(params);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->revision(), 17u);
+  params = {{"revision", "-1"}};
+  request = ResultsRequestFrom(params);
+  ASSERT_FALSE(request.ok());
+  EXPECT_THAT(request.status().message(), HasSubstr("revision"));
+  EXPECT_EQ(ResultsRequestFrom({})->revision(), 0u);
 }
 
 }  // namespace
