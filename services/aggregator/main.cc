@@ -22,7 +22,7 @@ ABSL_FLAG(std::string, definition, "",
           "embedded reference election on a new data directory");
 ABSL_FLAG(uint64_t, retained_events, 100000,
           "events kept for Watch resumption");
-ABSL_FLAG(uint64_t, retained_results, 10000,
+ABSL_FLAG(uint64_t, retained_results, 1000,
           "revisions whose results GetResults (and the gateway's "
           "/v1/results?revision=R) still serves, kept in memory; none from "
           "before the start");

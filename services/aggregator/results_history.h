@@ -31,7 +31,7 @@ namespace tally::aggregator {
 
 class ResultsHistory {
  public:
-  static constexpr uint64_t kDefaultRetained = 10000;
+  static constexpr uint64_t kDefaultRetained = 1000;
 
   // Revisions kept, at least 1 (the current one).
   void set_retained(uint64_t retained) {

@@ -28,7 +28,7 @@ struct AggregatorConfig {
   uint64_t retained_events = 100000;
   // Revisions whose figures GetResults still serves by revision (kept in
   // memory, see results_history.h); at least the current one.
-  uint64_t retained_results = 10000;
+  uint64_t retained_results = 1000;
   uint32_t max_batch_entries = 4096;
   uint32_t max_inflight_batches = 64;
   uint32_t max_inflight_protocols = 4096;
