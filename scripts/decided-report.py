@@ -112,7 +112,10 @@ def main():
                 events[revision] = event
                 break
 
-    print(f"{'contest':<44} {'decided at':>11}  {'into the night':>14}  "
+    # The contest column as wide as the longest name: names are not cut.
+    width = max([len("contest")] + [len(c.get("name", i))
+                                     for i, c in contests.items()])
+    print(f"{'contest':<{width}} {'decided at':>11}  {'into the night':>14}  "
           f"{'its stations':>12}  {'all stations':>12}  winner")
     early = 0
     for revision, contest_id, allocation in sorted(rows):
@@ -138,12 +141,12 @@ def main():
             winner = ", ".join(
                 f"{c['choice_id']} {c.get('seats', 0)}"
                 for c in allocation.get("choices", []) if c.get("seats", 0))
-        print(f"{name[:44]:<44} {'r' + str(revision):>11}  {when:>14}  "
+        print(f"{name:<{width}} {'r' + str(revision):>11}  {when:>14}  "
               f"{percent(own.get('stations_reported', 0), own.get('stations_expected', 0)):>12}  "
               f"{percent(progress.get('stations_reported', 0), progress.get('stations_expected', 0)):>12}  "
               f"{winner}")
     for contest_id, open_seats in undecided:
-        print(f"{contests.get(contest_id, {}).get('name', contest_id)[:44]:<44} "
+        print(f"{contests.get(contest_id, {}).get('name', contest_id):<{width}} "
               f"{'not decided':>11}  seats still open: {open_seats}")
     print(f"{len(rows)} of {len(rows) + len(undecided)} contests decided; "
           f"{early} of them before all of their stations had reported")
