@@ -65,31 +65,29 @@ int RunExport(const std::vector<std::string>& args) {
   }
   const bool stations = *level == nist::ExportLevel::kStation;
 
-  const ServerRef server = AggregatorRef();
-  std::shared_ptr<grpc::Channel> channel = MakeChannel(server.address);
-  auto aggregator = v1::Aggregator::NewStub(channel);
+  CallTarget used;
   v1::GetElectionResponse election;
-  {
-    v1::GetElectionRequest request;
-    request.set_include_stations(stations);
-    grpc::Status status =
-        aggregator->GetElection(CallContext().get(), request, &election);
-    if (!status.ok())
-      return ReportFailure("export", status, server, channel.get());
+  grpc::Status status = FetchElection(&election, &used, stations);
+  if (!status.ok()) {
+    return ReportFailure("export", status, used.server, used.channel.get());
   }
   v1::GetResultsResponse results;
-  {
-    v1::GetResultsRequest request;
-    request.set_all_scopes(true);
-    grpc::Status status =
-        aggregator->GetResults(CallContext().get(), request, &results);
-    if (!status.ok())
-      return ReportFailure("export", status, server, channel.get());
+  status = CallAggregator(
+      [&](v1::Aggregator::Stub& stub) {
+        v1::GetResultsRequest request;
+        request.set_all_scopes(true);
+        results.Clear();
+        return stub.GetResults(CallContext().get(), request, &results);
+      },
+      &used);
+  if (!status.ok()) {
+    return ReportFailure("export", status, used.server, used.channel.get());
   }
 
   nist::StationProtocols protocols;
   if (stations && results.revision() > 0) {
-    LogClient log(channel, server,
+    // The replica that gave the results has their revision's log.
+    LogClient log(used.channel, used.server,
                   absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
     absl::StatusOr<v1::GetTreeHeadResponse> head =
         log.GetTreeHead(results.revision());

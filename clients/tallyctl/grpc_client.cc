@@ -157,13 +157,14 @@ int ReportFailure(const std::string& command, const grpc::Status& status,
   }
 }
 
-grpc::Status FetchElection(v1::GetElectionResponse* election,
-                           CallTarget* used) {
+grpc::Status FetchElection(v1::GetElectionResponse* election, CallTarget* used,
+                           bool include_stations) {
+  v1::GetElectionRequest request;
+  request.set_include_stations(include_stations);
   return CallAggregator(
       [&](v1::Aggregator::Stub& stub) {
         election->Clear();
-        return stub.GetElection(CallContext().get(), v1::GetElectionRequest(),
-                                election);
+        return stub.GetElection(CallContext().get(), request, election);
       },
       used);
 }

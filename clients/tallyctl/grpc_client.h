@@ -72,8 +72,10 @@ grpc::Status CallAggregator(
     CallTarget* used);
 
 // GetElection through CallAggregator: the definition in force, for the
-// names that commands print.
-grpc::Status FetchElection(v1::GetElectionResponse* election, CallTarget* used);
+// names that commands print (with every polling station when
+// `include_stations`).
+grpc::Status FetchElection(v1::GetElectionResponse* election, CallTarget* used,
+                           bool include_stations = false);
 
 // Prints `message` as indented protobuf JSON on stdout; kExitOk, or
 // kExitFailure with the reason on stderr.
